@@ -1,0 +1,226 @@
+"""Writing a result to disk, and reading it back (SPEC §6).
+
+Formats:
+
+- ``parquet`` (default): ``OUT/<frame>.parquet`` for each frame;
+- ``csv``: ``OUT/<frame>.csv`` for each frame;
+- ``seed-csv``: the user's design layout, ``patient_profiles.csv``, ``migraine_events.csv``,
+  ``sleep_data.csv``, ``weather_data.csv``, ``stress_diet_data.csv``, and the per-patient-day
+  ``combined_data.csv`` that the design left unwritten.
+
+Every folder gets ``manifest.json``: configuration, seed, package version, row count of every
+frame and the SHA-256 of every file. The folder is written whole or not at all: everything goes
+to a hidden staging folder beside the target, which is renamed into place only when complete; an
+existing output is replaced (with ``overwrite``) only at that moment, so a failed run leaves the
+earlier data intact. A folder that holds anything but an ``abm`` output is never replaced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+
+from abm import schemas
+from abm.config import Config
+from abm.errors import ConfigError, InputError, OutputError
+
+FORMATS = ("parquet", "csv", "seed-csv")
+MANIFEST = "manifest.json"
+SEED_FILES = ("patient_profiles.csv", "migraine_events.csv", "sleep_data.csv",
+              "weather_data.csv", "stress_diet_data.csv", "combined_data.csv")
+
+
+def check_target(out: Path, overwrite: bool) -> None:
+    """Refuse an output path that cannot or must not be written, before any work is done."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: is a file; --out must be a folder")
+    if out.is_dir():
+        entries = [p.name for p in out.iterdir()]
+        if entries and not overwrite:
+            raise OutputError(f"{out}: already holds data; pass --overwrite to replace it")
+        if entries and MANIFEST not in entries:
+            raise OutputError(f"{out}: holds files that are not an abm output; "
+                              "choose another folder")
+    parent = _existing_parent(out)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{parent}: folder is not writable")
+
+
+def _existing_parent(path: Path) -> Path:
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"{parent}: is a file, not a folder")
+    return parent
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(pl.col(pl.Enum).cast(pl.String))
+
+
+def _seed_frames(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """The seed document's CSV layout, column names as it names them."""
+    p = frames["patients"]
+    daily = frames["daily"]
+    susceptibility = pl.format("{'weather': {}, 'sleep': {}, 'stress': {}, 'diet': {}}",
+                               *[pl.col(f"susceptibility_{k}") for k in
+                                 ("weather", "sleep", "stress", "diet")])
+    profiles = p.select(
+        "patient_id", "age", "sex", "is_chronic",
+        base_frequency=pl.col("target_migraine_days_per_month") / 30.0,
+        with_aura_ratio=pl.col("with_aura"),
+        trigger_susceptibility=susceptibility,
+    ).hstack(p.select("location_id", "target_migraine_days_per_month", "susceptibility_weather",
+                      "susceptibility_sleep", "susceptibility_stress", "susceptibility_diet"))
+    events = frames["attacks"].select(
+        "patient_id", date=pl.col("onset").dt.date(), with_aura=pl.col("with_aura"),
+        severity=pl.col("severity"), duration=pl.col("duration_hours"),
+        attack_id=pl.col("attack_id"), onset=pl.col("onset"), end=pl.col("end"))
+    key = ["patient_id", "date"]
+    return {
+        "patient_profiles.csv": profiles,
+        "migraine_events.csv": events,
+        "sleep_data.csv": daily.select(*key, "total_sleep_hours", "deep_sleep_pct",
+                                       "rem_sleep_pct", "light_sleep_pct", "awake_time_mins",
+                                       "sleep_quality"),
+        "weather_data.csv": daily.select(*key, "temperature", "humidity", "pressure",
+                                         "pressure_change_24h"),
+        "stress_diet_data.csv": daily.select(*key, "stress_level", "alcohol_consumed",
+                                             "caffeine_consumed", "chocolate_consumed",
+                                             "processed_food_consumed", "water_consumed_liters"),
+        "combined_data.csv": daily,
+    }
+
+
+def write_outputs(result: object, out: str | Path, fmt: str = "parquet",
+                  overwrite: bool = False,
+                  on_file: Callable[[str], None] | None = None) -> Path:
+    """Write ``result``'s frames to the folder ``out`` in ``fmt``; return the folder."""
+    from abm import __version__
+
+    if fmt not in FORMATS:
+        raise ConfigError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    out = Path(out)
+    check_target(out, overwrite)
+    frames: dict[str, pl.DataFrame] = result.frames()  # type: ignore[attr-defined]
+    config: Config = result.config  # type: ignore[attr-defined]
+    parent = out.absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = parent / f".{out.name}.abm-partial-{uuid.uuid4().hex[:12]}"
+    staging.mkdir()
+    try:
+        files: dict[str, str] = {}
+        if fmt == "seed-csv":
+            to_write = _seed_frames(frames)
+        else:
+            to_write = {f"{name}.{'parquet' if fmt == 'parquet' else 'csv'}": frame
+                        for name, frame in frames.items()}
+        for filename, frame in to_write.items():
+            path = staging / filename
+            if fmt == "parquet":
+                frame.write_parquet(path, compression="zstd", compression_level=1,
+                                    statistics=True)
+            else:
+                _csv_ready(frame).write_csv(path)
+            files[filename] = _sha256(path)
+            if on_file:
+                on_file(filename)
+        manifest = {
+            "abm_version": __version__,
+            "format": fmt,
+            "seed": config.run.seed,
+            "rows": {name: frame.height for name, frame in frames.items()},
+            "files": files,
+            "config": config.to_dict(),
+        }
+        with open(staging / MANIFEST, "w", encoding="utf-8") as handle:
+            json.dump(manifest, handle, indent=2)
+            handle.write("\n")
+        _swap_into_place(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
+
+
+def _swap_into_place(staging: Path, out: Path) -> None:
+    """Rename the finished staging folder to ``out``, replacing an earlier output last."""
+    if out.is_dir() and any(out.iterdir()):
+        old = out.parent / f".{out.name}.abm-old-{uuid.uuid4().hex[:12]}"
+        os.rename(out, old)
+        try:
+            os.rename(staging, out)
+        except BaseException:
+            os.rename(old, out)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        if out.is_dir():
+            out.rmdir()
+        os.rename(staging, out)
+
+
+def read_manifest(folder: Path) -> dict:
+    """The manifest of an output folder, or an :class:`InputError` saying what is wrong."""
+    if not folder.exists():
+        raise InputError(f"{folder}: no such folder")
+    if not folder.is_dir():
+        raise InputError(f"{folder}: is a file; expected an abm output folder")
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise InputError(f"{folder}: no {MANIFEST}; not an abm output (or an unfinished one)")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: unreadable manifest ({exc})") from None
+    if not isinstance(manifest, dict) or "config" not in manifest or "format" not in manifest:
+        raise InputError(f"{path}: not an abm manifest")
+    return manifest
+
+
+def read_outputs(folder: Path) -> tuple[dict[str, pl.DataFrame], Config]:
+    """Read the frames of a ``parquet`` or ``csv`` output folder and its configuration."""
+    manifest = read_manifest(folder)
+    try:
+        config = Config.from_dict(manifest["config"])
+    except ConfigError as exc:
+        raise InputError(f"{folder / MANIFEST}: invalid configuration ({exc})") from None
+    fmt = manifest["format"]
+    if fmt not in ("parquet", "csv"):
+        raise InputError(f"{folder}: format {fmt!r} cannot be validated; write with "
+                         "--format parquet or csv")
+    frames = {}
+    for name in schemas.FRAMES:
+        path = folder / f"{name}.{fmt}"
+        if not path.is_file():
+            raise InputError(f"{path}: missing")
+        want = schemas.schema(name)
+        try:
+            if fmt == "parquet":
+                frame = pl.read_parquet(path)
+            else:
+                overrides = {c: (pl.String if isinstance(t, pl.Enum) else t)
+                             for c, t in want.items()}
+                frame = pl.read_csv(path, schema_overrides=overrides)
+            frame = frame.select([pl.col(c).cast(t) for c, t in want.items()])
+        except Exception as exc:  # any reader failure means a damaged or foreign file
+            raise InputError(f"{path}: unreadable ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        frames[name] = frame
+    return frames, config

@@ -1,0 +1,129 @@
+"""The ``Patient`` agent: lives from attack to attack on the shared clock (SPEC §1, §4).
+
+A patient's daily series (sleep, stress, diet, weather exposure) are drawn in blocks before the run
+(``abm.simulation``); what makes the patient an agent is its SimPy process, :meth:`Patient.live`:
+
+1. from the first free day on, find the next day whose pre-drawn uniform falls below that day's
+   onset probability (a byte search over the patient's "would start" flags);
+2. create the :class:`~abm.attacks.Attack` event for that day, with the feedback rules as its
+   callbacks, and wait for it (``yield``): the clock processes it at the ``ONSET`` phase of the day;
+3. the rules run first and edit the future (``raise_stress``, ``lengthen_sleep``), which updates
+   the trigger codes of the edited days and marks their onset probabilities stale;
+4. the patient resumes, skips the days its attack covers, refreshes the stale days that are still
+   ahead, and repeats.
+
+Python work is spent per attack and per edit, not per day, which is what makes a cohort of agents
+fast. The flags and probabilities after every edit are exactly what a fresh vectorized computation
+on the final series gives (same factor table, same operations), which the tests check.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import simpy
+
+from abm.attacks import Attack
+from abm.sleep import round_hours
+from abm.stress import MAX_LEVEL
+from abm.triggers import SLEEP, STRESS, sleep_disrupted, stress_rise
+
+if TYPE_CHECKING:
+    from abm.simulation import Cohort
+
+
+class Patient:
+    """One patient of a :class:`~abm.simulation.Cohort`, by row ``index``."""
+
+    __slots__ = ("index", "cohort", "location", "onsets", "_stale", "_flags")
+
+    def __init__(self, index: int, cohort: Cohort, location: object) -> None:
+        self.index = index
+        self.cohort = cohort
+        self.location = location
+        self.onsets: list[int] = []
+        self._stale: list[int] = []
+        self._flags: bytearray | None = None
+
+    def live(self, env: simpy.Environment):
+        """SimPy process: one wake-up per attack."""
+        cohort = self.cohort
+        row = self.index
+        flags = bytearray(cohort.would_start[row].tobytes())
+        self._flags = flags
+        spans = cohort.attacks.span_days[row]
+        rules = cohort.rules
+        onsets = self.onsets
+        free = 0
+        while True:
+            day = flags.find(1, free)
+            if day < 0:
+                return
+            onsets.append(day)
+            yield Attack(env, self, day, list(rules))
+            free = day + int(spans[day])
+            if self._stale:
+                self._refresh(free)
+
+    # --- editing the future (called by feedback rules at the ONSET phase) ---------------------
+
+    def feedback_points(self, day: int, low: int, choices: int) -> int:
+        """Whole points for a feedback rule, from the patient's pre-drawn uniform of ``day``."""
+        return low + int(self.cohort.feedback_uniform[self.index, day] * choices)
+
+    def raise_stress(self, day: int, points: int, rule: str, attack: Attack) -> None:
+        """Add ``points`` to the stress of ``day`` (capped at 10) and log the edit."""
+        cohort = self.cohort
+        if day >= cohort.days or day < attack.day:
+            return
+        row = self.index
+        stress = cohort.stress_level
+        old = int(stress[row, day])
+        new = min(MAX_LEVEL, old + points)
+        cohort.log_edit(row, day, rule, "stress_level", new - old, attack.day)
+        if new == old:
+            return
+        stress[row, day] = new
+        rules = cohort.config.triggers
+        for d in (day, day + 1):
+            if 1 <= d < cohort.days:
+                rise = stress_rise(int(stress[row, d - 1]), int(stress[row, d]), rules)
+                self._set_bit(d, STRESS, rise)
+
+    def lengthen_sleep(self, day: int, extra_hours: float, rule: str, attack: Attack) -> None:
+        """Add ``extra_hours`` to the night starting on ``day`` and log the edit."""
+        cohort = self.cohort
+        if day >= cohort.days or day < attack.day:
+            return
+        row = self.index
+        hours = cohort.sleep["total_sleep_hours"]
+        old = float(hours[row, day])
+        new = hours.dtype.type(round_hours(np.float64(old + extra_hours)))
+        cohort.log_edit(row, day, rule, "total_sleep_hours", float(new) - old, attack.day)
+        hours[row, day] = new
+        self._set_bit(day, SLEEP, sleep_disrupted(float(new), cohort.config.triggers))
+
+    def _set_bit(self, day: int, bit: int, on: bool) -> None:
+        codes = self.cohort.codes
+        old = int(codes[self.index, day])
+        new = (old | bit) if on else (old & ~bit)
+        if new != old:
+            codes[self.index, day] = new
+            self._stale.append(day + 1)
+
+    def _refresh(self, free: int) -> None:
+        """Recompute the "would start" flag of stale days from ``free`` on."""
+        cohort = self.cohort
+        row = self.index
+        table = cohort.factor_table[row]
+        baseline = cohort.baseline[row]
+        cap = cohort.cap
+        flags = self._flags
+        for day in self._stale:
+            if free <= day < cohort.days:
+                p = baseline * table[cohort.codes[row, day - 1]]
+                if p > cap:
+                    p = cap
+                flags[day] = 1 if cohort.onset_uniform[row, day] < p else 0
+        self._stale.clear()

@@ -1,0 +1,260 @@
+"""Build the cohort, run it on one SimPy environment, and return the frames (SPEC §1).
+
+A run has three stages:
+
+1. **Draw** (in blocks of patients, so memory stays bounded): profiles, the daily series of every
+   modality, each day's trigger code, the attack each day would bring, the calibrated baseline
+   and, per day, whether an attack would start on it (pre-drawn uniform below the probability).
+2. **Simulate**: one ``simpy.Environment``; a :class:`~abm.weather.LocationWeather` process per
+   location publishes the weather every day; a :class:`~abm.patient.Patient` process per patient
+   lives from attack to attack, and feedback rules edit its future through attack callbacks.
+3. **Record**: the final series and the onsets become Polars frames (``abm.recorder``).
+
+Same configuration and seed give identical frames: every number comes from the stream of the
+patient or location it belongs to (``abm.rng``), and nothing depends on the order of processing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+import simpy
+
+from abm.attacks import AttackDraws, make_attack_draws
+from abm.calendar import Calendar
+from abm.clock import Phase, tick
+from abm.config import Config
+from abm.diet import make_diet
+from abm.draws import U, draw_patients
+from abm.feedback import FeedbackRule, default_rules
+from abm.hazard import (
+    DAYS_PER_MONTH,
+    calibrate_baselines,
+    factor_table,
+    onset_probability,
+    previous_codes,
+)
+from abm.patient import Patient
+from abm.population import Profiles, make_profiles
+from abm.sleep import make_sleep
+from abm.stress import MAX_LEVEL, make_stress
+from abm.triggers import STRESS, diet_trigger, pack, sleep_trigger, stress_trigger, weather_trigger
+from abm.weather import BURN_IN_DAYS, LocationSeries, LocationWeather, simulate_locations
+
+#: patients drawn per block; bounds the memory of the draw stage.
+BLOCK_PATIENTS = 2048
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Edit:
+    """One change a feedback rule made to a patient's future."""
+
+    patient: int
+    day: int
+    rule: str
+    column: str
+    delta: float
+    onset_day: int
+
+
+@dataclass
+class Cohort:
+    """Everything about the patients of a run, as arrays with the patient as first axis."""
+
+    config: Config
+    calendar: Calendar
+    locations: LocationSeries
+    profiles: Profiles
+    baseline: np.ndarray
+    factor_table: np.ndarray
+    sleep: dict[str, np.ndarray]
+    stress_level: np.ndarray
+    diet: dict[str, np.ndarray]
+    codes: np.ndarray
+    attacks: AttackDraws
+    onset_uniform: np.ndarray
+    feedback_uniform: np.ndarray
+    would_start: np.ndarray
+    would_start_unedited: np.ndarray
+    rules: list = field(default_factory=list)
+    edits: list[Edit] = field(default_factory=list)
+    onsets: list[list[int]] = field(default_factory=list)
+
+    @property
+    def days(self) -> int:
+        return self.calendar.days
+
+    @property
+    def cap(self) -> float:
+        return self.config.attacks.max_onset_probability
+
+    def log_edit(self, patient: int, day: int, rule: str, column: str, delta: float,
+                 onset_day: int) -> None:
+        self.edits.append(Edit(patient, day, rule, column, delta, onset_day))
+
+
+def _concat(parts: list, attr: str | None = None) -> np.ndarray:
+    if attr is None:
+        return np.concatenate(parts)
+    return np.concatenate([getattr(p, attr) for p in parts])
+
+
+def _first_free_codes(codes: np.ndarray, stress: np.ndarray, span: np.ndarray,
+                      points: np.ndarray | None, rise: int) -> tuple[np.ndarray, np.ndarray]:
+    """Code deciding the first free day after an attack on each day, feedback applied."""
+    n, days = codes.shape
+    t = np.arange(days)
+    decide = t[None, :] + span.astype(np.int64) - 1          # day whose code decides
+    valid = decide + 1 < days
+    decide_c = np.minimum(decide, days - 1)
+    out = np.take_along_axis(codes, decide_c, axis=1)
+    if points is not None:
+        s = stress.astype(np.int16)
+        raised = np.empty_like(s)                            # stress of t+1 after the rise
+        raised[:, :-1] = np.minimum(MAX_LEVEL, s[:, 1:] + points[:, :-1])
+        raised[:, -1] = 0
+        nxt = np.zeros_like(s)                               # stress of t+2
+        nxt[:, :-2] = s[:, 2:]
+        bit_next = (raised - s) >= rise                      # trigger of t+1, edited
+        bit_after = (nxt - raised) >= rise                   # trigger of t+2, edited
+        for length, bits in ((2, bit_next), (3, bit_after)):
+            where = span == length
+            edited = (out & ~np.uint8(STRESS)) | (bits.astype(np.uint8) << 2)
+            out = np.where(where, edited, out)
+    return out, valid
+
+
+def _draw_block(config: Config, calendar: Calendar, locations: LocationSeries, first: int,
+                count: int, rules_for_calibration: bool) -> dict:
+    """Stage 1 for patients ``first … first + count - 1``."""
+    days = config.run.days
+    draws = draw_patients(config.run.seed, first, count, days)
+    profiles = make_profiles(config, draws)
+    sleep = {k: v.astype(np.float32) for k, v in make_sleep(config, draws, calendar).items()}
+    stress = make_stress(config, draws, calendar)
+    diet = make_diet(config, draws, calendar)
+    diet["water_consumed_liters"] = diet["water_consumed_liters"].astype(np.float32)
+    change = locations.pressure_change_hpa.astype(np.float32)[profiles.location]
+    rules = config.triggers
+    codes = pack(weather_trigger(change, rules), sleep_trigger(sleep["total_sleep_hours"], rules),
+                 stress_trigger(stress, rules),
+                 diet_trigger(diet["alcohol_consumed"], diet["caffeine_consumed"],
+                              diet["chocolate_consumed"], rules))
+    attacks = make_attack_draws(config, draws, profiles.aura)
+    effects = (rules.weather_effect, rules.sleep_effect, rules.stress_effect, rules.diet_effect)
+    table = factor_table(profiles.susceptibility, effects)
+    feedback_u = draws.u(U.FEEDBACK_STRESS).copy()
+    points = None
+    if rules_for_calibration:
+        lo, hi = config.feedback.stress.points
+        points = (lo + np.floor(feedback_u * (hi - lo + 1))).astype(np.int16)
+    first_codes, valid = _first_free_codes(codes, stress, attacks.span_days, points,
+                                           rules.stress_rise_points)
+    prev = previous_codes(codes)
+    cap = config.attacks.max_onset_probability
+    baseline = calibrate_baselines(profiles.target_days_per_month / DAYS_PER_MONTH, table, prev,
+                                   first_codes, valid, attacks.span_days, cap)
+    onset_u = draws.u(U.ONSET).copy()
+    would_start = onset_u < onset_probability(baseline, table, prev, cap)
+    return {"profiles": profiles, "sleep": sleep, "stress": stress, "diet": diet,
+            "codes": codes, "attacks": attacks, "table": table, "baseline": baseline,
+            "onset_u": onset_u, "feedback_u": feedback_u, "would_start": would_start}
+
+
+def build_cohort(config: Config, rules: Sequence[FeedbackRule],
+                 progress: Progress | None = None) -> Cohort:
+    """Stage 1: draw every patient's series and calibrate them."""
+    n = config.population.num_patients
+    calendar = Calendar(config.run.start, config.run.days)
+    locations = simulate_locations(config, Calendar(config.run.start, config.run.days,
+                                                    BURN_IN_DAYS))
+    stress_rule_on = any(getattr(r, "name", "") == "stress_after_attack" for r in rules)
+    blocks = []
+    for first in range(0, n, BLOCK_PATIENTS):
+        count = min(BLOCK_PATIENTS, n - first)
+        blocks.append(_draw_block(config, calendar, locations, first, count, stress_rule_on))
+        if progress:
+            progress("draw", first + count, n)
+
+    def cat(key: str) -> np.ndarray:
+        return np.concatenate([b[key] for b in blocks])
+
+    def cat_fields(key: str, kind: type) -> object:
+        parts = [b[key] for b in blocks]
+        return kind(**{f: np.concatenate([getattr(p, f) for p in parts])
+                       for f in kind.__dataclass_fields__})
+
+    sleep = {k: np.concatenate([b["sleep"][k] for b in blocks]) for k in blocks[0]["sleep"]}
+    diet = {k: np.concatenate([b["diet"][k] for b in blocks]) for k in blocks[0]["diet"]}
+    would_start = cat("would_start")
+    return Cohort(
+        config=config, calendar=calendar, locations=locations,
+        profiles=cat_fields("profiles", Profiles), baseline=cat("baseline"),
+        factor_table=cat("table"), sleep=sleep, stress_level=cat("stress"), diet=diet,
+        codes=cat("codes"), attacks=cat_fields("attacks", AttackDraws),
+        onset_uniform=cat("onset_u"), feedback_uniform=cat("feedback_u"),
+        would_start=would_start, would_start_unedited=would_start.copy(), rules=list(rules))
+
+
+def run_agents(cohort: Cohort, progress: Progress | None = None) -> simpy.Environment:
+    """Stage 2: the agents on one environment, until the last day is over."""
+    env = simpy.Environment()
+    days = cohort.days
+    weather_agents = [LocationWeather(k, cohort.locations)
+                      for k in range(cohort.config.population.num_locations)]
+    for agent in weather_agents:
+        env.process(agent.live(env, days))
+    patients = [Patient(i, cohort, weather_agents[loc])
+                for i, loc in enumerate(cohort.profiles.location.tolist())]
+    for patient in patients:
+        env.process(patient.live(env))
+    if progress:
+        def report():
+            step = max(1, days // 50)
+            for day in range(0, days, step):
+                yield tick(env, day, Phase.SLEEP)
+                progress("simulate", day + 1, days)
+            progress("simulate", days, days)
+        env.process(report())
+    env.run(until=days)
+    cohort.onsets = [p.onsets for p in patients]
+    return env
+
+
+@dataclass
+class Result:
+    """The frames of a run (SPEC §6) and the configuration that made them."""
+
+    config: Config
+    patients: pl.DataFrame
+    daily: pl.DataFrame
+    weather: pl.DataFrame
+    attacks: pl.DataFrame
+    events: pl.DataFrame
+
+    FRAMES = ("patients", "daily", "weather", "attacks", "events")
+
+    def frames(self) -> dict[str, pl.DataFrame]:
+        """Name → frame, in the documented order."""
+        return {name: getattr(self, name) for name in self.FRAMES}
+
+
+def simulate(config: Config | None = None, *, feedback_rules: Sequence[FeedbackRule] | None = None,
+             progress: Progress | None = None) -> Result:
+    """Run ``config`` (default: the user's design) and return its frames.
+
+    ``feedback_rules`` replaces the built-in rules that the configuration switches on; pass
+    ``default_rules(config) + [my_rule]`` to add one.
+    """
+    from abm.recorder import record
+
+    config = config or Config()
+    rules = default_rules(config) if feedback_rules is None else list(feedback_rules)
+    cohort = build_cohort(config, rules, progress)
+    run_agents(cohort, progress)
+    return record(cohort, progress)
