@@ -27,16 +27,21 @@ import simpy
 from abm.attacks import Attack
 from abm.sleep import round_hours
 from abm.stress import MAX_LEVEL
-from abm.triggers import SLEEP, STRESS, sleep_disrupted, stress_rise
+from abm.triggers import SLEEP, STRESS, sleep_disrupted
 
 if TYPE_CHECKING:
     from abm.simulation import Cohort
 
 
 class Patient:
-    """One patient of a :class:`~abm.simulation.Cohort`, by row ``index``."""
+    """One patient of a :class:`~abm.simulation.Cohort`, by row ``index``.
 
-    __slots__ = ("index", "cohort", "location", "onsets", "_stale", "_flags")
+    Rows of the cohort's arrays are reached through ``memoryview`` objects: they read and write
+    the arrays in place, and give plain Python numbers, which keeps the per-attack work small.
+    """
+
+    __slots__ = ("index", "cohort", "location", "onsets", "_stale", "_flags", "_stress",
+                 "_codes", "_rise")
 
     def __init__(self, index: int, cohort: Cohort, location: object) -> None:
         self.index = index
@@ -44,7 +49,10 @@ class Patient:
         self.location = location
         self.onsets: list[int] = []
         self._stale: list[int] = []
-        self._flags: bytearray | None = None
+        self._flags = bytearray()
+        self._stress: memoryview | None = None
+        self._codes: memoryview | None = None
+        self._rise = cohort.config.triggers.stress_rise_points
 
     def live(self, env: simpy.Environment):
         """SimPy process: one wake-up per attack."""
@@ -52,9 +60,10 @@ class Patient:
         row = self.index
         flags = bytearray(cohort.would_start[row].tobytes())
         self._flags = flags
-        spans = cohort.attacks.span_days[row]
+        spans = memoryview(cohort.attacks.span_days[row])
         rules = cohort.rules
         onsets = self.onsets
+        stale = self._stale
         free = 0
         while True:
             day = flags.find(1, free)
@@ -62,8 +71,8 @@ class Patient:
                 return
             onsets.append(day)
             yield Attack(env, self, day, list(rules))
-            free = day + int(spans[day])
-            if self._stale:
+            free = day + spans[day]
+            if stale:
                 self._refresh(free)
 
     # --- editing the future (called by feedback rules at the ONSET phase) ---------------------
@@ -75,21 +84,23 @@ class Patient:
     def raise_stress(self, day: int, points: int, rule: str, attack: Attack) -> None:
         """Add ``points`` to the stress of ``day`` (capped at 10) and log the edit."""
         cohort = self.cohort
-        if day >= cohort.days or day < attack.day:
+        days = cohort.days
+        if day >= days or day < attack.day:
             return
-        row = self.index
-        stress = cohort.stress_level
-        old = int(stress[row, day])
+        if self._stress is None:
+            self._stress = memoryview(cohort.stress_level[self.index])
+        stress = self._stress
+        old = stress[day]
         new = min(MAX_LEVEL, old + points)
-        cohort.log_edit(row, day, rule, "stress_level", new - old, attack.day)
+        cohort.edits.append((self.index, day, rule, "stress_level", new - old, attack.day))
         if new == old:
             return
-        stress[row, day] = new
-        rules = cohort.config.triggers
-        for d in (day, day + 1):
-            if 1 <= d < cohort.days:
-                rise = stress_rise(int(stress[row, d - 1]), int(stress[row, d]), rules)
-                self._set_bit(d, STRESS, rise)
+        stress[day] = new
+        rise = self._rise
+        if day >= 1:
+            self._set_bit(day, STRESS, new - stress[day - 1] >= rise)
+        if day + 1 < days:
+            self._set_bit(day + 1, STRESS, stress[day + 1] - new >= rise)
 
     def lengthen_sleep(self, day: int, extra_hours: float, rule: str, attack: Attack) -> None:
         """Add ``extra_hours`` to the night starting on ``day`` and log the edit."""
@@ -100,16 +111,18 @@ class Patient:
         hours = cohort.sleep["total_sleep_hours"]
         old = float(hours[row, day])
         new = hours.dtype.type(round_hours(np.float64(old + extra_hours)))
-        cohort.log_edit(row, day, rule, "total_sleep_hours", float(new) - old, attack.day)
+        cohort.edits.append((row, day, rule, "total_sleep_hours", float(new) - old, attack.day))
         hours[row, day] = new
         self._set_bit(day, SLEEP, sleep_disrupted(float(new), cohort.config.triggers))
 
     def _set_bit(self, day: int, bit: int, on: bool) -> None:
-        codes = self.cohort.codes
-        old = int(codes[self.index, day])
+        if self._codes is None:
+            self._codes = memoryview(self.cohort.codes[self.index])
+        codes = self._codes
+        old = codes[day]
         new = (old | bit) if on else (old & ~bit)
         if new != old:
-            codes[self.index, day] = new
+            codes[day] = new
             self._stale.append(day + 1)
 
     def _refresh(self, free: int) -> None:
@@ -120,10 +133,12 @@ class Patient:
         baseline = cohort.baseline[row]
         cap = cohort.cap
         flags = self._flags
+        codes = self._codes
+        uniform = cohort.onset_uniform[row]
         for day in self._stale:
             if free <= day < cohort.days:
-                p = baseline * table[cohort.codes[row, day - 1]]
+                p = baseline * table[codes[day - 1]]
                 if p > cap:
                     p = cap
-                flags[day] = 1 if cohort.onset_uniform[row, day] < p else 0
+                flags[day] = 1 if uniform[day] < p else 0
         self._stale.clear()

@@ -264,8 +264,8 @@ def _events_frame(cohort: Cohort, pids: pl.Series, lids: pl.Series, onsets: _Ons
                                          else "duration_hours"),
                              value=pl.col("value"), attack_id=pl.col("attack_id")))
     if cohort.edits:
-        e_patient = np.fromiter((e.patient for e in cohort.edits), dtype=np.int64)
-        e_onset = np.fromiter((e.onset_day for e in cohort.edits), dtype=np.int64)
+        e_patient = np.fromiter((e[0] for e in cohort.edits), dtype=np.int64)
+        e_onset = np.fromiter((e[5] for e in cohort.edits), dtype=np.int64)
         # the attack an edit belongs to: the patient's attack starting on the edit's onset day
         key = onsets.patient * days + onsets.day
         row = np.searchsorted(key, e_patient * days + e_onset)
@@ -274,8 +274,8 @@ def _events_frame(cohort: Cohort, pids: pl.Series, lids: pl.Series, onsets: _Ons
             "patient_id": pids.gather(pl.Series(e_patient, dtype=pl.UInt32)),
             "location_id": lids.gather(pl.Series(cohort.profiles.location[e_patient],
                                                  dtype=pl.UInt32)),
-            "name": [f"{e.rule}:{e.column}@{e.day}" for e in cohort.edits],
-            "value": np.fromiter((e.delta for e in cohort.edits), dtype=np.float64),
+            "name": [f"{e[2]}:{e[3]}@{e[1]}" for e in cohort.edits],
+            "value": np.fromiter((e[4] for e in cohort.edits), dtype=np.float64),
             "attack_id": attack_ids.gather(pl.Series(row, dtype=pl.UInt32)),
         }).select(pl.col("time"), pl.col("patient_id"), pl.col("location_id"),
                   event=pl.lit("feedback", dtype=kind), name=pl.col("name"),

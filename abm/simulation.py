@@ -50,16 +50,8 @@ BLOCK_PATIENTS = 2048
 Progress = Callable[[str, int, int], None]
 
 
-@dataclass
-class Edit:
-    """One change a feedback rule made to a patient's future."""
-
-    patient: int
-    day: int
-    rule: str
-    column: str
-    delta: float
-    onset_day: int
+#: one change a feedback rule made: (patient, day, rule, column, delta, onset day)
+Edit = tuple[int, int, str, str, float, int]
 
 
 @dataclass
@@ -92,10 +84,6 @@ class Cohort:
     @property
     def cap(self) -> float:
         return self.config.attacks.max_onset_probability
-
-    def log_edit(self, patient: int, day: int, rule: str, column: str, delta: float,
-                 onset_day: int) -> None:
-        self.edits.append(Edit(patient, day, rule, column, delta, onset_day))
 
 
 def _concat(parts: list, attr: str | None = None) -> np.ndarray:

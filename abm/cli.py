@@ -1,0 +1,155 @@
+"""The ``abm`` command: ``abm run`` and ``abm validate`` (SPEC §8).
+
+Bad input never produces a traceback: every :class:`~abm.errors.AbmError` and every usage error
+becomes one line on stderr and exit status 2, checked before anything is written. ``validate``
+exits 0 when every target passes and 1 when one fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from abm.errors import AbmError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and no exit from inside the parser."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+def _positive(name: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}")
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be at least 1, got {value}")
+        return value
+    return parse
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed must be a whole number, got {text!r}")
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"--seed must be in [0, 2**63), got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="abm", description="Simulate cohorts of migraine patients as SimPy "
+                     "agents and write multimodal synthetic data with a known ground truth.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    run = sub.add_parser("run", help="simulate a cohort and write its frames",
+                         description="Simulate a cohort (default: 1000 patients x 180 days, "
+                         "seed 42) and write patients, daily, weather, attacks and events with a "
+                         "manifest.json. Options given here override the configuration file.")
+    run.add_argument("--config", metavar="FILE", type=Path,
+                     help="TOML configuration file with sections [population], [weather], "
+                     "[sleep], [stress], [diet], [attacks], [triggers], [feedback.stress], "
+                     "[feedback.sleep], [run]; unknown keys are refused")
+    run.add_argument("--patients", metavar="N", type=_positive("--patients"),
+                     help="number of patients (population.num_patients; default 1000)")
+    run.add_argument("--days", metavar="D", type=_positive("--days"),
+                     help="number of days (run.days; default 180)")
+    run.add_argument("--seed", metavar="S", type=_seed,
+                     help="root random seed (run.seed; default 42)")
+    run.add_argument("--out", metavar="DIR", type=Path, default=Path("out"),
+                     help="output folder (default ./out); must be new or empty unless "
+                     "--overwrite")
+    run.add_argument("--format", choices=("parquet", "csv", "seed-csv"), default="parquet",
+                     help="parquet (default): OUT/<frame>.parquet; csv: OUT/<frame>.csv; "
+                     "seed-csv: the original design's CSV files plus combined_data.csv")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace an earlier abm output in --out (only once the new one is "
+                     "complete)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    val = sub.add_parser("validate", help="check an output folder against SPEC §7's targets",
+                         description="Print the validation table (measured value, target, "
+                         "pass/fail) of an output folder written with --format parquet or csv. "
+                         "Exit 0 when all targets pass, 1 when one fails, 2 on bad input.")
+    val.add_argument("folder", metavar="DIR", type=Path, help="output folder of abm run")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    import time
+
+    from abm.config import Config, load_config
+    from abm.export import check_target, write_outputs
+    from abm.progress import RunProgress
+    from abm.simulation import simulate
+
+    config = load_config(args.config) if args.config else Config()
+    changes = {}
+    if args.patients is not None:
+        changes["population.num_patients"] = args.patients
+    if args.days is not None:
+        changes["run.days"] = args.days
+    if args.seed is not None:
+        changes["run.seed"] = args.seed
+    if changes:
+        config = config.replace(**changes)
+    check_target(args.out, args.overwrite)
+    started = time.perf_counter()
+    progress = RunProgress(enabled=not args.quiet)
+    try:
+        result = simulate(config, progress=progress)
+        files = 5 if args.format != "seed-csv" else 6
+        written = []
+
+        def on_file(name: str) -> None:
+            written.append(name)
+            progress("write", len(written), files)
+
+        write_outputs(result, args.out, fmt=args.format, overwrite=args.overwrite,
+                      on_file=on_file)
+    finally:
+        progress.close()
+    if not args.quiet:
+        elapsed = time.perf_counter() - started
+        n, d = config.population.num_patients, config.run.days
+        print(f"abm: {n} patients x {d} days -> {args.out}/ ({args.format}, "
+              f"{result.attacks.height} attacks) in {elapsed:.2f} s", file=sys.stderr)
+    return EXIT_OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from abm.validate import format_table, validate
+
+    checks = validate(args.folder)
+    print(format_table(checks))
+    return EXIT_OK if all(c.passed for c in checks) else EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        return _run(args) if args.command == "run" else _validate(args)
+    except _UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    except AbmError as exc:
+        print(f"abm: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("abm: interrupted; nothing was written", file=sys.stderr)
+        return 130
