@@ -2,8 +2,8 @@
 
 ``SyntheticDataGenerator(num_patients=1000, days=180, output_dir='./data', seed=None)
 .generate_data()`` simulates with the default configuration, writes the seed's CSV layout to
-``output_dir`` (replacing an earlier ``abm`` output there) and returns a dictionary with the keys the
-design returned, holding pandas DataFrames.
+``output_dir`` (replacing an earlier ``abm`` output there) and returns a dictionary with the keys
+the design returned, holding pandas DataFrames.
 """
 
 from __future__ import annotations

@@ -90,7 +90,8 @@ class _Section:
                 inner = int if all(isinstance(v, int) for v in field.default) else float
                 pair = tuple(_check_number(name, v, inner, meta) for v in value)
                 if pair[0] > pair[1]:
-                    raise ConfigError(f"{name} must be [low, high] with low <= high, got {list(pair)}")
+                    raise ConfigError(f"{name} must be [low, high] with low <= high, "
+                                      f"got {list(pair)}")
                 object.__setattr__(self, field.name, pair)
             elif kind is str:
                 if not isinstance(value, str):
@@ -334,7 +335,8 @@ class Config:
     def __post_init__(self) -> None:
         for name, kind in _SECTIONS.items():
             if not isinstance(getattr(self, name), kind):
-                raise ConfigError(f"{name} must be a table of settings, got {getattr(self, name)!r}")
+                raise ConfigError(f"{name} must be a table of settings, "
+                                  f"got {getattr(self, name)!r}")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Config:
@@ -365,7 +367,7 @@ class Config:
             parts = key.split(".")
             node = data
             for i, part in enumerate(parts[:-1]):
-                if not isinstance(node, dict) or part not in node or not isinstance(node[part], dict):
+                if part not in node or not isinstance(node[part], dict):
                     raise ConfigError(f"unknown setting {'.'.join(parts[: i + 1])!r} in {key!r}")
                 node = node[part]
             if parts[-1] not in node:

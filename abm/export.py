@@ -78,9 +78,11 @@ def _seed_frames(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     """The seed document's CSV layout, column names as it names them."""
     p = frames["patients"]
     daily = frames["daily"]
-    susceptibility = pl.format("{'weather': {}, 'sleep': {}, 'stress': {}, 'diet': {}}",
-                               *[pl.col(f"susceptibility_{k}") for k in
-                                 ("weather", "sleep", "stress", "diet")])
+    parts: list[pl.Expr] = []
+    for i, k in enumerate(("weather", "sleep", "stress", "diet")):
+        parts += [pl.lit(("{" if i == 0 else ", ") + f"'{k}': "),
+                  pl.col(f"susceptibility_{k}").cast(pl.String)]
+    susceptibility = pl.concat_str([*parts, pl.lit("}")])
     profiles = p.select(
         "patient_id", "age", "sex", "is_chronic",
         base_frequency=pl.col("target_migraine_days_per_month") / 30.0,

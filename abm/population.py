@@ -60,7 +60,8 @@ def make_profiles(config: Config, draws: Draws) -> Profiles:
         aura=u[:, PU.AURA] < pop.aura_ratio,
         target_days_per_month=target,
         susceptibility=susceptibility,
-        offset_temperature_c=(2 * u[:, PU.OFFSET_TEMPERATURE] - 1) * wx.patient_offset_temperature_c,
+        offset_temperature_c=(2 * u[:, PU.OFFSET_TEMPERATURE] - 1)
+        * wx.patient_offset_temperature_c,
         offset_humidity_pct=(2 * u[:, PU.OFFSET_HUMIDITY] - 1) * wx.patient_offset_humidity_pct,
         offset_pressure_hpa=(2 * u[:, PU.OFFSET_PRESSURE] - 1) * wx.patient_offset_pressure_hpa,
     )

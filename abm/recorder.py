@@ -80,7 +80,8 @@ def record(cohort: Cohort, progress: Progress | None = None) -> Result:
     start_ms = int(np.datetime64(cohort.calendar.start, "ms").astype(np.int64))
     onsets = _Onsets(cohort)
     attack_ids = pl.Series("attack_id", [f"P{p:04d}-A{k:03d}" for p, k in
-                                          zip(onsets.patient.tolist(), onsets.number.tolist())],
+                                          zip(onsets.patient.tolist(), onsets.number.tolist(),
+                                              strict=True)],
                            dtype=pl.String)
 
     patients = _patients_frame(cohort, pids, lids)

@@ -27,8 +27,7 @@ def make_stress(config: Config, draws: Draws, calendar: Calendar) -> np.ndarray:
     week = np.where(calendar.is_weekend_day, s.weekend_extra, s.weekday_extra)
     latent = baseline + week + s.daily_sd * ar1(draws.z(Z.STRESS), s.persistence)
     spike_lo, spike_hi = s.spike_points
-    spike = np.where(draws.u(U.STRESS_SPIKE) < s.spike_probability,
-                     spike_lo + np.floor(draws.u(U.STRESS_SPIKE_POINTS) * (spike_hi - spike_lo + 1)),
-                     0.0)
+    size = spike_lo + np.floor(draws.u(U.STRESS_SPIKE_POINTS) * (spike_hi - spike_lo + 1))
+    spike = np.where(draws.u(U.STRESS_SPIKE) < s.spike_probability, size, 0.0)
     level = np.clip(np.round(latent) + spike, MIN_LEVEL, MAX_LEVEL)
     return level.astype(np.int8)

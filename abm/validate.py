@@ -227,7 +227,7 @@ def format_table(checks: list[Check]) -> str:
     header = ("check", "measured", "target", "result")
     rows = [(c.name, c.measured, c.target, "pass" if c.passed else "FAIL") for c in checks]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
-    line = "  ".join("{:<%d}" % w for w in widths)
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     out = [line.format(*header), line.format(*("-" * w for w in widths))]
     out += [line.format(*r) for r in rows]
     return "\n".join(out)

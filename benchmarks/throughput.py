@@ -1,0 +1,213 @@
+"""Throughput, memory and start-up benchmark of ``abm``, against the performance targets.
+
+Usage::
+
+    python benchmarks/throughput.py [--sizes 1000x180,10000x180] [--repeat N]
+
+What is measured, for each size ``PATIENTS x DAYS``:
+
+1. **abm end to end**: ``abm.simulate(config)`` followed by ``abm.write_outputs(result, out,
+   fmt="parquet")`` into a fresh temporary folder, in one process. Each size runs in its own
+   fresh interpreter (``sys.executable`` running this file with a hidden ``--child`` option), so
+   that the RSS high-water mark (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, KiB on Linux) is
+   the peak of that size alone (it includes the interpreter and the imports, which is what a user
+   pays), and so that importing ``abm`` (with numpy, polars and simpy) is timed separately and kept
+   out of the timed section. The run is repeated ``--repeat`` times; the table shows the best and
+   the median wall time, patient-days per second of the best run, and the split of the best run
+   into simulate and write. Creating and deleting the temporary folder is not timed.
+2. **bare SimPy skeleton** of the same size, in the same child after the abm runs (and after the
+   peak RSS has been read): one process per patient that does ``yield tick`` once a day and
+   nothing else, and one clock process that every day replaces the shared ``env.event()`` and
+   succeeds the old one. Only ``env.run()`` is timed (best of ``--repeat``). This is the floor of
+   a design where every patient wakes up every day, so ``abm/skeleton`` (ratio of patient-days per
+   second) says how far ``abm`` is above (> 1) or below (< 1) that floor.
+3. **the default command**: wall time of ``abm run --out TMP/out`` as a subprocess (the console
+   script if it is on PATH, else ``python -m abm run``), including interpreter start-up, imports,
+   the default 1000 x 180 run and writing; best of ``--repeat``.
+
+Targets (printed with PASS/MISS): >= 1,000,000 patient-days/s end to end at 10000x180 (best
+run); the default ``abm run`` <= 1 s (best run); peak RSS at 10000x180 <= 1 GiB (1024 MiB).
+Memory is reported in MiB (2**20 bytes).
+
+The working copy is benchmarked: the folder above ``benchmarks/`` is put first on ``PYTHONPATH``
+of every subprocess, so an older installed ``abm`` is not measured by mistake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_PDS = 1_000_000  # patient-days per second, end to end at 10000x180
+TARGET_RUN_S = 1.0  # default `abm run`, seconds
+TARGET_MIB = 1024  # peak RSS at 10000x180
+TARGET_SIZE = (10_000, 180)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"10000x180"`` -> ``(10000, 180)``."""
+    patients, _, days = text.lower().partition("x")
+    return int(patients), int(days)
+
+
+def skeleton(patients: int, days: int) -> float:
+    """Seconds of ``env.run()`` for ``patients`` processes waiting on a shared daily tick."""
+    import simpy
+
+    env = simpy.Environment()
+    shared = {"tick": env.event()}
+
+    def patient() -> Iterator[simpy.Event]:
+        for _ in range(days):
+            yield shared["tick"]
+
+    def clock() -> Iterator[simpy.Event]:
+        for _ in range(days):
+            old, shared["tick"] = shared["tick"], env.event()
+            old.succeed()
+            yield env.timeout(1)
+
+    for _ in range(patients):  # created before the clock, so all wait on day 0's tick
+        env.process(patient())
+    env.process(clock())
+    started = time.perf_counter()
+    env.run()
+    return time.perf_counter() - started
+
+
+def child(patients: int, days: int, repeat: int) -> dict[str, Any]:
+    """Body of the per-size subprocess: import, abm runs, peak RSS, then the skeleton."""
+    import gc
+    import resource
+
+    started = time.perf_counter()
+    import abm
+    import abm.recorder  # noqa: F401  (imported lazily by simulate; count it as import cost)
+
+    import_s = time.perf_counter() - started
+    config = abm.Config().replace(**{"population.num_patients": patients, "run.days": days})
+    runs: list[tuple[float, float]] = []  # (simulate s, write s)
+    for _ in range(repeat):
+        tmp = tempfile.mkdtemp(prefix="abm-bench-")
+        try:
+            t0 = time.perf_counter()
+            result = abm.simulate(config)
+            t1 = time.perf_counter()
+            abm.write_outputs(result, Path(tmp) / "out", fmt="parquet")
+            runs.append((t1 - t0, time.perf_counter() - t1))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        del result
+        gc.collect()
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    skel = min(skeleton(patients, days) for _ in range(repeat))
+    return {"import_s": import_s, "runs": runs, "peak_mib": peak_mib, "skeleton_s": skel}
+
+
+def run_size(patients: int, days: int, repeat: int, env: dict[str, str]) -> dict[str, Any]:
+    """Run :func:`child` in a fresh interpreter and return its figures."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", f"{patients}x{days}",
+           "--repeat", str(repeat)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{patients}x{days}: child failed\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def time_abm_run(repeat: int, env: dict[str, str]) -> tuple[float | None, str]:
+    """Best wall time of the default ``abm run --out TMP/out``, or ``None`` and the error."""
+    exe = shutil.which("abm")
+    base = [exe] if exe else [sys.executable, "-m", "abm"]
+    best: float | None = None
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="abm-bench-") as tmp:
+            started = time.perf_counter()
+            try:
+                done = subprocess.run([*base, "run", "--out", f"{tmp}/out"], env=env,
+                                      capture_output=True, text=True, timeout=600, check=False)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                return None, str(exc)
+            elapsed = time.perf_counter() - started
+            if done.returncode != 0:
+                lines = (done.stderr or done.stdout).strip().splitlines()
+                return None, f"exit {done.returncode}: {lines[-1] if lines else 'no output'}"
+        best = elapsed if best is None else min(best, elapsed)
+    return best, "abm" if exe else "python -m abm"
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000x180,10000x180",
+                        help="comma-separated PATIENTSxDAYS (default 1000x180,10000x180)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (default 3)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    repeat = max(1, args.repeat)
+    if args.child:
+        print(json.dumps(child(*parse_size(args.child), repeat)))
+        return
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
+    print(f"abm throughput ({ROOT}), python {sys.version.split()[0]}, repeat {repeat}\n")
+    head = (f"{'size':>11} {'import s':>8} {'best s':>7} {'median s':>8} {'sim s':>6} "
+            f"{'write s':>7} {'abm pd/s':>11} {'peak MiB':>8} {'skel s':>6} {'skel pd/s':>11} "
+            f"{'abm/skel':>8}")
+    print(head)
+    print("-" * len(head))
+    figures: dict[tuple[int, int], tuple[float, float]] = {}  # size -> (abm pd/s, peak MiB)
+    for patients, days in sizes:
+        r = run_size(patients, days, repeat, env)
+        runs: list[list[float]] = r["runs"]
+        walls = [s + w for s, w in runs]
+        best = min(walls)
+        sim_s, write_s = runs[walls.index(best)]
+        pd = patients * days
+        pds, skel_pds = pd / best, pd / r["skeleton_s"]
+        figures[(patients, days)] = (pds, r["peak_mib"])
+        print(f"{f'{patients}x{days}':>11} {r['import_s']:>8.2f} {best:>7.2f} "
+              f"{statistics.median(walls):>8.2f} {sim_s:>6.2f} {write_s:>7.2f} {pds:>11,.0f} "
+              f"{r['peak_mib']:>8,.0f} {r['skeleton_s']:>6.2f} {skel_pds:>11,.0f} "
+              f"{pds / skel_pds:>8.2f}")
+
+    run_s, how = time_abm_run(repeat, env)
+    print()
+    if run_s is None:
+        print(f"abm run: unavailable ({how})")
+    else:
+        print(f"default `{how} run --out TMP/out` (1000x180, with start-up): best {run_s:.2f} s")
+
+    label = f"{TARGET_SIZE[0]}x{TARGET_SIZE[1]}"
+    at_target = figures.get(TARGET_SIZE)
+    rows = [
+        (f">= {TARGET_PDS:,} patient-days/s end to end at {label}",
+         None if at_target is None else (f"{at_target[0]:,.0f}/s", at_target[0] >= TARGET_PDS)),
+        (f"default abm run <= {TARGET_RUN_S:g} s",
+         None if run_s is None else (f"{run_s:.2f} s", run_s <= TARGET_RUN_S)),
+        (f"peak memory at {label} <= 1 GB ({TARGET_MIB} MiB)",
+         None if at_target is None else (f"{at_target[1]:,.0f} MiB", at_target[1] <= TARGET_MIB)),
+    ]
+    print(f"\n{'target':<52} {'measured':>14}  result")
+    for name, got in rows:
+        measured, result = ("n/a", "n/a") if got is None else (got[0], verdict(got[1]))
+        print(f"{name:<52} {measured:>14}  {result}")
+
+
+if __name__ == "__main__":
+    main()

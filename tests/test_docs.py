@@ -1,0 +1,39 @@
+"""The README documents what the code does: every column, every setting, the public API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import abm
+from abm import schemas
+from abm.config import describe
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    blocks = [b.split("```")[0].strip() for b in README.split("```bash")[1:3]]
+    assert blocks == ["pip install -e . && abm run",
+                      "pip install -e '.[test]' && python -m pytest"]
+
+
+def test_every_frame_column_is_documented() -> None:
+    for frame, columns in schemas.FRAMES.items():
+        assert f"#### `{frame}`" in README
+        for name in columns:
+            assert f"| `{name}` |" in README, f"{frame}.{name} missing from README"
+
+
+def test_every_setting_is_documented_with_a_source() -> None:
+    for name, _default, source in describe():
+        assert f"| `{name}` |" in README, f"{name} missing from README"
+        assert source
+
+
+def test_public_api_is_small_and_deliberate() -> None:
+    assert sorted(abm.__all__) == sorted([
+        "AbmError", "Config", "ConfigError", "InputError", "OutputError", "Result",
+        "SyntheticDataGenerator", "load_config", "simulate", "validate", "write_outputs",
+        "__version__"])
+    for name in abm.__all__:
+        assert hasattr(abm, name)
