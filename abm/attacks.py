@@ -25,6 +25,7 @@ from abm.config import Config
 from abm.draws import Draws, U, Z
 
 HOURS_PER_DAY = 24.0
+_ONSET = int(Phase.ONSET)
 
 
 @dataclass
@@ -67,10 +68,12 @@ class Attack(simpy.Event):
 
     def __init__(self, env: simpy.Environment, patient: object, day: int,
                  callbacks: list) -> None:
+        # No reference from the event to itself (such as ``_value = self``): a cycle per attack
+        # leaves every attack to the cyclic garbage collector and doubles the cost of a run.
         self.env = env
         self.callbacks = callbacks
         self._ok = True
-        self._value = self
+        self._value = None
         self.patient = patient
         self.day = day
-        env.schedule(self, int(Phase.ONSET), day - env.now)
+        env.schedule(self, _ONSET, day - env._now)

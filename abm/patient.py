@@ -40,28 +40,27 @@ class Patient:
     the arrays in place, and give plain Python numbers, which keeps the per-attack work small.
     """
 
-    __slots__ = ("index", "cohort", "location", "onsets", "_stale", "_flags", "_stress",
-                 "_codes", "_rise")
+    __slots__ = ("index", "cohort", "location", "onsets", "days", "_stale", "_flags",
+                 "_stress", "_codes", "_feedback_uniform", "_rise")
 
     def __init__(self, index: int, cohort: Cohort, location: object) -> None:
         self.index = index
         self.cohort = cohort
         self.location = location
         self.onsets: list[int] = []
+        self.days = cohort.codes.shape[1]
         self._stale: list[int] = []
-        self._flags = bytearray()
-        self._stress: memoryview | None = None
-        self._codes: memoryview | None = None
         self._rise = cohort.config.triggers.stress_rise_points
+        self._flags = bytearray(cohort.would_start[index].tobytes())
+        self._stress = memoryview(cohort.stress_level[index])
+        self._codes = memoryview(cohort.codes[index])
+        self._feedback_uniform = memoryview(cohort.feedback_uniform[index])
 
     def live(self, env: simpy.Environment):
         """SimPy process: one wake-up per attack."""
-        cohort = self.cohort
-        row = self.index
-        flags = bytearray(cohort.would_start[row].tobytes())
-        self._flags = flags
-        spans = memoryview(cohort.attacks.span_days[row])
-        rules = cohort.rules
+        flags = self._flags
+        spans = memoryview(self.cohort.attacks.span_days[self.index])
+        rules = self.cohort.rules
         onsets = self.onsets
         stale = self._stale
         free = 0
@@ -70,7 +69,7 @@ class Patient:
             if day < 0:
                 return
             onsets.append(day)
-            yield Attack(env, self, day, list(rules))
+            yield Attack(env, self, day, rules.copy())
             free = day + spans[day]
             if stale:
                 self._refresh(free)
@@ -79,28 +78,32 @@ class Patient:
 
     def feedback_points(self, day: int, low: int, choices: int) -> int:
         """Whole points for a feedback rule, from the patient's pre-drawn uniform of ``day``."""
-        return low + int(self.cohort.feedback_uniform[self.index, day] * choices)
+        return low + int(self._feedback_uniform[day] * choices)
 
     def raise_stress(self, day: int, points: int, rule: str, attack: Attack) -> None:
         """Add ``points`` to the stress of ``day`` (capped at 10) and log the edit."""
-        cohort = self.cohort
-        days = cohort.days
+        days = self.days
         if day >= days or day < attack.day:
             return
-        if self._stress is None:
-            self._stress = memoryview(cohort.stress_level[self.index])
         stress = self._stress
         old = stress[day]
-        new = min(MAX_LEVEL, old + points)
-        cohort.edits.append((self.index, day, rule, "stress_level", new - old, attack.day))
+        new = old + points
+        if new > MAX_LEVEL:
+            new = MAX_LEVEL
+        self.cohort.edits.append((self.index, day, rule, "stress_level", new - old, attack.day))
         if new == old:
             return
         stress[day] = new
+        codes = self._codes
         rise = self._rise
-        if day >= 1:
-            self._set_bit(day, STRESS, new - stress[day - 1] >= rise)
-        if day + 1 < days:
-            self._set_bit(day + 1, STRESS, stress[day + 1] - new >= rise)
+        for d, on in ((day, day >= 1 and new - stress[day - 1] >= rise),
+                      (day + 1, day + 1 < days and stress[day + 1] - new >= rise)):
+            if d < days:
+                code = codes[d]
+                changed = (code | STRESS) if on else (code & ~STRESS)
+                if changed != code:
+                    codes[d] = changed
+                    self._stale.append(d + 1)
 
     def lengthen_sleep(self, day: int, extra_hours: float, rule: str, attack: Attack) -> None:
         """Add ``extra_hours`` to the night starting on ``day`` and log the edit."""
@@ -116,8 +119,6 @@ class Patient:
         self._set_bit(day, SLEEP, sleep_disrupted(float(new), cohort.config.triggers))
 
     def _set_bit(self, day: int, bit: int, on: bool) -> None:
-        if self._codes is None:
-            self._codes = memoryview(self.cohort.codes[self.index])
         codes = self._codes
         old = codes[day]
         new = (old | bit) if on else (old & ~bit)
@@ -136,7 +137,7 @@ class Patient:
         codes = self._codes
         uniform = cohort.onset_uniform[row]
         for day in self._stale:
-            if free <= day < cohort.days:
+            if free <= day < self.days:
                 p = baseline * table[codes[day - 1]]
                 if p > cap:
                     p = cap

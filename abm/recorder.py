@@ -4,9 +4,7 @@ Collecting is separate from exporting: this module only builds Polars frames in 
 ``abm.schemas`` from the cohort's final arrays and the patients' onset days. Everything is done
 in whole columns; nothing loops over patient-days in Python.
 
-Times of logged events within a day follow the clock's phases (``abm.clock``): weather 00:00,
-stress and diet logs 20:00, the night's sleep 22:00, the day's triggers 23:00; onsets, ends and
-feedback at the attack's own times.
+The ``events`` frame is laid out in time order by ``abm.eventlog``.
 """
 
 from __future__ import annotations
@@ -17,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from abm import schemas
+from abm.eventlog import build_events
 from abm.hazard import onset_probability, previous_codes
 from abm.triggers import NAMES
 
@@ -25,17 +24,16 @@ if TYPE_CHECKING:
 
 MS_PER_HOUR = 3_600_000
 MS_PER_DAY = 24 * MS_PER_HOUR
-LOG_HOUR = {"weather": 0, "stress_log": 20, "diet_log": 20, "sleep": 22, "trigger": 23}
 
 
 def patient_ids(n: int) -> pl.Series:
     """``P0000``-style ids, fixed width 4 so adding patients never renames anyone."""
-    return pl.Series("patient_id", [f"P{i:04d}" for i in range(n)], dtype=pl.String)
+    return pl.Series("patient_id", [f"P{i:04d}" for i in range(n)], dtype=pl.Categorical)
 
 
 def location_ids(n: int) -> pl.Series:
     """``L00``-style ids."""
-    return pl.Series("location_id", [f"L{k:02d}" for k in range(n)], dtype=pl.String)
+    return pl.Series("location_id", [f"L{k:02d}" for k in range(n)], dtype=pl.Categorical)
 
 
 def _gather(ids: pl.Series, index: np.ndarray, name: str) -> pl.Series:
@@ -79,19 +77,19 @@ def record(cohort: Cohort, progress: Progress | None = None) -> Result:
     lids = location_ids(n_loc)
     start_ms = int(np.datetime64(cohort.calendar.start, "ms").astype(np.int64))
     onsets = _Onsets(cohort)
-    attack_ids = pl.Series("attack_id", [f"P{p:04d}-A{k:03d}" for p, k in
-                                          zip(onsets.patient.tolist(), onsets.number.tolist(),
-                                              strict=True)],
-                           dtype=pl.String)
+    attack_ids = pl.select(pl.concat_str([
+        pids.cast(pl.String).gather(pl.Series(onsets.patient, dtype=pl.UInt32)), pl.lit("-A"),
+        pl.Series(onsets.number).cast(pl.String).str.zfill(3)])).to_series() \
+        .cast(pl.Categorical).alias("attack_id")
 
     patients = _patients_frame(cohort, pids, lids)
     weather = _weather_frame(cohort, lids)
-    daily, migraine_attack = _daily_frame(cohort, pids, lids, onsets, attack_ids)
+    daily = _daily_frame(cohort, pids, lids, onsets, attack_ids)
     attacks = _attacks_frame(cohort, pids, onsets, attack_ids, start_ms)
-    events = _events_frame(cohort, pids, lids, onsets, attack_ids, start_ms, daily)
+    events = build_events(cohort, pids, lids, onsets.patient, onsets.day, onsets.onset_ms,
+                          onsets.end_ms, onsets.severity, onsets.duration, attack_ids, start_ms)
     if progress:
         progress("record", 1, 1)
-    del migraine_attack
     return Result(cfg, patients, daily, weather, attacks, events)
 
 
@@ -128,7 +126,7 @@ def _weather_frame(cohort: Cohort, lids: pl.Series) -> pl.DataFrame:
 
 
 def _daily_frame(cohort: Cohort, pids: pl.Series, lids: pl.Series, onsets: _Onsets,
-                 attack_ids: pl.Series) -> tuple[pl.DataFrame, np.ndarray]:
+                 attack_ids: pl.Series) -> pl.DataFrame:
     n, days = cohort.codes.shape
     p = cohort.profiles
     loc = cohort.locations
@@ -173,7 +171,7 @@ def _daily_frame(cohort: Cohort, pids: pl.Series, lids: pl.Series, onsets: _Onse
     columns["attack_id"] = pl.select(pl.when(pl.Series(attack_of_day >= 0)).then(ids)
                                      .otherwise(None)).to_series()
     frame = pl.DataFrame(columns)
-    return _cast(frame, "daily"), attack_of_day
+    return _cast(frame, "daily")
 
 
 def _attacks_frame(cohort: Cohort, pids: pl.Series, onsets: _Onsets, attack_ids: pl.Series,
@@ -206,82 +204,3 @@ def final_onset_probability(cohort: Cohort) -> np.ndarray:
     """Onset probabilities recomputed from the final (edited) series, ``(n, days)``."""
     return onset_probability(cohort.baseline, cohort.factor_table, previous_codes(cohort.codes),
                              cohort.cap)
-
-
-def _events_frame(cohort: Cohort, pids: pl.Series, lids: pl.Series, onsets: _Onsets,
-                  attack_ids: pl.Series, start_ms: int, daily: pl.DataFrame) -> pl.DataFrame:
-    n, days = cohort.codes.shape
-    kind = schemas.EventKind
-    parts: list[pl.DataFrame] = []
-    null_str = pl.lit(None, dtype=pl.String)
-    null_f = pl.lit(None, dtype=pl.Float64)
-
-    # weather: one row per location and day
-    loc = cohort.locations
-    n_loc = loc.pressure_hpa.shape[0]
-    w_day = np.tile(np.arange(days, dtype=np.int64), n_loc)
-    parts.append(pl.DataFrame({
-        "time": w_day * MS_PER_DAY + start_ms,
-        "location_id": lids.gather(pl.Series(np.repeat(np.arange(n_loc, dtype=np.uint32), days))),
-        "value": loc.pressure_hpa.ravel().astype(np.float64),
-    }).select(pl.col("time"), patient_id=null_str, location_id=pl.col("location_id"),
-              event=pl.lit("weather", dtype=kind), name=pl.lit("pressure"),
-              value=pl.col("value"), attack_id=null_str))
-
-    # per patient-day logs, from the daily frame's columns
-    day_ms = (daily["day"].cast(pl.Int64) * MS_PER_DAY + start_ms)
-    base = daily.select("patient_id", "location_id").with_columns(day_ms.alias("_t"))
-    logs = (("stress_log", "stress_level", pl.col("stress_level").cast(pl.Float64)),
-            ("diet_log", "diet_items", (pl.col("alcohol_consumed").cast(pl.Float64)
-                                        + pl.col("caffeine_consumed").cast(pl.Float64)
-                                        + pl.col("chocolate_consumed").cast(pl.Float64))),
-            ("sleep", "total_sleep_hours", pl.col("total_sleep_hours").cast(pl.Float64)))
-    for event, name, value in logs:
-        parts.append(pl.concat([base, daily.select(value.alias("value"))], how="horizontal")
-                     .select(time=pl.col("_t") + LOG_HOUR[event] * MS_PER_HOUR,
-                             patient_id=pl.col("patient_id"), location_id=pl.col("location_id"),
-                             event=pl.lit(event, dtype=kind), name=pl.lit(name),
-                             value=pl.col("value"), attack_id=null_str))
-    # active triggers only
-    for trig in NAMES:
-        col = f"{trig}_trigger"
-        mask = daily[col]
-        parts.append(base.filter(mask).select(
-            time=pl.col("_t") + LOG_HOUR["trigger"] * MS_PER_HOUR,
-            patient_id=pl.col("patient_id"), location_id=pl.col("location_id"),
-            event=pl.lit("trigger", dtype=kind), name=pl.lit(trig), value=null_f,
-            attack_id=null_str))
-    # onsets, ends, feedback
-    loc_of = lids.gather(pl.Series(cohort.profiles.location[onsets.patient], dtype=pl.UInt32))
-    pid_of = pids.gather(pl.Series(onsets.patient, dtype=pl.UInt32))
-    for event, times, values in (("migraine_onset", onsets.onset_ms, onsets.severity),
-                                 ("migraine_end", onsets.end_ms, onsets.duration)):
-        parts.append(pl.DataFrame({"time": times + start_ms, "patient_id": pid_of,
-                                   "location_id": loc_of, "value": values.astype(np.float64),
-                                   "attack_id": attack_ids})
-                     .select(pl.col("time"), pl.col("patient_id"), pl.col("location_id"),
-                             event=pl.lit(event, dtype=kind),
-                             name=pl.lit("severity" if event == "migraine_onset"
-                                         else "duration_hours"),
-                             value=pl.col("value"), attack_id=pl.col("attack_id")))
-    if cohort.edits:
-        e_patient = np.fromiter((e[0] for e in cohort.edits), dtype=np.int64)
-        e_onset = np.fromiter((e[5] for e in cohort.edits), dtype=np.int64)
-        # the attack an edit belongs to: the patient's attack starting on the edit's onset day
-        key = onsets.patient * days + onsets.day
-        row = np.searchsorted(key, e_patient * days + e_onset)
-        parts.append(pl.DataFrame({
-            "time": onsets.onset_ms[row] + start_ms,
-            "patient_id": pids.gather(pl.Series(e_patient, dtype=pl.UInt32)),
-            "location_id": lids.gather(pl.Series(cohort.profiles.location[e_patient],
-                                                 dtype=pl.UInt32)),
-            "name": [f"{e[2]}:{e[3]}@{e[1]}" for e in cohort.edits],
-            "value": np.fromiter((e[4] for e in cohort.edits), dtype=np.float64),
-            "attack_id": attack_ids.gather(pl.Series(row, dtype=pl.UInt32)),
-        }).select(pl.col("time"), pl.col("patient_id"), pl.col("location_id"),
-                  event=pl.lit("feedback", dtype=kind), name=pl.col("name"),
-                  value=pl.col("value"), attack_id=pl.col("attack_id")))
-    frame = pl.concat([p.with_columns(pl.col("time").cast(pl.Datetime("ms"))) for p in parts],
-                      how="vertical")
-    frame = frame.sort("time", maintain_order=True)
-    return _cast(frame, "events")

@@ -2,6 +2,11 @@
 
 The recorder builds frames in exactly these schemas, the exporters write them, validation reads
 them back, and the README's tables of columns are these declarations.
+
+Identifiers (``patient_id``, ``location_id``, ``attack_id``) are categorical: text values stored as
+codes into one table of names. They compare and join like strings, are written to Parquet as
+dictionary-encoded strings (pandas reads them as ``category``, DuckDB as ``VARCHAR``), and keep
+frames of millions of rows small and fast to build.
 """
 
 from __future__ import annotations
@@ -14,8 +19,8 @@ EventKind = pl.Enum(list(EVENT_KINDS))
 
 # name: (dtype, unit, meaning)
 PATIENTS = {
-    "patient_id": (pl.String, "", "P0000, P0001, … (index order)"),
-    "location_id": (pl.String, "", "L00, L01, … the patient's weather location"),
+    "patient_id": (pl.Categorical(), "", "P0000, P0001, … (index order)"),
+    "location_id": (pl.Categorical(), "", "L00, L01, … the patient's weather location"),
     "age": (pl.Int16, "years", "age at the start"),
     "sex": (pl.String, "", "F or M"),
     "is_chronic": (pl.Boolean, "", "label: chronic migraine (target ≥ 15 days a month)"),
@@ -30,10 +35,10 @@ PATIENTS = {
 }
 
 DAILY = {
-    "patient_id": (pl.String, "", "patient"),
+    "patient_id": (pl.Categorical(), "", "patient"),
     "date": (pl.Date, "", "calendar date"),
     "day": (pl.Int32, "days", "0-based day of the run"),
-    "location_id": (pl.String, "", "the patient's location"),
+    "location_id": (pl.Categorical(), "", "the patient's location"),
     "temperature": (pl.Float32, "°C", "daily mean air temperature at the patient"),
     "humidity": (pl.Float32, "%", "relative humidity, 20-100"),
     "pressure": (pl.Float32, "hPa", "barometric pressure"),
@@ -56,11 +61,11 @@ DAILY = {
     "diet_trigger": (pl.Boolean, "", ">= 2 of alcohol, caffeine, chocolate"),
     "has_migraine": (pl.Boolean, "", "an attack is under way at some time that day"),
     "migraine_onset": (pl.Boolean, "", "an attack starts that day"),
-    "attack_id": (pl.String, "", "the attack under way that day (null if none)"),
+    "attack_id": (pl.Categorical(), "", "the attack under way that day (null if none)"),
 }
 
 WEATHER = {
-    "location_id": (pl.String, "", "location"),
+    "location_id": (pl.Categorical(), "", "location"),
     "date": (pl.Date, "", "calendar date"),
     "day": (pl.Int32, "days", "0-based day of the run"),
     "temperature": (pl.Float32, "°C", "daily mean air temperature"),
@@ -70,8 +75,8 @@ WEATHER = {
 }
 
 ATTACKS = {
-    "attack_id": (pl.String, "", "P0000-A000: patient and attack number"),
-    "patient_id": (pl.String, "", "patient"),
+    "attack_id": (pl.Categorical(), "", "P0000-A000: patient and attack number"),
+    "patient_id": (pl.Categorical(), "", "patient"),
     "onset": (pl.Datetime("ms"), "", "when the attack starts"),
     "end": (pl.Datetime("ms"), "", "when it ends (may be after the last day)"),
     "duration_hours": (pl.Float64, "h", "untreated duration, 4-72"),
@@ -89,14 +94,17 @@ ATTACKS = {
 
 EVENTS = {
     "time": (pl.Datetime("ms"), "", "when it happened"),
-    "patient_id": (pl.String, "", "patient (null for weather)"),
-    "location_id": (pl.String, "", "location"),
+    "patient_id": (pl.Categorical(), "", "patient (null for weather)"),
+    "location_id": (pl.Categorical(), "", "location"),
     "event": (EventKind, "", "weather, migraine_onset, feedback, stress_log, diet_log, sleep, "
               "trigger, migraine_end"),
-    "name": (pl.String, "", "trigger name, feedback rule, or null"),
+    "name": (pl.Categorical(), "", "what ``value`` is: pressure, stress_level, diet_items, "
+             "total_sleep_hours, severity, duration_hours; the trigger's name; or "
+             "rule:column for feedback"),
     "value": (pl.Float64, "", "sleep hours, stress level, number of diet items, pressure "
               "change, severity, or the feedback's change"),
-    "attack_id": (pl.String, "", "the attack an onset, end or feedback belongs to"),
+    "attack_id": (pl.Categorical(), "", "the attack an onset, end or feedback belongs to"),
+    "target_date": (pl.Date, "", "feedback only: the date whose value the rule changed"),
 }
 
 FRAMES = {"patients": PATIENTS, "daily": DAILY, "weather": WEATHER, "attacks": ATTACKS,
@@ -106,3 +114,22 @@ FRAMES = {"patients": PATIENTS, "daily": DAILY, "weather": WEATHER, "attacks": A
 def schema(frame: str) -> pl.Schema:
     """The Polars schema of ``frame``."""
     return pl.Schema({name: spec[0] for name, spec in FRAMES[frame].items()})
+
+
+def _type_name(dtype: pl.DataType) -> str:
+    if isinstance(dtype, pl.Enum):
+        return "enum"
+    if isinstance(dtype, pl.Categorical):
+        return "categorical"
+    return str(dtype)
+
+
+def markdown_tables() -> str:
+    """The README's tables of columns, one per frame."""
+    out = []
+    for frame, columns in FRAMES.items():
+        out.append(f"#### `{frame}`\n\n| column | type | unit | meaning |\n|---|---|---|---|")
+        out += [f"| `{name}` | {_type_name(dtype)} | {unit} | {meaning} |"
+                for name, (dtype, unit, meaning) in columns.items()]
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"

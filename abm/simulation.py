@@ -81,9 +81,9 @@ class Cohort:
     def days(self) -> int:
         return self.calendar.days
 
-    @property
-    def cap(self) -> float:
-        return self.config.attacks.max_onset_probability
+    def __post_init__(self) -> None:
+        #: the onset probability cap (a plain attribute: read once per refreshed day)
+        self.cap = self.config.attacks.max_onset_probability
 
 
 def _concat(parts: list, attr: str | None = None) -> np.ndarray:

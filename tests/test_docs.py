@@ -18,6 +18,7 @@ def test_readme_opens_with_the_two_commands() -> None:
 
 
 def test_every_frame_column_is_documented() -> None:
+    assert schemas.markdown_tables() in README
     for frame, columns in schemas.FRAMES.items():
         assert f"#### `{frame}`" in README
         for name in columns:
