@@ -12,6 +12,7 @@ Text columns are categorical codes into small tables of names.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -41,9 +42,13 @@ def gap_slot(ms_of_day: np.ndarray) -> np.ndarray:
 
 
 class _Group:
-    """Rows of one kind of event, already in slot order, with where each slot's run starts."""
+    """Rows of one kind of event, already in slot order, with where each slot's run starts.
 
-    def __init__(self, starts: np.ndarray, **columns: np.ndarray) -> None:
+    Columns are given as functions and made one at a time when the log is assembled, so only one
+    column of millions of rows exists at once.
+    """
+
+    def __init__(self, starts: np.ndarray, **columns: Callable[[], np.ndarray]) -> None:
         self.starts = starts  # (days * SLOTS_PER_DAY + 1,) run boundaries, by slot
         self.columns = columns
 
@@ -58,11 +63,13 @@ def _fixed_group(kind: str, values: np.ndarray, patient: np.ndarray, location: n
     counts[np.arange(days) * SLOTS_PER_DAY + slot] = k
     size = days * k
     return _Group(np.concatenate([[0], np.cumsum(counts)]),
-                  time_ms=day * MS_PER_DAY + LOG_HOUR[kind] * MS_PER_HOUR,
-                  patient=np.tile(patient, days), location=np.tile(location, days),
-                  kind=np.full(size, KIND_CODE[kind], np.uint8), name=np.full(size, name, np.int32),
-                  value=values.ravel().astype(np.float64), attack=np.full(size, -1, np.int64),
-                  target_day=np.full(size, -1, np.int64))
+                  time_ms=lambda: day * MS_PER_DAY + LOG_HOUR[kind] * MS_PER_HOUR,
+                  patient=lambda: np.tile(patient, days), location=lambda: np.tile(location, days),
+                  kind=lambda: np.full(size, KIND_CODE[kind], np.uint8),
+                  name=lambda: np.full(size, name, np.int32),
+                  value=lambda: values.ravel().astype(np.float64),
+                  attack=lambda: np.full(size, -1, np.int64),
+                  target_day=lambda: np.full(size, -1, np.int64))
 
 
 def build_events(cohort: Cohort, patient_ids: pl.Series, location_ids: pl.Series,
@@ -100,11 +107,12 @@ def build_events(cohort: Cohort, patient_ids: pl.Series, location_ids: pl.Series
     size = t_day.size
     groups.append(_Group(
         np.concatenate([[0], np.cumsum(counts)]),
-        time_ms=t_day.astype(np.int64) * MS_PER_DAY + LOG_HOUR["trigger"] * MS_PER_HOUR,
-        patient=t_patient.astype(np.int64), location=patient_loc[t_patient],
-        kind=np.full(size, KIND_CODE["trigger"], np.uint8),
-        name=(code["weather"] + t_trigger).astype(np.int32), value=np.full(size, np.nan),
-        attack=np.full(size, -1, np.int64), target_day=np.full(size, -1, np.int64)))
+        time_ms=lambda: t_day.astype(np.int64) * MS_PER_DAY + LOG_HOUR["trigger"] * MS_PER_HOUR,
+        patient=lambda: t_patient.astype(np.int64), location=lambda: patient_loc[t_patient],
+        kind=lambda: np.full(size, KIND_CODE["trigger"], np.uint8),
+        name=lambda: (code["weather"] + t_trigger).astype(np.int32),
+        value=lambda: np.full(size, np.nan), attack=lambda: np.full(size, -1, np.int64),
+        target_day=lambda: np.full(size, -1, np.int64)))
 
     # attack events: onsets, feedback edits, ends; sorted among themselves
     edits = cohort.edits
@@ -133,48 +141,47 @@ def build_events(cohort: Cohort, patient_ids: pl.Series, location_ids: pl.Series
     in_run = slot < n_slots  # ends after the last day are logged after it
     counts = np.bincount(slot[in_run], minlength=n_slots)
     late = int((~in_run).sum())
-    groups.append(_Group(
-        np.concatenate([[0], np.cumsum(counts)]),
-        time_ms=time_ms, patient=patient[order], location=patient_loc[patient[order]],
-        kind=kind[order],
-        name=np.concatenate([np.full(a, code["severity"], np.int32), e_name,
-                             np.full(a, code["duration_hours"], np.int32)])[order],
-        value=np.concatenate([severity.astype(np.float64), e_delta,
-                              duration.astype(np.float64)])[order],
-        attack=np.concatenate([rows, e_attack, rows])[order],
-        target_day=np.concatenate([np.full(a, -1), e_day, np.full(a, -1)])[order]))
+    attack_columns = {
+        "time_ms": time_ms, "patient": patient[order], "location": patient_loc[patient[order]],
+        "kind": kind[order],
+        "name": np.concatenate([np.full(a, code["severity"], np.int32), e_name,
+                                np.full(a, code["duration_hours"], np.int32)])[order],
+        "value": np.concatenate([severity.astype(np.float64), e_delta,
+                                 duration.astype(np.float64)])[order],
+        "attack": np.concatenate([rows, e_attack, rows])[order],
+        "target_day": np.concatenate([np.full(a, -1), e_day, np.full(a, -1)])[order]}
+    groups.append(_Group(np.concatenate([[0], np.cumsum(counts)]),
+                         **{k: (lambda v=v: v) for k, v in attack_columns.items()}))
 
     # concatenate the runs slot by slot; each slot belongs to exactly one group
     owner = np.full(n_slots, -1, dtype=np.int64)
     for g_index, group in enumerate(groups):
         owner[np.diff(group.starts) > 0] = g_index
-    filled = np.flatnonzero(owner >= 0)
-    columns = {}
-    for column in COLUMNS:
-        pieces = [groups[owner[s]].columns[column][groups[owner[s]].starts[s]:
-                                                   groups[owner[s]].starts[s + 1]]
-                  for s in filled.tolist()]
+    runs = [(owner[s], s) for s in np.flatnonzero(owner >= 0).tolist()]
+
+    def column(name: str) -> np.ndarray:
+        made = [g.columns[name]() for g in groups]
+        pieces = [made[g][groups[g].starts[s]:groups[g].starts[s + 1]] for g, s in runs]
         if late:
-            pieces.append(groups[-1].columns[column][-late:])
-        columns[column] = np.concatenate(pieces) if pieces else np.empty(0)
+            pieces.append(made[-1][-late:])
+        return np.concatenate(pieces)
 
     def text(table: pl.Series, index: np.ndarray) -> pl.Series:
         padded = pl.concat([table.cast(pl.String), pl.Series([None], dtype=pl.String)])
-        categories = padded.cast(pl.Categorical)
-        return categories.gather(pl.Series(np.where(index < 0, len(table), index),
-                                           dtype=pl.UInt32))
+        return padded.cast(pl.Categorical).gather(
+            pl.Series(np.where(index < 0, len(table), index), dtype=pl.UInt32))
 
     kinds = pl.Series(list(schemas.EVENT_KINDS), dtype=schemas.EventKind)
-    target = columns["target_day"]
     start_day = np.datetime64(cohort.calendar.start, "D")
+    target = column("target_day")
     frame = pl.DataFrame({
-        "time": pl.Series(columns["time_ms"] + start_ms).cast(pl.Datetime("ms")),
-        "patient_id": text(patient_ids, columns["patient"]),
-        "location_id": text(location_ids, columns["location"]),
-        "event": kinds.gather(pl.Series(columns["kind"].astype(np.uint32))),
-        "name": text(pl.Series(names), columns["name"]),
-        "value": pl.Series(columns["value"]).fill_nan(None),
-        "attack_id": text(attack_ids, columns["attack"]),
+        "time": pl.Series(column("time_ms") + start_ms).cast(pl.Datetime("ms")),
+        "patient_id": text(patient_ids, column("patient")),
+        "location_id": text(location_ids, column("location")),
+        "event": kinds.gather(pl.Series(column("kind").astype(np.uint32))),
+        "name": text(pl.Series(names), column("name")),
+        "value": pl.Series(column("value")).fill_nan(None),
+        "attack_id": text(attack_ids, column("attack")),
         "target_date": np.where(target < 0, np.datetime64("NaT", "D"),
                                 start_day + target.astype("timedelta64[D]")),
     })

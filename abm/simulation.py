@@ -149,43 +149,49 @@ def _draw_block(config: Config, calendar: Calendar, locations: LocationSeries, f
                                    first_codes, valid, attacks.span_days, cap)
     onset_u = draws.u(U.ONSET).copy()
     would_start = onset_u < onset_probability(baseline, table, prev, cap)
-    return {"profiles": profiles, "sleep": sleep, "stress": stress, "diet": diet,
-            "codes": codes, "attacks": attacks, "table": table, "baseline": baseline,
-            "onset_u": onset_u, "feedback_u": feedback_u, "would_start": would_start}
+    arrays = {"baseline": baseline, "table": table, "stress": stress, "codes": codes,
+              "onset_u": onset_u, "feedback_u": feedback_u, "would_start": would_start}
+    arrays.update({f"sleep.{k}": v for k, v in sleep.items()})
+    arrays.update({f"diet.{k}": v for k, v in diet.items()})
+    arrays.update({f"profiles.{k}": getattr(profiles, k) for k in Profiles.__dataclass_fields__})
+    arrays.update({f"attacks.{k}": getattr(attacks, k) for k in AttackDraws.__dataclass_fields__})
+    return arrays
 
 
 def build_cohort(config: Config, rules: Sequence[FeedbackRule],
                  progress: Progress | None = None) -> Cohort:
-    """Stage 1: draw every patient's series and calibrate them."""
+    """Stage 1: draw every patient's series and calibrate them, block by block.
+
+    Each block's arrays are copied into cohort-wide arrays allocated once, so the draw stage needs
+    the memory of the cohort plus one block.
+    """
     n = config.population.num_patients
     calendar = Calendar(config.run.start, config.run.days)
     locations = simulate_locations(config, Calendar(config.run.start, config.run.days,
                                                     BURN_IN_DAYS))
     stress_rule_on = any(getattr(r, "name", "") == "stress_after_attack" for r in rules)
-    blocks = []
+    full: dict[str, np.ndarray] = {}
     for first in range(0, n, BLOCK_PATIENTS):
         count = min(BLOCK_PATIENTS, n - first)
-        blocks.append(_draw_block(config, calendar, locations, first, count, stress_rule_on))
+        block = _draw_block(config, calendar, locations, first, count, stress_rule_on)
+        for key, values in block.items():
+            if key not in full:
+                full[key] = np.empty((n, *values.shape[1:]), dtype=values.dtype)
+            full[key][first:first + count] = values
+        del block
         if progress:
             progress("draw", first + count, n)
 
-    def cat(key: str) -> np.ndarray:
-        return np.concatenate([b[key] for b in blocks])
+    def section(prefix: str) -> dict[str, np.ndarray]:
+        return {k.split(".", 1)[1]: v for k, v in full.items() if k.startswith(prefix + ".")}
 
-    def cat_fields(key: str, kind: type) -> object:
-        parts = [b[key] for b in blocks]
-        return kind(**{f: np.concatenate([getattr(p, f) for p in parts])
-                       for f in kind.__dataclass_fields__})
-
-    sleep = {k: np.concatenate([b["sleep"][k] for b in blocks]) for k in blocks[0]["sleep"]}
-    diet = {k: np.concatenate([b["diet"][k] for b in blocks]) for k in blocks[0]["diet"]}
-    would_start = cat("would_start")
+    would_start = full["would_start"]
     return Cohort(
         config=config, calendar=calendar, locations=locations,
-        profiles=cat_fields("profiles", Profiles), baseline=cat("baseline"),
-        factor_table=cat("table"), sleep=sleep, stress_level=cat("stress"), diet=diet,
-        codes=cat("codes"), attacks=cat_fields("attacks", AttackDraws),
-        onset_uniform=cat("onset_u"), feedback_uniform=cat("feedback_u"),
+        profiles=Profiles(**section("profiles")), baseline=full["baseline"],
+        factor_table=full["table"], sleep=section("sleep"), stress_level=full["stress"],
+        diet=section("diet"), codes=full["codes"], attacks=AttackDraws(**section("attacks")),
+        onset_uniform=full["onset_u"], feedback_uniform=full["feedback_u"],
         would_start=would_start, would_start_unedited=would_start.copy(), rules=list(rules))
 
 
