@@ -10,14 +10,38 @@ The public API is small on purpose:
 - :class:`AbmError` and its subclasses: errors that bad input can cause.
 """
 
-from abm.compat import SyntheticDataGenerator
+from typing import TYPE_CHECKING
+
 from abm.config import Config, load_config
 from abm.errors import AbmError, ConfigError, InputError, OutputError
-from abm.export import write_outputs
-from abm.simulation import Result, simulate
-from abm.validate import validate
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from abm.compat import SyntheticDataGenerator
+    from abm.export import write_outputs
+    from abm.simulation import Result, simulate
+    from abm.validation import validate
+
+# Heavier parts (SimPy, Polars) are imported on first use, so ``abm --help`` and configuration
+# checks answer at once.
+_LAZY = {
+    "SyntheticDataGenerator": "abm.compat",
+    "write_outputs": "abm.export",
+    "Result": "abm.simulation",
+    "simulate": "abm.simulation",
+    "validate": "abm.validation",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'abm' has no attribute {name!r}")
 
 __all__ = [
     "AbmError",

@@ -131,7 +131,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from abm.validate import format_table, validate
+    from abm.validation import format_table, validate
 
     checks = validate(args.folder)
     print(format_table(checks))

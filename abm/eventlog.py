@@ -12,7 +12,6 @@ Text columns are categorical codes into small tables of names.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,7 +30,6 @@ KIND_CODE = {k: i for i, k in enumerate(schemas.EVENT_KINDS)}
 FIXED = (("weather", 0), ("stress_log", 20), ("diet_log", 20), ("sleep", 22), ("trigger", 23))
 LOG_HOUR = dict(FIXED)
 SLOTS_PER_DAY = 2 * len(FIXED)
-COLUMNS = ("time_ms", "patient", "location", "kind", "name", "value", "attack", "target_day")
 
 
 def gap_slot(ms_of_day: np.ndarray) -> np.ndarray:
@@ -41,147 +39,144 @@ def gap_slot(ms_of_day: np.ndarray) -> np.ndarray:
     return 2 * (np.searchsorted(fixed_ms, ms_of_day, side="right") - 1) + 1
 
 
-class _Group:
-    """Rows of one kind of event, already in slot order, with where each slot's run starts.
-
-    Columns are given as functions and made one at a time when the log is assembled, so only one
-    column of millions of rows exists at once.
-    """
-
-    def __init__(self, starts: np.ndarray, **columns: Callable[[], np.ndarray]) -> None:
-        self.starts = starts  # (days * SLOTS_PER_DAY + 1,) run boundaries, by slot
-        self.columns = columns
-
-
-def _fixed_group(kind: str, values: np.ndarray, patient: np.ndarray, location: np.ndarray,
-                 name: int, days: int) -> _Group:
-    """``values`` is (days, k): k rows a day, in that order."""
-    k = values.shape[1]
-    slot = 2 * [f for f, _ in FIXED].index(kind)
-    day = np.repeat(np.arange(days, dtype=np.int64), k)
-    counts = np.zeros(days * SLOTS_PER_DAY, dtype=np.int64)
-    counts[np.arange(days) * SLOTS_PER_DAY + slot] = k
-    size = days * k
-    return _Group(np.concatenate([[0], np.cumsum(counts)]),
-                  time_ms=lambda: day * MS_PER_DAY + LOG_HOUR[kind] * MS_PER_HOUR,
-                  patient=lambda: np.tile(patient, days), location=lambda: np.tile(location, days),
-                  kind=lambda: np.full(size, KIND_CODE[kind], np.uint8),
-                  name=lambda: np.full(size, name, np.int32),
-                  value=lambda: values.ravel().astype(np.float64),
-                  attack=lambda: np.full(size, -1, np.int64),
-                  target_day=lambda: np.full(size, -1, np.int64))
-
-
 def build_events(cohort: Cohort, patient_ids: pl.Series, location_ids: pl.Series,
                  onset_patient: np.ndarray, onset_day: np.ndarray, onset_ms: np.ndarray,
                  end_ms: np.ndarray, severity: np.ndarray, duration: np.ndarray,
                  attack_ids: pl.Series, start_ms: int) -> pl.DataFrame:
-    """The event log of a finished cohort (times in ms since the epoch of ``start_ms``)."""
+    """The event log of a finished cohort (``start_ms``: the first day's midnight, epoch ms)."""
     n, days = cohort.codes.shape
-    n_slots = days * SLOTS_PER_DAY
     loc = cohort.locations
     n_loc = loc.pressure_hpa.shape[0]
-    patient_loc = cohort.profiles.location.astype(np.int64)
+    patient_loc = cohort.profiles.location.astype(np.uint32)
     names = ["pressure", "stress_level", "diet_items", "total_sleep_hours", *NAMES, "severity",
              "duration_hours"]
     code = {name: i for i, name in enumerate(names)}
-    everyone = np.arange(n, dtype=np.int64)
+    no_patient, no_attack = n, onset_day.size  # index of the null entry of each table
+
+    # fixed-time kinds: values as (days, k) contiguous arrays, k rows a day
     diet = cohort.diet
     items = (diet["alcohol_consumed"].astype(np.int8) + diet["caffeine_consumed"]
              + diet["chocolate_consumed"])
-    groups = [
-        _fixed_group("weather", loc.pressure_hpa.T, np.full(n_loc, -1, np.int64),
-                     np.arange(n_loc, dtype=np.int64), code["pressure"], days),
-        _fixed_group("stress_log", cohort.stress_level.T, everyone, patient_loc,
-                     code["stress_level"], days),
-        _fixed_group("diet_log", items.T, everyone, patient_loc, code["diet_items"], days),
-        _fixed_group("sleep", cohort.sleep["total_sleep_hours"].T, everyone, patient_loc,
-                     code["total_sleep_hours"], days),
-    ]
-
+    everyone = np.arange(n, dtype=np.uint32)
+    fixed = {
+        "weather": (np.ascontiguousarray(loc.pressure_hpa.T), np.full(n_loc, no_patient,
+                                                                      np.uint32),
+                    np.arange(n_loc, dtype=np.uint32), code["pressure"]),
+        "stress_log": (np.ascontiguousarray(cohort.stress_level.T), everyone, patient_loc,
+                       code["stress_level"]),
+        "diet_log": (np.ascontiguousarray(items.T), everyone, patient_loc, code["diet_items"]),
+        "sleep": (np.ascontiguousarray(cohort.sleep["total_sleep_hours"].T), everyone,
+                  patient_loc, code["total_sleep_hours"]),
+    }
     # active triggers, in (day, patient, trigger) order
-    bits = (cohort.codes.T[:, :, None] >> np.arange(4, dtype=np.uint8)) & 1
-    t_day, t_patient, t_trigger = np.nonzero(bits)
-    counts = np.zeros(n_slots, dtype=np.int64)
-    counts[np.arange(days) * SLOTS_PER_DAY + 8] = np.bincount(t_day, minlength=days)
-    size = t_day.size
-    groups.append(_Group(
-        np.concatenate([[0], np.cumsum(counts)]),
-        time_ms=lambda: t_day.astype(np.int64) * MS_PER_DAY + LOG_HOUR["trigger"] * MS_PER_HOUR,
-        patient=lambda: t_patient.astype(np.int64), location=lambda: patient_loc[t_patient],
-        kind=lambda: np.full(size, KIND_CODE["trigger"], np.uint8),
-        name=lambda: (code["weather"] + t_trigger).astype(np.int32),
-        value=lambda: np.full(size, np.nan), attack=lambda: np.full(size, -1, np.int64),
-        target_day=lambda: np.full(size, -1, np.int64)))
+    flat = np.flatnonzero((cohort.codes.T[:, :, None] >> np.arange(4, dtype=np.uint8)) & 1)
+    t_day, rest = np.divmod(flat, n * 4)
+    t_patient, t_trigger = np.divmod(rest, 4)
+    t_per_day = np.bincount(t_day, minlength=days)
+    t_start = np.concatenate([[0], np.cumsum(t_per_day)])
 
     # attack events: onsets, feedback edits, ends; sorted among themselves
     edits = cohort.edits
     m = len(edits)
-    e_patient = np.fromiter((e[0] for e in edits), np.int64, m)
-    e_day = np.fromiter((e[1] for e in edits), np.int64, m)
-    e_onset = np.fromiter((e[5] for e in edits), np.int64, m)
-    e_delta = np.fromiter((e[4] for e in edits), np.float64, m)
-    rule_of = {}
+    rule_of: dict[str, int] = {}
     for rule in sorted({f"{e[2]}:{e[3]}" for e in edits}):
         rule_of[rule] = len(names)
         names.append(rule)
-    e_name = np.fromiter((rule_of[f"{e[2]}:{e[3]}"] for e in edits), np.int32, m)
+    e_patient = np.fromiter((e[0] for e in edits), np.int64, m)
+    e_onset = np.fromiter((e[5] for e in edits), np.int64, m)
     e_attack = np.searchsorted(onset_patient * days + onset_day, e_patient * days + e_onset)
     a = onset_day.size
-    rows = np.arange(a, dtype=np.int64)
-    time_ms = np.concatenate([onset_ms, onset_ms[e_attack], end_ms])
-    kind = np.concatenate([np.full(a, KIND_CODE["migraine_onset"], np.uint8),
-                           np.full(m, KIND_CODE["feedback"], np.uint8),
-                           np.full(a, KIND_CODE["migraine_end"], np.uint8)])
-    patient = np.concatenate([onset_patient, e_patient, onset_patient])
-    order = np.lexsort((patient, kind, time_ms))
-    time_ms = time_ms[order]
-    a_day = time_ms // MS_PER_DAY
-    slot = a_day * SLOTS_PER_DAY + gap_slot(time_ms - a_day * MS_PER_DAY)
-    in_run = slot < n_slots  # ends after the last day are logged after it
-    counts = np.bincount(slot[in_run], minlength=n_slots)
-    late = int((~in_run).sum())
-    attack_columns = {
-        "time_ms": time_ms, "patient": patient[order], "location": patient_loc[patient[order]],
-        "kind": kind[order],
-        "name": np.concatenate([np.full(a, code["severity"], np.int32), e_name,
-                                np.full(a, code["duration_hours"], np.int32)])[order],
-        "value": np.concatenate([severity.astype(np.float64), e_delta,
+    rows = np.arange(a, dtype=np.uint32)
+    a_time = np.concatenate([onset_ms, onset_ms[e_attack], end_ms])
+    a_kind = np.concatenate([np.full(a, KIND_CODE["migraine_onset"], np.uint8),
+                             np.full(m, KIND_CODE["feedback"], np.uint8),
+                             np.full(a, KIND_CODE["migraine_end"], np.uint8)])
+    a_patient = np.concatenate([onset_patient, e_patient, onset_patient]).astype(np.uint32)
+    order = np.lexsort((a_patient, a_kind, a_time))
+    attack_rows = {
+        "time": a_time[order], "patient": a_patient[order], "kind": a_kind[order],
+        "name": np.concatenate([np.full(a, code["severity"], np.uint32),
+                                np.fromiter((rule_of[f"{e[2]}:{e[3]}"] for e in edits),
+                                            np.uint32, m),
+                                np.full(a, code["duration_hours"], np.uint32)])[order],
+        "value": np.concatenate([severity.astype(np.float64),
+                                 np.fromiter((e[4] for e in edits), np.float64, m),
                                  duration.astype(np.float64)])[order],
-        "attack": np.concatenate([rows, e_attack, rows])[order],
-        "target_day": np.concatenate([np.full(a, -1), e_day, np.full(a, -1)])[order]}
-    groups.append(_Group(np.concatenate([[0], np.cumsum(counts)]),
-                         **{k: (lambda v=v: v) for k, v in attack_columns.items()}))
+        "attack": np.concatenate([rows, e_attack.astype(np.uint32), rows])[order],
+        "target": np.concatenate([np.full(a, -1), np.fromiter((e[1] for e in edits),
+                                                              np.int64, m),
+                                  np.full(a, -1)])[order],
+    }
+    attack_rows["location"] = patient_loc[attack_rows["patient"]]
+    a_day = attack_rows["time"] // MS_PER_DAY
+    a_slot = np.minimum(a_day * SLOTS_PER_DAY + gap_slot(attack_rows["time"]
+                                                          - a_day * MS_PER_DAY),
+                        days * SLOTS_PER_DAY)  # ends after the last day go last
+    a_start = np.searchsorted(a_slot, np.arange(days * SLOTS_PER_DAY + 1))
 
-    # concatenate the runs slot by slot; each slot belongs to exactly one group
-    owner = np.full(n_slots, -1, dtype=np.int64)
-    for g_index, group in enumerate(groups):
-        owner[np.diff(group.starts) > 0] = g_index
-    runs = [(owner[s], s) for s in np.flatnonzero(owner >= 0).tolist()]
+    # the runs of the log, slot by slot: (kind or None for attack events, day, first, last)
+    runs: list[tuple[str | None, int, int, int]] = []
+    for d in range(days):
+        for i, (kind, _hour) in enumerate(FIXED):
+            size = t_per_day[d] if kind == "trigger" else fixed[kind][0].shape[1]
+            if size:
+                runs.append((kind, d, int(t_start[d]), int(t_start[d]) + int(size)))
+            slot = d * SLOTS_PER_DAY + 2 * i + 1
+            if a_start[slot + 1] > a_start[slot]:
+                runs.append((None, d, int(a_start[slot]), int(a_start[slot + 1])))
+    last = days * SLOTS_PER_DAY
+    if a_start[last + 1 - 1] < a_slot.size:
+        runs.append((None, days, int(a_start[last]), int(a_slot.size)))
+    lengths = np.array([r[3] - r[2] for r in runs], dtype=np.int64)
+    attack_run = np.array([r[0] is None for r in runs])
+    trigger_run = np.array([r[0] == "trigger" for r in runs])
+    at_attack = np.flatnonzero(np.repeat(attack_run, lengths))
+    at_trigger = np.flatnonzero(np.repeat(trigger_run, lengths))
 
-    def column(name: str) -> np.ndarray:
-        made = [g.columns[name]() for g in groups]
-        pieces = [made[g][groups[g].starts[s]:groups[g].starts[s + 1]] for g, s in runs]
-        if late:
-            pieces.append(made[-1][-late:])
-        return np.concatenate(pieces)
+    def per_run(values: list, dtype: type, attack_column: str, trigger_values=None
+                ) -> np.ndarray:
+        out = np.repeat(np.array(values, dtype=dtype), lengths)
+        out[at_attack] = attack_rows[attack_column]
+        if trigger_values is not None:
+            out[at_trigger] = trigger_values
+        return out
+
+    def pieces(fixed_piece, trigger_piece, attack_column: str) -> np.ndarray:
+        parts = []
+        for kind, d, first, end in runs:
+            if kind is None:
+                parts.append(attack_rows[attack_column][first:end])
+            elif kind == "trigger":
+                parts.append(trigger_piece(first, end))
+            else:
+                parts.append(fixed_piece(kind, d))
+        return np.concatenate(parts)
+
+    kind_of = [KIND_CODE[r[0]] if r[0] else 0 for r in runs]
+    time_of = [r[1] * MS_PER_DAY + LOG_HOUR[r[0]] * MS_PER_HOUR if r[0] else 0 for r in runs]
+    name_of = [fixed[r[0]][3] if r[0] in fixed else 0 for r in runs]
 
     def text(table: pl.Series, index: np.ndarray) -> pl.Series:
         padded = pl.concat([table.cast(pl.String), pl.Series([None], dtype=pl.String)])
-        return padded.cast(pl.Categorical).gather(
-            pl.Series(np.where(index < 0, len(table), index), dtype=pl.UInt32))
+        return padded.cast(pl.Categorical).gather(pl.Series(index, dtype=pl.UInt32))
 
     kinds = pl.Series(list(schemas.EVENT_KINDS), dtype=schemas.EventKind)
+    target = per_run([-1] * len(runs), np.int64, "target")
     start_day = np.datetime64(cohort.calendar.start, "D")
-    target = column("target_day")
     frame = pl.DataFrame({
-        "time": pl.Series(column("time_ms") + start_ms).cast(pl.Datetime("ms")),
-        "patient_id": text(patient_ids, column("patient")),
-        "location_id": text(location_ids, column("location")),
-        "event": kinds.gather(pl.Series(column("kind").astype(np.uint32))),
-        "name": text(pl.Series(names), column("name")),
-        "value": pl.Series(column("value")).fill_nan(None),
-        "attack_id": text(attack_ids, column("attack")),
+        "time": pl.Series(per_run(time_of, np.int64, "time") + start_ms).cast(pl.Datetime("ms")),
+        "patient_id": text(patient_ids, pieces(lambda k, d: fixed[k][1],
+                                               lambda a, b: t_patient[a:b].astype(np.uint32),
+                                               "patient")),
+        "location_id": text(location_ids, pieces(lambda k, d: fixed[k][2],
+                                                 lambda a, b: patient_loc[t_patient[a:b]],
+                                                 "location")),
+        "event": kinds.gather(pl.Series(per_run(kind_of, np.uint32, "kind"))),
+        "name": text(pl.Series(names), per_run(name_of, np.uint32, "name",
+                                              (code["weather"] + t_trigger).astype(np.uint32))),
+        "value": pl.Series(pieces(lambda k, d: fixed[k][0][d].astype(np.float64),
+                                  lambda a, b: np.full(b - a, np.nan), "value")).fill_nan(None),
+        "attack_id": text(attack_ids, per_run([no_attack] * len(runs), np.uint32, "attack")),
         "target_date": np.where(target < 0, np.datetime64("NaT", "D"),
                                 start_day + target.astype("timedelta64[D]")),
     })

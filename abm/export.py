@@ -23,6 +23,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
@@ -133,16 +134,22 @@ def write_outputs(result: object, out: str | Path, fmt: str = "parquet",
         else:
             to_write = {f"{name}.{'parquet' if fmt == 'parquet' else 'csv'}": frame
                         for name, frame in frames.items()}
-        for filename, frame in to_write.items():
+        def write(filename: str) -> str:
             path = staging / filename
+            frame = to_write[filename]
             if fmt == "parquet":
-                frame.write_parquet(path, compression="zstd", compression_level=1,
-                                    statistics=True)
+                frame.write_parquet(path, compression="zstd", compression_level=1)
             else:
                 _csv_ready(frame).write_csv(path)
-            files[filename] = _sha256(path)
-            if on_file:
-                on_file(filename)
+            return _sha256(path)
+
+        # Polars writes without holding the interpreter lock: files are written side by side.
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            futures = {name: pool.submit(write, name) for name in to_write}
+            for filename, future in futures.items():
+                files[filename] = future.result()
+                if on_file:
+                    on_file(filename)
         manifest = {
             "abm_version": __version__,
             "format": fmt,

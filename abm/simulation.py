@@ -16,6 +16,7 @@ patient or location it belongs to (``abm.rng``), and nothing depends on the orde
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -215,7 +216,16 @@ def run_agents(cohort: Cohort, progress: Progress | None = None) -> simpy.Enviro
                 progress("simulate", day + 1, days)
             progress("simulate", days, days)
         env.process(report())
-    env.run(until=days)
+    # The run allocates one short-lived event per attack and keeps every patient, generator and
+    # edit alive until the end: the cyclic garbage collector would scan that growing heap again
+    # and again (a third of the run's time) without ever finding garbage, so it pauses here.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        env.run(until=days)
+    finally:
+        if collecting:
+            gc.enable()
     cohort.onsets = [p.onsets for p in patients]
     return env
 
