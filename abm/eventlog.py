@@ -30,6 +30,8 @@ KIND_CODE = {k: i for i, k in enumerate(schemas.EVENT_KINDS)}
 FIXED = (("weather", 0), ("stress_log", 20), ("diet_log", 20), ("sleep", 22), ("trigger", 23))
 LOG_HOUR = dict(FIXED)
 SLOTS_PER_DAY = 2 * len(FIXED)
+#: days of the log assembled at a time (bounds the memory of temporaries)
+DAYS_PER_CHUNK = 15
 
 
 def gap_slot(ms_of_day: np.ndarray) -> np.ndarray:
@@ -103,9 +105,9 @@ def build_events(cohort: Cohort, patient_ids: pl.Series, location_ids: pl.Series
                                  np.fromiter((e[4] for e in edits), np.float64, m),
                                  duration.astype(np.float64)])[order],
         "attack": np.concatenate([rows, e_attack.astype(np.uint32), rows])[order],
-        "target": np.concatenate([np.full(a, -1), np.fromiter((e[1] for e in edits),
-                                                              np.int64, m),
-                                  np.full(a, -1)])[order],
+        "target": np.concatenate([np.full(a, -1, np.int32),
+                                  np.fromiter((e[1] for e in edits), np.int32, m),
+                                  np.full(a, -1, np.int32)])[order],
     }
     attack_rows["location"] = patient_loc[attack_rows["patient"]]
     a_day = attack_rows["time"] // MS_PER_DAY
@@ -127,57 +129,86 @@ def build_events(cohort: Cohort, patient_ids: pl.Series, location_ids: pl.Series
     last = days * SLOTS_PER_DAY
     if a_start[last + 1 - 1] < a_slot.size:
         runs.append((None, days, int(a_start[last]), int(a_slot.size)))
-    lengths = np.array([r[3] - r[2] for r in runs], dtype=np.int64)
-    attack_run = np.array([r[0] is None for r in runs])
-    trigger_run = np.array([r[0] == "trigger" for r in runs])
-    at_attack = np.flatnonzero(np.repeat(attack_run, lengths))
-    at_trigger = np.flatnonzero(np.repeat(trigger_run, lengths))
-
-    def per_run(values: list, dtype: type, attack_column: str, trigger_values=None
-                ) -> np.ndarray:
-        out = np.repeat(np.array(values, dtype=dtype), lengths)
-        out[at_attack] = attack_rows[attack_column]
-        if trigger_values is not None:
-            out[at_trigger] = trigger_values
-        return out
-
-    def pieces(fixed_piece, trigger_piece, attack_column: str) -> np.ndarray:
-        parts = []
-        for kind, d, first, end in runs:
-            if kind is None:
-                parts.append(attack_rows[attack_column][first:end])
-            elif kind == "trigger":
-                parts.append(trigger_piece(first, end))
-            else:
-                parts.append(fixed_piece(kind, d))
-        return np.concatenate(parts)
-
-    kind_of = [KIND_CODE[r[0]] if r[0] else 0 for r in runs]
-    time_of = [r[1] * MS_PER_DAY + LOG_HOUR[r[0]] * MS_PER_HOUR if r[0] else 0 for r in runs]
-    name_of = [fixed[r[0]][3] if r[0] in fixed else 0 for r in runs]
-
-    def text(table: pl.Series, index: np.ndarray) -> pl.Series:
-        padded = pl.concat([table.cast(pl.String), pl.Series([None], dtype=pl.String)])
-        return padded.cast(pl.Categorical).gather(pl.Series(index, dtype=pl.UInt32))
-
+    tables = {
+        "patient": _categories(patient_ids), "location": _categories(location_ids),
+        "name": _categories(pl.Series(names)), "attack": _categories(attack_ids),
+    }
     kinds = pl.Series(list(schemas.EVENT_KINDS), dtype=schemas.EventKind)
-    target = per_run([-1] * len(runs), np.int64, "target")
     start_day = np.datetime64(cohort.calendar.start, "D")
-    frame = pl.DataFrame({
-        "time": pl.Series(per_run(time_of, np.int64, "time") + start_ms).cast(pl.Datetime("ms")),
-        "patient_id": text(patient_ids, pieces(lambda k, d: fixed[k][1],
-                                               lambda a, b: t_patient[a:b].astype(np.uint32),
-                                               "patient")),
-        "location_id": text(location_ids, pieces(lambda k, d: fixed[k][2],
-                                                 lambda a, b: patient_loc[t_patient[a:b]],
-                                                 "location")),
-        "event": kinds.gather(pl.Series(per_run(kind_of, np.uint32, "kind"))),
-        "name": text(pl.Series(names), per_run(name_of, np.uint32, "name",
-                                              (code["weather"] + t_trigger).astype(np.uint32))),
-        "value": pl.Series(pieces(lambda k, d: fixed[k][0][d].astype(np.float64),
-                                  lambda a, b: np.full(b - a, np.nan), "value")).fill_nan(None),
-        "attack_id": text(attack_ids, per_run([no_attack] * len(runs), np.uint32, "attack")),
-        "target_date": np.where(target < 0, np.datetime64("NaT", "D"),
-                                start_day + target.astype("timedelta64[D]")),
-    })
+    trigger_name = (code["weather"] + t_trigger).astype(np.uint32)
+
+    def frame_of(chunk: list[tuple[str | None, int, int, int]]) -> pl.DataFrame:
+        """The rows of a run of consecutive runs, as a frame."""
+        lengths = np.array([r[3] - r[2] for r in chunk], dtype=np.int64)
+        attack_run = np.array([r[0] is None for r in chunk])
+        trigger_run = np.array([r[0] == "trigger" for r in chunk])
+        at_attack = np.flatnonzero(np.repeat(attack_run, lengths))
+        at_trigger = np.flatnonzero(np.repeat(trigger_run, lengths))
+        a_rows = [r for r in chunk if r[0] is None]
+        a_span = slice(a_rows[0][2], a_rows[-1][3]) if a_rows else slice(0, 0)
+        t_rows = [r for r in chunk if r[0] == "trigger"]
+        t_span = slice(t_rows[0][2], t_rows[-1][3]) if t_rows else slice(0, 0)
+
+        def per_run(values: list, dtype: type, attack_column: str,
+                    trigger_values: np.ndarray | None = None) -> np.ndarray:
+            out = np.repeat(np.array(values, dtype=dtype), lengths)
+            out[at_attack] = attack_rows[attack_column][a_span]
+            if trigger_values is not None:
+                out[at_trigger] = trigger_values[t_span]
+            return out
+
+        def pieces(fixed_piece, trigger_piece, attack_column: str) -> np.ndarray:
+            parts = []
+            for kind, d, first, end in chunk:
+                if kind is None:
+                    parts.append(attack_rows[attack_column][first:end])
+                elif kind == "trigger":
+                    parts.append(trigger_piece(first, end))
+                else:
+                    parts.append(fixed_piece(kind, d))
+            return np.concatenate(parts)
+
+        kind_of = [KIND_CODE[r[0]] if r[0] else 0 for r in chunk]
+        time_of = [r[1] * MS_PER_DAY + LOG_HOUR[r[0]] * MS_PER_HOUR if r[0] else 0
+                   for r in chunk]
+        name_of = [fixed[r[0]][3] if r[0] in fixed else 0 for r in chunk]
+        target = per_run([-1] * len(chunk), np.int32, "target")
+        return pl.DataFrame({
+            "time": pl.Series(per_run(time_of, np.int64, "time") + start_ms)
+            .cast(pl.Datetime("ms")),
+            "patient_id": _gather(tables["patient"], pieces(
+                lambda k, d: fixed[k][1], lambda a, b: t_patient[a:b].astype(np.uint32),
+                "patient")),
+            "location_id": _gather(tables["location"], pieces(
+                lambda k, d: fixed[k][2], lambda a, b: patient_loc[t_patient[a:b]],
+                "location")),
+            "event": kinds.gather(pl.Series(per_run(kind_of, np.uint8, "kind"))),
+            "name": _gather(tables["name"], per_run(name_of, np.uint32, "name", trigger_name)),
+            "value": pl.Series(pieces(lambda k, d: fixed[k][0][d].astype(np.float64),
+                                      lambda a, b: np.full(b - a, np.nan), "value"))
+            .fill_nan(None),
+            "attack_id": _gather(tables["attack"],
+                                 per_run([no_attack] * len(chunk), np.uint32, "attack")),
+            "target_date": np.where(target < 0, np.datetime64("NaT", "D"),
+                                    start_day + target.astype("timedelta64[D]")),
+        })
+
+    # a chunk of days at a time bounds the memory of the temporaries
+    chunks: list[pl.DataFrame] = []
+    first = 0
+    for i in range(1, len(runs) + 1):
+        if i == len(runs) or (runs[i][1] != runs[i - 1][1] and runs[i][1] % DAYS_PER_CHUNK == 0):
+            chunks.append(frame_of(runs[first:i]))
+            first = i
+    frame = pl.concat(chunks, rechunk=False) if chunks else frame_of([])
     return frame.select([pl.col(c).cast(t) for c, t in schemas.schema("events").items()])
+
+
+def _categories(table: pl.Series) -> pl.Series:
+    """``table``'s values as categories, with a null entry at the end (index ``len(table)``)."""
+    return pl.concat([table.cast(pl.String), pl.Series([None], dtype=pl.String)]) \
+        .cast(pl.Categorical)
+
+
+def _gather(categories: pl.Series, index: np.ndarray) -> pl.Series:
+    return categories.gather(pl.Series(index, dtype=pl.UInt32))
