@@ -96,14 +96,19 @@ class Patient:
         stress[day] = new
         codes = self._codes
         rise = self._rise
-        for d, on in ((day, day >= 1 and new - stress[day - 1] >= rise),
-                      (day + 1, day + 1 < days and stress[day + 1] - new >= rise)):
-            if d < days:
-                code = codes[d]
-                changed = (code | STRESS) if on else (code & ~STRESS)
-                if changed != code:
-                    codes[d] = changed
-                    self._stale.append(d + 1)
+        stale = self._stale
+        if day >= 1:  # the trigger of the edited day compares it with the day before
+            code = codes[day]
+            edited = (code | STRESS) if new - stress[day - 1] >= rise else (code & ~STRESS)
+            if edited != code:
+                codes[day] = edited
+                stale.append(day + 1)
+        if day + 1 < days:  # and the next day's trigger compares the next day with it
+            code = codes[day + 1]
+            edited = (code | STRESS) if stress[day + 1] - new >= rise else (code & ~STRESS)
+            if edited != code:
+                codes[day + 1] = edited
+                stale.append(day + 2)
 
     def lengthen_sleep(self, day: int, extra_hours: float, rule: str, attack: Attack) -> None:
         """Add ``extra_hours`` to the night starting on ``day`` and log the edit."""
