@@ -2,19 +2,23 @@
 
 Bad input never produces a traceback: every :class:`~abm.errors.AbmError` and every usage error
 becomes one line on stderr and exit status 2, checked before anything is written. ``validate``
-exits 0 when every target passes and 1 when one fails.
+exits 0 when every target passes and 1 when one fails. Ctrl-C and SIGTERM stop a run with a short
+message and status 130 or 143; outputs are written whole or not at all (``abm.export``).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from abm.errors import AbmError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM
 
 
 class _UsageError(Exception):
@@ -94,6 +98,7 @@ def _run(args: argparse.Namespace) -> int:
     from abm.config import Config, load_config
     from abm.export import check_target, write_outputs
     from abm.progress import RunProgress
+    from abm.resources import check_resources
     from abm.simulation import simulate
 
     config = load_config(args.config) if args.config else Config()
@@ -107,6 +112,7 @@ def _run(args: argparse.Namespace) -> int:
     if changes:
         config = config.replace(**changes)
     check_target(args.out, args.overwrite)
+    check_resources(config, args.out, args.format)
     started = time.perf_counter()
     progress = RunProgress(enabled=not args.quiet)
     try:
@@ -138,8 +144,20 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK if all(c.passed for c in checks) else EXIT_FAILED
 
 
+class _Terminated(BaseException):
+    """SIGTERM, turned into an exception so that cleanup runs as it does for Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
     parser = build_parser()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         args = parser.parse_args(argv)
         if args.command is None:
@@ -153,5 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"abm: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("abm: interrupted; nothing was written", file=sys.stderr)
-        return 130
+        print("abm: interrupted; no output was written or changed", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except _Terminated:
+        print("abm: terminated; no output was written or changed", file=sys.stderr)
+        return EXIT_TERMINATED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

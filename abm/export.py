@@ -9,10 +9,11 @@ Formats:
   ``combined_data.csv`` that the design left unwritten.
 
 Every folder gets ``manifest.json``: configuration, seed, package version, row count of every
-frame and the SHA-256 of every file. The folder is written whole or not at all: everything goes
-to a hidden staging folder beside the target, which is renamed into place only when complete; an
-existing output is replaced (with ``overwrite``) only at that moment, so a failed run leaves the
-earlier data intact. A folder that holds anything but an ``abm`` output is never replaced.
+frame and the SHA-256 and size of every file, which ``abm validate`` checks before reading. The
+folder is written whole or not at all: everything goes to a hidden staging folder beside the
+target, which is renamed into place only when complete; an existing output is replaced (with
+``overwrite``) only at that moment, so a failed run leaves the earlier data intact. A folder that
+holds anything but an ``abm`` output is never replaced.
 """
 
 from __future__ import annotations
@@ -128,20 +129,20 @@ def write_outputs(result: object, out: str | Path, fmt: str = "parquet",
     staging = parent / f".{out.name}.abm-partial-{uuid.uuid4().hex[:12]}"
     staging.mkdir()
     try:
-        files: dict[str, str] = {}
+        files: dict[str, dict] = {}
         if fmt == "seed-csv":
             to_write = _seed_frames(frames)
         else:
             to_write = {f"{name}.{'parquet' if fmt == 'parquet' else 'csv'}": frame
                         for name, frame in frames.items()}
-        def write(filename: str) -> str:
+        def write(filename: str) -> dict:
             path = staging / filename
             frame = to_write[filename]
             if fmt == "parquet":
                 frame.write_parquet(path, compression="zstd", compression_level=1)
             else:
                 _csv_ready(frame).write_csv(path)
-            return _sha256(path)
+            return {"sha256": _sha256(path), "bytes": path.stat().st_size}
 
         # Polars writes without holding the interpreter lock: files are written side by side.
         with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
@@ -162,6 +163,11 @@ def write_outputs(result: object, out: str | Path, fmt: str = "parquet",
             json.dump(manifest, handle, indent=2)
             handle.write("\n")
         _swap_into_place(staging, out)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        where = exc.filename or out
+        raise OutputError(f"{where}: could not write ({exc.strerror or exc}); "
+                          "nothing was written or changed") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -203,9 +209,37 @@ def read_manifest(folder: Path) -> dict:
     return manifest
 
 
+def verify_files(folder: Path, manifest: dict) -> None:
+    """Check every file against the manifest: missing, truncated, edited or foreign files."""
+    listed = manifest.get("files")
+    if not isinstance(listed, dict):
+        raise InputError(f"{folder / MANIFEST}: lists no files")
+    for name, record in listed.items():
+        path = folder / name
+        if not path.is_file():
+            raise InputError(f"{path}: missing (listed in {MANIFEST})")
+        if not isinstance(record, dict) or "sha256" not in record:
+            raise InputError(f"{folder / MANIFEST}: no checksum for {name}")
+        size, expected = path.stat().st_size, record.get("bytes")
+        if expected is not None and size != expected:
+            detail = (f"truncated, {size} of {expected} bytes" if size < expected
+                      else f"{size} bytes instead of {expected}")
+            raise InputError(f"{path}: changed since it was written ({detail})")
+        if _sha256(path) != record["sha256"]:
+            raise InputError(f"{path}: changed since it was written (SHA-256 differs from "
+                             f"{MANIFEST})")
+    for path in folder.iterdir():
+        if path.name != MANIFEST and path.name not in listed:
+            raise InputError(f"{path}: not part of this output (not in {MANIFEST})")
+
+
 def read_outputs(folder: Path) -> tuple[dict[str, pl.DataFrame], Config]:
-    """Read the frames of a ``parquet`` or ``csv`` output folder and its configuration."""
+    """Read the frames of a ``parquet`` or ``csv`` output folder and its configuration.
+
+    Every file is first checked against the manifest's checksums (:func:`verify_files`).
+    """
     manifest = read_manifest(folder)
+    verify_files(folder, manifest)
     try:
         config = Config.from_dict(manifest["config"])
     except ConfigError as exc:

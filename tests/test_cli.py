@@ -135,13 +135,31 @@ def test_validate_reports_pass_and_fail(tmp_path: Path, capsys) -> None:
     assert "determinism" in table and "identical" in table
 
 
-def test_validate_detects_edited_trigger(tmp_path: Path, capsys) -> None:
+def test_validate_names_damaged_missing_and_foreign_files(tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     assert main(["run", *SMALL, "--out", str(out)]) == 0
+    capsys.readouterr()
     daily = pl.read_parquet(out / "daily.parquet")
     daily.with_columns(pl.col("sleep_trigger").not_()).write_parquet(out / "daily.parquet")
-    assert main(["validate", str(out)]) == 1
-    assert "triggers recomputable" in capsys.readouterr().out
+    assert main(["validate", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "daily.parquet" in err and "changed" in err and len(err.strip().splitlines()) == 1
+
+    assert main(["run", *SMALL, "--out", str(out), "--overwrite"]) == 0
+    data = (out / "events.parquet").read_bytes()
+    (out / "events.parquet").write_bytes(data[: len(data) // 2])
+    assert main(["validate", str(out)]) == 2
+    assert "events.parquet: changed since it was written (truncated" in capsys.readouterr().err
+
+    assert main(["run", *SMALL, "--out", str(out), "--overwrite"]) == 0
+    (out / "attacks.parquet").unlink()
+    assert main(["validate", str(out)]) == 2
+    assert "attacks.parquet: missing" in capsys.readouterr().err
+
+    assert main(["run", *SMALL, "--out", str(out), "--overwrite"]) == 0
+    (out / "notes.txt").write_text("mine")
+    assert main(["validate", str(out)]) == 2
+    assert "notes.txt: not part of this output" in capsys.readouterr().err
 
 
 def test_console_script_and_module_entry_point(tmp_path: Path) -> None:

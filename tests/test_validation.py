@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
 import abm
-from abm.validate import run_checks
+from abm.validation import run_checks
 
 
 @pytest.fixture(scope="module")
@@ -35,3 +36,12 @@ def test_write_then_validate_folder(tmp_path, default_result: abm.Result) -> Non
     out = abm.write_outputs(default_result, tmp_path / "out")
     checks = abm.validate(out)
     assert all(c.passed for c in checks)
+
+
+def test_validation_detects_a_trigger_that_does_not_follow_from_the_data(
+        default_result: abm.Result) -> None:
+    frames = default_result.frames()
+    frames["daily"] = frames["daily"].with_columns(pl.col("sleep_trigger").not_())
+    checks = {c.name: c for c in run_checks(frames, default_result.config, resimulate=False)}
+    assert not checks["triggers recomputable"].passed
+    assert checks["aura share"].passed
