@@ -109,7 +109,7 @@ class Population(_Section):
     """Who the patients are (SPEC §2)."""
 
     _path = "population"
-    num_patients: int = _f(1000, 1, 100_000_000, source="seed: 1000 patients")
+    num_patients: int = _f(1000, 1, 10_000_000_000, source="seed: 1000 patients")
     num_locations: int = _f(20, 1, 100_000, source="seed: up to 20 weather patterns")
     chronic_ratio: float = _f(0.15, 0, 1, source="seed: 15% chronic (a clinic-like cohort; "
                               "population studies give 7-9%, Buse 2012, Adams 2015)")
