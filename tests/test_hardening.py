@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -163,8 +164,7 @@ def configurations(draw) -> tuple[str, bool]:
 @given(configurations())
 def test_no_configuration_gives_a_traceback_or_partial_output(tmp_path: Path, generated) -> None:
     text, valid = generated
-    case = tmp_path / f"case{abs(hash(text))}"
-    case.mkdir()
+    case = Path(tempfile.mkdtemp(dir=tmp_path))
     config = case / "config.toml"
     config.write_text(text)
     out = case / "out"
