@@ -115,13 +115,14 @@ def child(patients: int, days: int, repeat: int) -> dict[str, Any]:
     return {"import_s": import_s, "runs": runs, "peak_mib": peak_mib, "skeleton_s": skel}
 
 
-def run_size(patients: int, days: int, repeat: int, env: dict[str, str]) -> dict[str, Any]:
-    """Run :func:`child` in a fresh interpreter and return its figures."""
+def run_size(patients: int, days: int, repeat: int, env: dict[str, str]) -> dict[str, Any] | str:
+    """Run :func:`child` in a fresh interpreter; its figures, or the error as text."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", f"{patients}x{days}",
            "--repeat", str(repeat)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise SystemExit(f"{patients}x{days}: child failed\n{done.stderr}")
+        lines = done.stderr.strip().splitlines()
+        return f"exit {done.returncode}: {lines[-1] if lines else 'no output'}"
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -174,6 +175,9 @@ def main() -> None:
     figures: dict[tuple[int, int], tuple[float, float]] = {}  # size -> (abm pd/s, peak MiB)
     for patients, days in sizes:
         r = run_size(patients, days, repeat, env)
+        if isinstance(r, str):
+            print(f"{f'{patients}x{days}':>11} failed ({r})")
+            continue
         runs: list[list[float]] = r["runs"]
         walls = [s + w for s, w in runs]
         best = min(walls)
