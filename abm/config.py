@@ -94,6 +94,9 @@ class _Section:
                                       f"got {list(pair)}")
                 object.__setattr__(self, field.name, pair)
             elif kind is str:
+                if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+                    value = value.isoformat()  # TOML's unquoted dates
+                    object.__setattr__(self, field.name, value)
                 if not isinstance(value, str):
                     raise ConfigError(f"{name} must be a string, got {value!r}")
         self._check()

@@ -130,8 +130,8 @@ def build_events(cohort: Cohort, patient_ids: pl.Series, location_ids: pl.Series
     if a_start[last + 1 - 1] < a_slot.size:
         runs.append((None, days, int(a_start[last]), int(a_slot.size)))
     tables = {
-        "patient": _categories(patient_ids), "location": _categories(location_ids),
-        "name": _categories(pl.Series(names)), "attack": _categories(attack_ids),
+        "patient": schemas.with_null(patient_ids), "location": schemas.with_null(location_ids),
+        "name": schemas.with_null(pl.Series(names)), "attack": schemas.with_null(attack_ids),
     }
     kinds = pl.Series(list(schemas.EVENT_KINDS), dtype=schemas.EventKind)
     start_day = np.datetime64(cohort.calendar.start, "D")
@@ -202,12 +202,6 @@ def build_events(cohort: Cohort, patient_ids: pl.Series, location_ids: pl.Series
             first = i
     frame = pl.concat(chunks, rechunk=False) if chunks else frame_of([])
     return frame.select([pl.col(c).cast(t) for c, t in schemas.schema("events").items()])
-
-
-def _categories(table: pl.Series) -> pl.Series:
-    """``table``'s values as categories, with a null entry at the end (index ``len(table)``)."""
-    return pl.concat([table.cast(pl.String), pl.Series([None], dtype=pl.String)]) \
-        .cast(pl.Categorical)
 
 
 def _gather(categories: pl.Series, index: np.ndarray) -> pl.Series:

@@ -167,9 +167,10 @@ def _daily_frame(cohort: Cohort, pids: pl.Series, lids: pl.Series, onsets: _Onse
         columns[f"{name}_trigger"] = (codes & (1 << k)) != 0
     columns["has_migraine"] = attack_of_day >= 0
     columns["migraine_onset"] = onset_flag
-    ids = attack_ids.gather(pl.Series(np.maximum(attack_of_day, 0), dtype=pl.UInt32))
-    columns["attack_id"] = pl.select(pl.when(pl.Series(attack_of_day >= 0)).then(ids)
-                                     .otherwise(None)).to_series()
+    # index len(attack_ids) is the null entry of the table: days with no attack under way
+    no_attack = np.where(attack_of_day >= 0, attack_of_day, len(attack_ids))
+    columns["attack_id"] = schemas.with_null(attack_ids).gather(
+        pl.Series(no_attack, dtype=pl.UInt32))
     frame = pl.DataFrame(columns)
     return _cast(frame, "daily")
 

@@ -116,6 +116,13 @@ def schema(frame: str) -> pl.Schema:
     return pl.Schema({name: spec[0] for name, spec in FRAMES[frame].items()})
 
 
+def with_null(ids: pl.Series) -> pl.Series:
+    """Identifiers as categories with a null entry appended at index ``len(ids)``: gathering
+    with that index gives null (a day with no attack, a weather event with no patient)."""
+    return pl.concat([ids.cast(pl.String), pl.Series([None], dtype=pl.String)]) \
+        .cast(pl.Categorical)
+
+
 def _type_name(dtype: pl.DataType) -> str:
     if isinstance(dtype, pl.Enum):
         return "enum"
