@@ -30,6 +30,7 @@ from abm.clock import Phase, tick
 from abm.config import Config
 from abm.diet import make_diet
 from abm.draws import U, draw_patients
+from abm.errors import ConfigError
 from abm.feedback import FeedbackRule, default_rules
 from abm.hazard import (
     DAYS_PER_MONTH,
@@ -119,7 +120,8 @@ def _first_free_codes(codes: np.ndarray, stress: np.ndarray, span: np.ndarray,
 
 
 def _draw_block(config: Config, calendar: Calendar, locations: LocationSeries, first: int,
-                count: int, rules_for_calibration: bool) -> dict:
+                count: int, rules_for_calibration: bool,
+                baselines: np.ndarray | None = None) -> dict:
     """Stage 1 for patients ``first … first + count - 1``."""
     days = config.run.days
     draws = draw_patients(config.run.seed, first, count, days)
@@ -146,8 +148,11 @@ def _draw_block(config: Config, calendar: Calendar, locations: LocationSeries, f
                                            rules.stress_rise_points)
     prev = previous_codes(codes)
     cap = config.attacks.max_onset_probability
-    baseline = calibrate_baselines(profiles.target_days_per_month / DAYS_PER_MONTH, table, prev,
-                                   first_codes, valid, attacks.span_days, cap)
+    if baselines is None:
+        baseline = calibrate_baselines(profiles.target_days_per_month / DAYS_PER_MONTH, table,
+                                       prev, first_codes, valid, attacks.span_days, cap)
+    else:
+        baseline = np.minimum(baselines[first:first + count].astype(np.float64), cap)
     onset_u = draws.u(U.ONSET).copy()
     would_start = onset_u < onset_probability(baseline, table, prev, cap)
     arrays = {"baseline": baseline, "table": table, "stress": stress, "codes": codes,
@@ -160,7 +165,8 @@ def _draw_block(config: Config, calendar: Calendar, locations: LocationSeries, f
 
 
 def build_cohort(config: Config, rules: Sequence[FeedbackRule],
-                 progress: Progress | None = None) -> Cohort:
+                 progress: Progress | None = None,
+                 baselines: np.ndarray | None = None) -> Cohort:
     """Stage 1: draw every patient's series and calibrate them, block by block.
 
     Each block's arrays are copied into cohort-wide arrays allocated once, so the draw stage needs
@@ -174,7 +180,7 @@ def build_cohort(config: Config, rules: Sequence[FeedbackRule],
     full: dict[str, np.ndarray] = {}
     for first in range(0, n, BLOCK_PATIENTS):
         count = min(BLOCK_PATIENTS, n - first)
-        block = _draw_block(config, calendar, locations, first, count, stress_rule_on)
+        block = _draw_block(config, calendar, locations, first, count, stress_rule_on, baselines)
         for key, values in block.items():
             if key not in full:
                 full[key] = np.empty((n, *values.shape[1:]), dtype=values.dtype)
@@ -249,16 +255,29 @@ class Result:
 
 
 def simulate(config: Config | None = None, *, feedback_rules: Sequence[FeedbackRule] | None = None,
+             baselines: Sequence[float] | np.ndarray | None = None,
              progress: Progress | None = None) -> Result:
     """Run ``config`` (default: the user's design) and return its frames.
 
     ``feedback_rules`` replaces the built-in rules that the configuration switches on; pass
     ``default_rules(config) + [my_rule]`` to add one.
+
+    ``baselines`` (one onset probability per patient) replaces the calibration. Experiments pass
+    the reference run's ``patients["baseline_onset_probability"]`` so that a variant which removes
+    a trigger or the feedback loop keeps every patient's baseline, and its effect shows as a
+    change in migraine days instead of being calibrated away.
     """
     from abm.recorder import record
 
     config = config or Config()
     rules = default_rules(config) if feedback_rules is None else list(feedback_rules)
-    cohort = build_cohort(config, rules, progress)
+    pinned = None
+    if baselines is not None:
+        pinned = np.asarray(baselines, dtype=np.float64)
+        n = config.population.num_patients
+        if pinned.shape != (n,) or not np.isfinite(pinned).all() or (pinned < 0).any():
+            raise ConfigError(f"baselines must be {n} finite probabilities >= 0 (one per "
+                              f"patient), got shape {pinned.shape}")
+    cohort = build_cohort(config, rules, progress, pinned)
     run_agents(cohort, progress)
     return record(cohort, progress)
