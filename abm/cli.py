@@ -83,6 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true",
                      help="replace an earlier abm output in --out (only once the new one is "
                      "complete)")
+    run.add_argument("--workers", metavar="K", type=_positive("--workers"),
+                     help="local worker processes for runs of several shards (more than "
+                     "run.shard_patients patients); default: 1 for one shard, else one per core")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="run the shards on a Dask distributed cluster at ADDRESS "
+                     "(tcp://host:8786), or 'local' to start a LocalCluster of --workers "
+                     "processes; needs pip install -e '.[dask]'")
+    run.add_argument("--resume", action="store_true",
+                     help="finish an interrupted sharded run into --out, reusing the shards "
+                     "already written (same options as the first attempt)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     val = sub.add_parser("validate", help="check an output folder against SPEC §7's targets",
                          description="Print the validation table (measured value, target, "
@@ -99,6 +109,7 @@ def _run(args: argparse.Namespace) -> int:
     from abm.export import check_target, write_outputs
     from abm.progress import RunProgress
     from abm.resources import check_resources
+    from abm.sharding import plan
     from abm.simulation import simulate
 
     config = load_config(args.config) if args.config else Config()
@@ -112,28 +123,59 @@ def _run(args: argparse.Namespace) -> int:
     if changes:
         config = config.replace(**changes)
     check_target(args.out, args.overwrite)
-    check_resources(config, args.out, args.format)
+    shards = plan(config)
+    sharded = len(shards) > 1 or args.scheduler is not None or args.resume
+    per_process = config.replace(**{"population.num_patients": shards[0].count}) \
+        if sharded else config
+    check_resources(per_process, args.out, args.format)
     started = time.perf_counter()
-    progress = RunProgress(enabled=not args.quiet)
-    try:
-        result = simulate(config, progress=progress)
-        files = 5 if args.format != "seed-csv" else 6
-        written = []
+    if sharded:
+        _run_shards(config, args)
+        attacks = None
+    else:
+        progress = RunProgress(enabled=not args.quiet)
+        try:
+            result = simulate(config, progress=progress)
+            files = 5 if args.format != "seed-csv" else 6
+            written: list[str] = []
 
-        def on_file(name: str) -> None:
-            written.append(name)
-            progress("write", len(written), files)
+            def on_file(name: str) -> None:
+                written.append(name)
+                progress("write", len(written), files)
 
-        write_outputs(result, args.out, fmt=args.format, overwrite=args.overwrite,
-                      on_file=on_file)
-    finally:
-        progress.close()
+            write_outputs(result, args.out, fmt=args.format, overwrite=args.overwrite,
+                          on_file=on_file)
+        finally:
+            progress.close()
+        attacks = result.attacks.height
     if not args.quiet:
         elapsed = time.perf_counter() - started
         n, d = config.population.num_patients, config.run.days
-        print(f"abm: {n} patients x {d} days -> {args.out}/ ({args.format}, "
-              f"{result.attacks.height} attacks) in {elapsed:.2f} s", file=sys.stderr)
+        what = f"{attacks} attacks" if attacks is not None else f"{len(shards)} shards"
+        print(f"abm: {n} patients x {d} days -> {args.out}/ ({args.format}, {what}) in "
+              f"{elapsed:.2f} s", file=sys.stderr)
     return EXIT_OK
+
+
+def _run_shards(config: object, args: argparse.Namespace) -> None:
+    from abm.engines import DaskEngine, LocalEngine, default_workers
+    from abm.progress import ShardProgress
+    from abm.sharding import run_sharded
+
+    if args.scheduler is not None:
+        engine: object = DaskEngine(args.scheduler, args.workers)
+    else:
+        engine = LocalEngine(args.workers or default_workers())
+    progress = ShardProgress(enabled=not args.quiet)
+    try:
+        run_sharded(config, args.out, args.format, engine, resume=args.resume,  # type: ignore
+                    progress=progress)
+    except (KeyboardInterrupt, _Terminated):
+        progress.close()
+        _RESUMABLE.append(str(args.out))
+        raise
+    finally:
+        progress.close()
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -142,6 +184,9 @@ def _validate(args: argparse.Namespace) -> int:
     checks = validate(args.folder)
     print(format_table(checks))
     return EXIT_OK if all(c.passed for c in checks) else EXIT_FAILED
+
+
+_RESUMABLE: list[str] = []  # the output of an interrupted sharded run, for the message
 
 
 class _Terminated(BaseException):
@@ -155,6 +200,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
+    _RESUMABLE.clear()
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
@@ -170,12 +216,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AbmError as exc:
         print(f"abm: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("abm: interrupted; no output was written or changed", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except _Terminated:
-        print("abm: terminated; no output was written or changed", file=sys.stderr)
-        return EXIT_TERMINATED
+    except (KeyboardInterrupt, _Terminated) as exc:
+        status = EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
+        word = "interrupted" if status == EXIT_INTERRUPTED else "terminated"
+        if _RESUMABLE:
+            print(f"abm: {word}; the shards already written are kept: run the same command with "
+                  f"--resume to finish {_RESUMABLE[-1]}", file=sys.stderr)
+        else:
+            print(f"abm: {word}; no output was written or changed", file=sys.stderr)
+        return status
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

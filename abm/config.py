@@ -300,6 +300,9 @@ class Run(_Section):
     days: int = _f(180, 1, 36_600, source="seed: 180 days (6 months)")
     seed: int = _f(42, 0, 2**63 - 1, source="seed: seed=42 in the usage example")
     start_date: str = _f("2024-01-01", source="seed: np.datetime64('2024-01-01')")
+    shard_patients: int = _f(10_000, 1, 10_000_000, source="measured: a shard of 10,000 "
+                             "patients x 180 days peaks under 1 GB; larger runs are split into "
+                             "shards written as part files")
 
     def _check(self) -> None:
         try:

@@ -44,8 +44,13 @@ def gap_slot(ms_of_day: np.ndarray) -> np.ndarray:
 def build_events(cohort: Cohort, patient_ids: pl.Series, location_ids: pl.Series,
                  onset_patient: np.ndarray, onset_day: np.ndarray, onset_ms: np.ndarray,
                  end_ms: np.ndarray, severity: np.ndarray, duration: np.ndarray,
-                 attack_ids: pl.Series, start_ms: int) -> pl.DataFrame:
-    """The event log of a finished cohort (``start_ms``: the first day's midnight, epoch ms)."""
+                 attack_ids: pl.Series, start_ms: int,
+                 weather_events: bool = True) -> pl.DataFrame:
+    """The event log of a finished cohort (``start_ms``: the first day's midnight, epoch ms).
+
+    ``weather_events=False`` leaves out the locations' weather events (a shard other than the
+    first: the weather is the same in every shard and is logged once).
+    """
     n, days = cohort.codes.shape
     loc = cohort.locations
     n_loc = loc.pressure_hpa.shape[0]
@@ -61,9 +66,9 @@ def build_events(cohort: Cohort, patient_ids: pl.Series, location_ids: pl.Series
              + diet["chocolate_consumed"])
     everyone = np.arange(n, dtype=np.uint32)
     fixed = {
-        "weather": (np.ascontiguousarray(loc.pressure_hpa.T), np.full(n_loc, no_patient,
-                                                                      np.uint32),
-                    np.arange(n_loc, dtype=np.uint32), code["pressure"]),
+        "weather": (np.ascontiguousarray(loc.pressure_hpa.T[:, :n_loc if weather_events else 0]),
+                    np.full(n_loc, no_patient, np.uint32), np.arange(n_loc, dtype=np.uint32),
+                    code["pressure"]),
         "stress_log": (np.ascontiguousarray(cohort.stress_level.T), everyone, patient_loc,
                        code["stress_level"]),
         "diet_log": (np.ascontiguousarray(items.T), everyone, patient_loc, code["diet_items"]),

@@ -228,8 +228,9 @@ def verify_files(folder: Path, manifest: dict) -> None:
         if _sha256(path) != record["sha256"]:
             raise InputError(f"{path}: changed since it was written (SHA-256 differs from "
                              f"{MANIFEST})")
-    for path in folder.iterdir():
-        if path.name != MANIFEST and path.name not in listed:
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_file() and rel != MANIFEST and rel not in listed:
             raise InputError(f"{path}: not part of this output (not in {MANIFEST})")
 
 
@@ -250,18 +251,24 @@ def read_outputs(folder: Path) -> tuple[dict[str, pl.DataFrame], Config]:
                          "--format parquet or csv")
     frames = {}
     for name in schemas.FRAMES:
-        path = folder / f"{name}.{fmt}"
-        if not path.is_file():
-            raise InputError(f"{path}: missing")
+        single = folder / f"{name}.{fmt}"
+        parts = sorted((folder / name).glob(f"part-*.{fmt}")) if (folder / name).is_dir() else []
+        if not single.is_file() and not parts:
+            raise InputError(f"{single}: missing")
+        paths = [single] if single.is_file() else parts
+        path = paths[0]
         want = schemas.schema(name)
         try:
-            if fmt == "parquet":
-                frame = pl.read_parquet(path)
-            else:
-                overrides = {c: (pl.String if isinstance(t, pl.Enum) else t)
-                             for c, t in want.items()}
-                frame = pl.read_csv(path, schema_overrides=overrides)
-            frame = frame.select([pl.col(c).cast(t) for c, t in want.items()])
+            pieces = []
+            for path in paths:
+                if fmt == "parquet":
+                    piece = pl.read_parquet(path)
+                else:
+                    overrides = {c: (pl.String if isinstance(t, pl.Enum | pl.Categorical) else t)
+                                 for c, t in want.items()}
+                    piece = pl.read_csv(path, schema_overrides=overrides)
+                pieces.append(piece.select([pl.col(c).cast(t) for c, t in want.items()]))
+            frame = pl.concat(pieces)
         except Exception as exc:  # any reader failure means a damaged or foreign file
             raise InputError(f"{path}: unreadable ({type(exc).__name__}: "
                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from None

@@ -36,3 +36,31 @@ class RunProgress:
 
     def close(self) -> None:
         self._bar.close()
+
+
+class ShardProgress:
+    """Progress of a sharded run: shards done of total, patient-days per second, time left."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self._bar: tqdm | None = None
+        self._enabled = enabled
+        self._start_days: int | None = None
+        self._started = 0.0
+
+    def __call__(self, done: int, total: int, patient_days: int) -> None:
+        import time
+
+        if self._bar is None:
+            self._bar = tqdm(total=total, initial=done, delay=DELAY_SECONDS, file=sys.stderr,
+                             disable=not self._enabled, unit="shard", leave=False,
+                             desc="shards")
+            self._start_days, self._started = patient_days, time.perf_counter()
+            return
+        elapsed = time.perf_counter() - self._started
+        rate = (patient_days - (self._start_days or 0)) / elapsed if elapsed > 0 else 0.0
+        self._bar.set_postfix_str(f"{rate:,.0f} patient-days/s", refresh=False)
+        self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()

@@ -26,9 +26,11 @@ MS_PER_HOUR = 3_600_000
 MS_PER_DAY = 24 * MS_PER_HOUR
 
 
-def patient_ids(n: int) -> pl.Series:
-    """``P0000``-style ids, fixed width 4 so adding patients never renames anyone."""
-    return pl.Series("patient_id", [f"P{i:04d}" for i in range(n)], dtype=pl.Categorical)
+def patient_ids(n: int, first: int = 0) -> pl.Series:
+    """``P0000``-style ids of patients ``first … first + n - 1``; fixed width 4 (``P10000``
+    follows ``P9999``), so adding patients never renames anyone."""
+    return pl.Series("patient_id", [f"P{i:04d}" for i in range(first, first + n)],
+                     dtype=pl.Categorical)
 
 
 def location_ids(n: int) -> pl.Series:
@@ -66,14 +68,15 @@ class _Onsets:
         self.end_ms = self.onset_ms + np.round(self.duration * MS_PER_HOUR).astype(np.int64)
 
 
-def record(cohort: Cohort, progress: Progress | None = None) -> Result:
+def record(cohort: Cohort, progress: Progress | None = None,
+           weather_events: bool = True) -> Result:
     """Build the five frames."""
     from abm.simulation import Result
 
     cfg = cohort.config
     n, days = cohort.codes.shape
     n_loc = cfg.population.num_locations
-    pids = patient_ids(n)
+    pids = patient_ids(n, cohort.first_patient)
     lids = location_ids(n_loc)
     start_ms = int(np.datetime64(cohort.calendar.start, "ms").astype(np.int64))
     onsets = _Onsets(cohort)
@@ -87,7 +90,8 @@ def record(cohort: Cohort, progress: Progress | None = None) -> Result:
     daily = _daily_frame(cohort, pids, lids, onsets, attack_ids)
     attacks = _attacks_frame(cohort, pids, onsets, attack_ids, start_ms)
     events = build_events(cohort, pids, lids, onsets.patient, onsets.day, onsets.onset_ms,
-                          onsets.end_ms, onsets.severity, onsets.duration, attack_ids, start_ms)
+                          onsets.end_ms, onsets.severity, onsets.duration, attack_ids, start_ms,
+                          weather_events)
     if progress:
         progress("record", 1, 1)
     return Result(cfg, patients, daily, weather, attacks, events)

@@ -76,6 +76,8 @@ class Cohort:
     would_start: np.ndarray
     would_start_unedited: np.ndarray
     rules: list = field(default_factory=list)
+    #: index of the patient in row 0 (a shard of a larger run starts past 0)
+    first_patient: int = 0
     edits: list[Edit] = field(default_factory=list)
     onsets: list[list[int]] = field(default_factory=list)
 
@@ -152,7 +154,7 @@ def _draw_block(config: Config, calendar: Calendar, locations: LocationSeries, f
         baseline = calibrate_baselines(profiles.target_days_per_month / DAYS_PER_MONTH, table,
                                        prev, first_codes, valid, attacks.span_days, cap)
     else:
-        baseline = np.minimum(baselines[first:first + count].astype(np.float64), cap)
+        baseline = np.minimum(baselines.astype(np.float64), cap)
     onset_u = draws.u(U.ONSET).copy()
     would_start = onset_u < onset_probability(baseline, table, prev, cap)
     arrays = {"baseline": baseline, "table": table, "stress": stress, "codes": codes,
@@ -166,13 +168,18 @@ def _draw_block(config: Config, calendar: Calendar, locations: LocationSeries, f
 
 def build_cohort(config: Config, rules: Sequence[FeedbackRule],
                  progress: Progress | None = None,
-                 baselines: np.ndarray | None = None) -> Cohort:
+                 baselines: np.ndarray | None = None,
+                 patients: range | None = None) -> Cohort:
     """Stage 1: draw every patient's series and calibrate them, block by block.
 
-    Each block's arrays are copied into cohort-wide arrays allocated once, so the draw stage needs
-    the memory of the cohort plus one block.
+    ``patients`` is the range of patient indices to build (default: all), so a shard of a large
+    run builds exactly the patients it owns; row 0 of every array is patient ``patients.start``.
+    ``baselines``, if given, holds one value per patient of that range. Each block's arrays are
+    copied into arrays allocated once, so the draw stage needs the memory of the cohort plus one
+    block.
     """
-    n = config.population.num_patients
+    patients = patients if patients is not None else range(config.population.num_patients)
+    n = len(patients)
     calendar = Calendar(config.run.start, config.run.days)
     locations = simulate_locations(config, Calendar(config.run.start, config.run.days,
                                                     BURN_IN_DAYS))
@@ -180,7 +187,9 @@ def build_cohort(config: Config, rules: Sequence[FeedbackRule],
     full: dict[str, np.ndarray] = {}
     for first in range(0, n, BLOCK_PATIENTS):
         count = min(BLOCK_PATIENTS, n - first)
-        block = _draw_block(config, calendar, locations, first, count, stress_rule_on, baselines)
+        pinned = None if baselines is None else baselines[first:first + count]
+        block = _draw_block(config, calendar, locations, patients.start + first, count,
+                            stress_rule_on, pinned)
         for key, values in block.items():
             if key not in full:
                 full[key] = np.empty((n, *values.shape[1:]), dtype=values.dtype)
@@ -199,7 +208,8 @@ def build_cohort(config: Config, rules: Sequence[FeedbackRule],
         factor_table=full["table"], sleep=section("sleep"), stress_level=full["stress"],
         diet=section("diet"), codes=full["codes"], attacks=AttackDraws(**section("attacks")),
         onset_uniform=full["onset_u"], feedback_uniform=full["feedback_u"],
-        would_start=would_start, would_start_unedited=would_start.copy(), rules=list(rules))
+        would_start=would_start, would_start_unedited=would_start.copy(), rules=list(rules),
+        first_patient=patients.start)
 
 
 def run_agents(cohort: Cohort, progress: Progress | None = None) -> simpy.Environment:
