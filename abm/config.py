@@ -435,3 +435,19 @@ def describe() -> list[tuple[str, Any, str]]:
 
     walk(Config, "")
     return rows
+
+
+def markdown_table() -> str:
+    """The README's table of settings: name, default, source."""
+    def show(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, tuple):
+            return "[" + ", ".join(str(v) for v in value) + "]"
+        if isinstance(value, str):
+            return f'"{value}"'
+        return str(value)
+
+    rows = ["| setting | default | source |", "|---|---|---|"]
+    rows += [f"| `{name}` | `{show(default)}` | {source} |" for name, default, source in describe()]
+    return "\n".join(rows) + "\n"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import abm
 from abm import schemas
-from abm.config import describe
+from abm.config import describe, markdown_table
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -26,6 +26,7 @@ def test_every_frame_column_is_documented() -> None:
 
 
 def test_every_setting_is_documented_with_a_source() -> None:
+    assert markdown_table() in README
     for name, _default, source in describe():
         assert f"| `{name}` |" in README, f"{name} missing from README"
         assert source
