@@ -125,9 +125,11 @@ def _run(args: argparse.Namespace) -> int:
     check_target(args.out, args.overwrite)
     shards = plan(config)
     sharded = len(shards) > 1 or args.scheduler is not None or args.resume
-    per_process = config.replace(**{"population.num_patients": shards[0].count}) \
-        if sharded else config
-    check_resources(per_process, args.out, args.format)
+    processes = 1
+    if sharded and args.scheduler is None:
+        from abm.engines import default_workers
+        processes = min(len(shards), args.workers or default_workers())
+    check_resources(config, args.out, args.format, processes)
     started = time.perf_counter()
     if sharded:
         _run_shards(config, args)

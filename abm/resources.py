@@ -44,21 +44,27 @@ def available_memory() -> int | None:
         return None
 
 
-def estimate(config: Config, fmt: str = "parquet") -> tuple[int, int]:
-    """``(peak memory, output size)`` in bytes of running ``config`` and writing ``fmt``."""
-    patient_days = config.population.num_patients * config.run.days
-    return (BASE_BYTES + PEAK_BYTES_PER_PATIENT_DAY * patient_days,
-            OUTPUT_BYTES_PER_PATIENT_DAY.get(fmt, 450) * patient_days)
+def estimate(config: Config, fmt: str = "parquet", processes: int = 1) -> tuple[int, int]:
+    """``(peak memory, output size)`` in bytes of running ``config`` and writing ``fmt``.
+
+    A run of several shards holds one shard per process at a time (``abm.sharding``).
+    """
+    n = config.population.num_patients
+    in_memory = min(n, config.run.shard_patients) * (processes if n > config.run.shard_patients
+                                                      else 1)
+    return (processes * BASE_BYTES + PEAK_BYTES_PER_PATIENT_DAY * in_memory * config.run.days,
+            OUTPUT_BYTES_PER_PATIENT_DAY.get(fmt, 450) * n * config.run.days)
 
 
-def check_resources(config: Config, out: Path, fmt: str = "parquet") -> None:
+def check_resources(config: Config, out: Path, fmt: str = "parquet", processes: int = 1) -> None:
     """Refuse a run whose estimated memory or disk need exceeds what is available."""
-    memory, disk = estimate(config, fmt)
+    memory, disk = estimate(config, fmt, processes)
     size = f"{config.population.num_patients} patients x {config.run.days} days"
     have = available_memory()
     if have is not None and memory > have:
         raise ResourceError(f"{size} needs about {_gib(memory)} of memory, but only "
-                            f"{_gib(have)} is available; run fewer patients or days")
+                            f"{_gib(have)} is available; run fewer patients or days, or set a "
+                            "smaller run.shard_patients")
     folder = out.absolute()
     while not folder.exists():
         folder = folder.parent
