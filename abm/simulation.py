@@ -43,7 +43,8 @@ from abm.patient import Patient
 from abm.population import Profiles, make_profiles
 from abm.sleep import make_sleep
 from abm.stress import MAX_LEVEL, make_stress
-from abm.triggers import STRESS, diet_trigger, pack, sleep_trigger, stress_trigger, weather_trigger
+from abm.triggers import STRESS
+from abm.triggers import codes as trigger_codes
 from abm.weather import BURN_IN_DAYS, LocationSeries, LocationWeather, simulate_locations
 
 #: patients drawn per block; bounds the memory of the draw stage.
@@ -134,10 +135,8 @@ def _draw_block(config: Config, calendar: Calendar, locations: LocationSeries, f
     diet["water_consumed_liters"] = diet["water_consumed_liters"].astype(np.float32)
     change = locations.pressure_change_hpa.astype(np.float32)[profiles.location]
     rules = config.triggers
-    codes = pack(weather_trigger(change, rules), sleep_trigger(sleep["total_sleep_hours"], rules),
-                 stress_trigger(stress, rules),
-                 diet_trigger(diet["alcohol_consumed"], diet["caffeine_consumed"],
-                              diet["chocolate_consumed"], rules))
+    codes = trigger_codes(change, sleep["total_sleep_hours"], stress, diet["alcohol_consumed"],
+                          diet["caffeine_consumed"], diet["chocolate_consumed"], rules)
     attacks = make_attack_draws(config, draws, profiles.aura)
     effects = (rules.weather_effect, rules.sleep_effect, rules.stress_effect, rules.diet_effect)
     table = factor_table(profiles.susceptibility, effects)

@@ -67,3 +67,12 @@ def stress_rise(previous_level: int, level: int, rules: Triggers) -> bool:
 def sleep_disrupted(hours: float, rules: Triggers) -> bool:
     """Scalar form of :func:`sleep_trigger`."""
     return hours < rules.short_sleep_hours or hours > rules.long_sleep_hours
+
+
+def codes(pressure_change_24h: np.ndarray, total_sleep_hours: np.ndarray,
+          stress_level: np.ndarray, alcohol: np.ndarray, caffeine: np.ndarray,
+          chocolate: np.ndarray, rules: Triggers) -> np.ndarray:
+    """The trigger code of every day from the logged columns (days on the last axis)."""
+    return pack(weather_trigger(pressure_change_24h, rules),
+                sleep_trigger(total_sleep_hours, rules), stress_trigger(stress_level, rules),
+                diet_trigger(alcohol, caffeine, chocolate, rules))

@@ -680,13 +680,10 @@ def test_custom_rule_can_edit_the_future(small_config):
     assert len(cohort.edits) == sum(d + 3 < cohort.days for o in cohort.onsets for d in o) > 0
     # the trigger codes follow the edited series, and onsets follow the final probabilities
     rules = config.triggers
-    recomputed = T.pack(
-        T.weather_trigger(cohort.locations.pressure_change_hpa.astype(np.float32)
-                          [cohort.profiles.location], rules),
-        T.sleep_trigger(cohort.sleep["total_sleep_hours"], rules),
-        T.stress_trigger(cohort.stress_level, rules),
-        T.diet_trigger(cohort.diet["alcohol_consumed"], cohort.diet["caffeine_consumed"],
-                       cohort.diet["chocolate_consumed"], rules))
+    change = cohort.locations.pressure_change_hpa.astype(np.float32)[cohort.profiles.location]
+    recomputed = T.codes(change, cohort.sleep["total_sleep_hours"], cohort.stress_level,
+                         cohort.diet["alcohol_consumed"], cohort.diet["caffeine_consumed"],
+                         cohort.diet["chocolate_consumed"], rules)
     np.testing.assert_array_equal(cohort.codes, recomputed)
     p = final_onset_probability(cohort)
     for i, onsets in enumerate(cohort.onsets):

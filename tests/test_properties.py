@@ -327,13 +327,10 @@ def test_onsets_follow_the_final_onset_probabilities(size, variant):
         assert np.array_equal(started[free], (cohort.onset_uniform[i] < p[i])[free])
     # the trigger codes the agents used are those of the final logged series
     rules = config.triggers
-    recomputed = T.pack(
-        T.weather_trigger(cohort.locations.pressure_change_hpa.astype(np.float32)
-                          [cohort.profiles.location], rules),
-        T.sleep_trigger(cohort.sleep["total_sleep_hours"], rules),
-        T.stress_trigger(cohort.stress_level, rules),
-        T.diet_trigger(cohort.diet["alcohol_consumed"], cohort.diet["caffeine_consumed"],
-                       cohort.diet["chocolate_consumed"], rules))
+    change = cohort.locations.pressure_change_hpa.astype(np.float32)[cohort.profiles.location]
+    recomputed = T.codes(change, cohort.sleep["total_sleep_hours"], cohort.stress_level,
+                         cohort.diet["alcohol_consumed"], cohort.diet["caffeine_consumed"],
+                         cohort.diet["chocolate_consumed"], rules)
     assert np.array_equal(cohort.codes, recomputed)
     # and the attacks frame reports exactly these probabilities
     if any(cohort.onsets):
