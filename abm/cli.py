@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "pass/fail) of an output folder written with --format parquet or csv. "
                          "Exit 0 when all targets pass, 1 when one fails, 2 on bad input.")
     val.add_argument("folder", metavar="DIR", type=Path, help="output folder of abm run")
+    from abm.exports.command import add_export_parser
+
+    add_export_parser(sub)
     return parser
 
 
@@ -211,6 +214,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
+        if args.command == "export":
+            from abm.exports.command import run_export
+
+            return run_export(args)
         return _run(args) if args.command == "run" else _validate(args)
     except _UsageError as exc:
         print(str(exc), file=sys.stderr)

@@ -27,9 +27,11 @@ def _leftovers(folder: Path) -> list[str]:
 
 
 def _start_long_run(out: Path, *extra: str) -> subprocess.Popen:
-    # 40,000 patients take several seconds here: long enough to be interrupted mid-run.
-    return subprocess.Popen([sys.executable, "-m", "abm", "run", "--patients", "40000",
-                             "--out", str(out), "--quiet", *extra],
+    # 40,000 patients in one shard take several seconds here: long enough to be interrupted.
+    config = out.parent / "one-shard.toml"
+    config.write_text("[run]\nshard_patients = 40000\n")
+    return subprocess.Popen([sys.executable, "-m", "abm", "run", "--config", str(config),
+                             "--patients", "40000", "--out", str(out), "--quiet", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -46,6 +48,23 @@ def test_signal_stops_a_run_cleanly(tmp_path: Path, signum: int, status: int) ->
     assert len(err.strip().splitlines()) == 1 and "no output was written" in err
     assert not out.exists()
     assert _leftovers(tmp_path) == []
+
+
+def test_signal_stops_a_sharded_run_and_keeps_its_shards_for_resume(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    config = tmp_path / "shards.toml"
+    config.write_text("[run]\nshard_patients = 2000\n")
+    proc = subprocess.Popen([sys.executable, "-m", "abm", "run", "--config", str(config),
+                             "--patients", "40000", "--workers", "1", "--out", str(out),
+                             "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "--resume" in err
+    assert not out.exists()
+    assert _leftovers(tmp_path) == [".out.abm-partial"]
 
 
 def test_interrupted_overwrite_keeps_the_earlier_output(tmp_path: Path) -> None:

@@ -1,0 +1,159 @@
+"""Reading an ``abm run`` folder, and writing an export whole or not at all.
+
+Exports follow the rules of ``abm.export`` for ``abm run``: every target is checked before any
+work is done (an existing target is replaced only with ``overwrite``; a folder holding anything
+else is never replaced), the data go to a hidden temporary name beside the target, and only a
+complete file or folder is renamed into place (``os.replace`` for a file, two renames for a
+folder). An interrupted or failed export leaves no partial file and keeps an earlier one intact.
+
+A target may not lie inside the source folder: its ``manifest.json`` lists every file the folder
+holds, and a foreign file would make ``abm validate`` and every later export refuse it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import polars as pl
+
+from abm.config import Config
+from abm.errors import InputError, OutputError
+from abm.export import read_manifest, read_outputs
+
+#: formats of ``abm run`` that can be exported (seed-csv does not hold the event log)
+READABLE = ("parquet", "csv")
+
+
+def load_run(folder: Path) -> tuple[dict[str, pl.DataFrame], Config]:
+    """The frames and configuration of an ``abm run`` folder, checksums verified."""
+    manifest = read_manifest(folder)
+    if manifest["format"] not in READABLE:
+        raise InputError(f"{folder}: a {manifest['format']!r} output cannot be exported; "
+                         "write it with abm run --format parquet or csv")
+    return read_outputs(folder)
+
+
+def check_outside(target: Path, source: Path, option: str) -> None:
+    """Refuse a target inside the source folder (or the source folder itself)."""
+    if target.absolute().resolve().is_relative_to(source.absolute().resolve()):
+        raise OutputError(f"{target}: {option} must be outside the abm output folder {source} "
+                          "(its manifest lists every file it may hold)")
+
+
+def writable_parent(path: Path) -> Path:
+    """The nearest existing folder above ``path``, refused if it is a file or not writable."""
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"{path}: cannot be created, {parent} is a file")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{parent}: folder is not writable")
+    return parent
+
+
+def check_file_target(target: Path, overwrite: bool, option: str = "--to") -> None:
+    """Refuse a file target that is a folder, exists without ``overwrite`` or cannot be made."""
+    if target.is_dir():
+        raise OutputError(f"{target}: is a folder; {option} must name a file")
+    if target.exists() and not overwrite:
+        raise OutputError(f"{target}: already exists; pass --overwrite to replace it")
+    writable_parent(target)
+
+
+def check_folder_target(target: Path, overwrite: bool, ours: Callable[[str], bool],
+                        marker: str, option: str = "--to") -> None:
+    """Refuse a folder target that is a file, holds data without ``overwrite``, or is not an
+    earlier export: one without the ``marker`` file, or with any file ``ours`` does not
+    recognise as written by this export."""
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"{target}: is a file; {option} must be a folder")
+    if target.is_dir():
+        entries = [p.name for p in target.iterdir()]
+        if entries and not overwrite:
+            raise OutputError(f"{target}: already holds data; pass --overwrite to replace it")
+        foreign = sorted(name for name in entries if not ours(name))
+        if entries and marker not in entries:
+            foreign = foreign or sorted(entries)
+        if foreign:
+            raise OutputError(f"{target}: holds files this export did not write ({foreign[0]}); "
+                              "choose another folder")
+    writable_parent(target)
+
+
+def _made_folders(path: Path) -> list[Path]:
+    """Folders above ``path`` that do not exist yet, outermost first."""
+    missing = []
+    parent = path.absolute().parent
+    while not parent.exists():
+        missing.append(parent)
+        parent = parent.parent
+    return missing[::-1]
+
+
+def _remove_empty(folders: Iterable[Path]) -> None:
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
+def _failed(exc: OSError, target: Path) -> OutputError:
+    where = exc.filename or target
+    return OutputError(f"{where}: could not write ({exc.strerror or exc}); "
+                       "nothing was written or changed")
+
+
+def write_file(target: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(temporary)`` and move the finished file to ``target`` atomically."""
+    made = _made_folders(target)
+    temporary = target.absolute().parent / f".{target.name}.abm-partial-{uuid.uuid4().hex[:12]}"
+    try:
+        temporary.parent.mkdir(parents=True, exist_ok=True)
+        write(temporary)
+        os.replace(temporary, target)
+    except BaseException as exc:
+        temporary.unlink(missing_ok=True)
+        _remove_empty(made)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise _failed(exc, target) from None
+        raise
+
+
+def write_folder(target: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(staging)`` on a new hidden folder beside ``target``, then rename it into
+    place; an earlier ``target`` is removed only once the new one is complete."""
+    made = _made_folders(target)
+    parent = target.absolute().parent
+    staging = parent / f".{target.name}.abm-partial-{uuid.uuid4().hex[:12]}"
+    try:
+        staging.mkdir(parents=True)
+        write(staging)
+        _swap(staging, target)
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        _remove_empty(made)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise _failed(exc, target) from None
+        raise
+
+
+def _swap(staging: Path, target: Path) -> None:
+    if target.is_dir() and any(target.iterdir()):
+        old = target.absolute().parent / f".{target.name}.abm-old-{uuid.uuid4().hex[:12]}"
+        os.rename(target, old)
+        try:
+            os.rename(staging, target)
+        except BaseException:
+            os.rename(old, target)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    if target.is_dir():
+        target.rmdir()
+    os.rename(staging, target)

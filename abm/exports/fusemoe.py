@@ -1,0 +1,443 @@
+"""Prediction samples in the input layout of FuseMoE's MIMIC-IV loader.
+
+FuseMoE (Han et al., "FuseMoE: Mixture-of-Experts Transformers for Fleximodal Fusion", NeurIPS
+2024; code at github.com/aaronhan223/FuseMoE) reads ``{file_path}/{mode}_{task}_stays.pkl``
+for ``mode`` in ``train``, ``val``, ``test`` in ``src/preprocessing/data_mimiciv.py``
+(``load_data``, ``TSNote_Irg``, ``F_impute``, ``TextTSIrgcollate_fn``): each file is a pickled
+list of dicts, one per sample, with
+
+- ``name``: the sample id, here ``<patient_id>_<label date>`` (e.g. ``P0012_2024-02-03``);
+- ``ts_tt``: float64 array (T,): observation times in hours from the window start, each
+  ``< tt_max = 24 * window_days`` (the loader divides by ``tt_max``);
+- ``irg_ts``: float32 array (T, 30): the values observed at those times, z-scored with the
+  training split's statistics, 0 where not observed; the loader hard-codes 30 features
+  (``orig_d_ts=30``), so the columns past :data:`FEATURES` are padding, never observed;
+- ``irg_ts_mask``: int32 array (T, 30): 1 where observed, else 0;
+- ``reg_ts``: float32 array (tt_max, 60): the same observations on the regular hourly grid, values
+  (columns 0-29) then mask (30-59). A value is carried forward from its last observation in the
+  window (0 before the first); the mask is 1 only in the hour of an observation. FuseMoE
+  recomputes this key with ``F_impute`` when run with ``--reg_ts``, but the key must exist;
+- ``label``: 1 if an attack starts on the day after the window (the label day), else 0.
+
+Samples: one per patient and label day ``L`` in ``window_days … days-1``; the window is the
+``window_days`` days before ``L``, starting at midnight. A label day with an attack already under
+way at its start is not at risk of an onset and its sample is dropped, as in SPEC §7's risk set;
+the counts of dropped samples are in ``fusemoe.json``.
+
+Observations follow the event log's times of day (``abm.eventlog.LOG_HOUR``): weather at 00:00,
+stress and diet at 20:00, the night's sleep at 22:00, the day's triggers at 23:00, and an attack's
+severity and aura at its onset. Observations at the same instant share a row of ``irg_ts``.
+
+Split: patients (not samples) are shuffled with ``numpy.random.default_rng(seed)`` and cut
+70/15/15, so no patient is in two splits. Standardization: each feature's mean and standard
+deviation (ddof 0) over the training patients only: every day of the run for daily features,
+every attack for the attack features; a constant feature gets SD 1. ``fusemoe.json`` records the
+features, their statistics, the split's patients and the counts.
+
+Each file is one pickled list, written as it is made (see :func:`dump_list`), so the export
+holds one batch of samples in memory, not the cohort's gigabytes; the arrays are NumPy arrays,
+which NumPy >= 1.26 can load.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import polars as pl
+
+from abm.errors import ConfigError, InputError
+from abm.eventlog import LOG_HOUR
+from abm.exports import atomic
+
+TASK = "ihm-migraine"
+WINDOW_DAYS = 2
+#: FuseMoE's ``orig_d_ts``: columns of ``irg_ts`` (``reg_ts`` has twice as many)
+COLUMNS = 30
+SPLITS = ("train", "val", "test")
+SPLIT_SHARES = (0.70, 0.15, 0.15)
+META = "fusemoe.json"
+MINUTES_PER_DAY = 24 * 60
+#: samples whose hourly grid is built at a time (bounds temporary memory)
+GRID_BATCH = 2048
+#: pickled samples written at a time
+APPEND_BATCH = 256
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One column of ``irg_ts``: where its values come from and when they are observed."""
+
+    index: int
+    name: str
+    frame: str  # daily or attacks
+    column: str
+    modality: str
+    hour: int | None  # hour of day it is logged at; None: at the attack's onset
+
+
+def _features() -> tuple[Feature, ...]:
+    groups = (
+        ("weather", LOG_HOUR["weather"], ("temperature", "humidity", "pressure",
+                                          "pressure_change_24h")),
+        ("stress", LOG_HOUR["stress_log"], ("stress_level",)),
+        ("diet", LOG_HOUR["diet_log"], ("alcohol_consumed", "caffeine_consumed",
+                                        "chocolate_consumed", "processed_food_consumed",
+                                        "water_consumed_liters")),
+        ("sleep", LOG_HOUR["sleep"], ("total_sleep_hours", "deep_sleep_pct", "rem_sleep_pct",
+                                      "light_sleep_pct", "awake_time_mins", "sleep_quality")),
+        ("trigger", LOG_HOUR["trigger"], ("weather_trigger", "sleep_trigger", "stress_trigger",
+                                          "diet_trigger")),
+    )
+    out: list[Feature] = []
+    for modality, hour, columns in groups:
+        out += [Feature(len(out) + k, c, "daily", c, modality, hour)
+                for k, c in enumerate(columns)]
+    out += [Feature(len(out), "migraine_severity", "attacks", "severity", "attack", None),
+            Feature(len(out) + 1, "migraine_aura", "attacks", "with_aura", "attack", None)]
+    return tuple(out)
+
+
+#: the column → feature index mapping of ``irg_ts`` (and of ``reg_ts``: index, and index + 30
+#: for its mask); indices from ``len(FEATURES)`` to 29 are padding, never observed
+FEATURES: tuple[Feature, ...] = _features()
+FEATURE_INDEX: dict[str, int] = {f.name: f.index for f in FEATURES}
+DAILY_FEATURES = tuple(f for f in FEATURES if f.frame == "daily")
+ATTACK_FEATURES = tuple(f for f in FEATURES if f.frame == "attacks")
+TASK_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def markdown_table() -> str:
+    """The column → feature index table of the README."""
+    lines = ["| index | feature | from | modality | observed at |", "|---|---|---|---|---|"]
+    lines += [f"| {f.index} | `{f.name}` | `{f.frame}.{f.column}` | {f.modality} | "
+              f"{'the attack onset' if f.hour is None else f'{f.hour:02d}:00 each day'} |"
+              for f in FEATURES]
+    lines.append(f"| {len(FEATURES)}–{COLUMNS - 1} | padding | | | never (mask 0) |")
+    return "\n".join(lines) + "\n"
+
+
+def file_name(split: str, task: str) -> str:
+    """``<split>_<task>_stays.pkl``, the name FuseMoE's ``load_data`` opens."""
+    return f"{split}_{task}_stays.pkl"
+
+
+def check_options(window_days: int, task: str, seed: int | None) -> None:
+    """Refuse options FuseMoE or the export cannot use."""
+    if isinstance(window_days, bool) or not isinstance(window_days, int) or window_days < 1:
+        raise ConfigError(f"--window-days must be a whole number >= 1, got {window_days!r}")
+    if not TASK_PATTERN.fullmatch(task):
+        raise ConfigError(f"--task must be letters, digits, '_', '-' or '.', got {task!r}")
+    if "ihm" not in task and "los" not in task:
+        raise ConfigError(f"--task must contain 'ihm' (or 'los'): FuseMoE picks its binary "
+                          f"cross-entropy loss from the task name, got {task!r}")
+    if seed is not None and not 0 <= seed < 2**63:
+        raise ConfigError(f"--seed must be in [0, 2**63), got {seed}")
+
+
+def split_patients(n: int, seed: int) -> dict[str, np.ndarray]:
+    """Rows of ``patients`` in each split: a seeded shuffle cut 70/15/15 (train never empty)."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_train = min(n, max(1, int(SPLIT_SHARES[0] * n + 0.5)))
+    n_val = min(n - n_train, int(SPLIT_SHARES[1] * n + 0.5))
+    cuts = (order[:n_train], order[n_train:n_train + n_val], order[n_train + n_val:])
+    return {name: np.sort(rows) for name, rows in zip(SPLITS, cuts, strict=True)}
+
+
+# --- the observations, as rows ------------------------------------------------------------
+
+@dataclass
+class _Cohort:
+    """The frames as arrays indexed by (patient row, day)."""
+
+    ids: list[str]
+    dates: list[str]
+    daily: np.ndarray  # (n, days, len(DAILY_FEATURES)) float64
+    has_migraine: np.ndarray  # (n, days) bool
+    onset: np.ndarray  # (n, days) bool
+    attack_patient: np.ndarray  # (A,) patient row
+    attack_minute: np.ndarray  # (A,) minutes since day 0's midnight
+    attack_values: np.ndarray  # (A, len(ATTACK_FEATURES)) float64
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.onset.shape
+
+
+def cohort_arrays(frames: dict[str, pl.DataFrame]) -> _Cohort:
+    """The frames as (patient, day) arrays, patients in ``patients`` order."""
+    patients = frames["patients"].select("patient_id").with_row_index("pidx")
+    daily = frames["daily"].join(patients, on="patient_id", how="inner").sort(["pidx", "day"])
+    n = patients.height
+    days = int(daily["day"].max()) + 1 if daily.height else 0  # type: ignore[arg-type]
+    if daily.height != n * days or n == 0:
+        raise InputError(f"the daily frame has {daily.height} rows, expected one per patient "
+                         f"and day ({n} x {days}); not a complete abm output")
+
+    def matrix(columns: list[str]) -> np.ndarray:
+        return (daily.select(pl.col(c).cast(pl.Float64) for c in columns).to_numpy()
+                .reshape(n, days, len(columns)))
+
+    start = daily["date"][0]
+    attacks = frames["attacks"].join(patients, on="patient_id", how="inner").sort(
+        ["pidx", "onset"])
+    minute = attacks.select((pl.col("onset") - pl.lit(start).cast(pl.Datetime("ms")))
+                            .dt.total_minutes()).to_series()
+    return _Cohort(
+        ids=patients["patient_id"].cast(pl.String).to_list(),
+        dates=[d.isoformat() for d in daily["date"][:days].to_list()],
+        daily=matrix([f.column for f in DAILY_FEATURES]),
+        has_migraine=matrix(["has_migraine"])[..., 0] > 0,
+        onset=matrix(["migraine_onset"])[..., 0] > 0,
+        attack_patient=attacks["pidx"].to_numpy().astype(np.int64),
+        attack_minute=minute.to_numpy().astype(np.int64),
+        attack_values=attacks.select(pl.col(f.column).cast(pl.Float64)
+                                     for f in ATTACK_FEATURES).to_numpy())
+
+
+def statistics(cohort: _Cohort, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and SD of every column over the training patients (padding: 0 and 1)."""
+    mean, sd = np.zeros(COLUMNS), np.ones(COLUMNS)
+    daily = cohort.daily[train].reshape(-1, len(DAILY_FEATURES))
+    attacks = cohort.attack_values[np.isin(cohort.attack_patient, train)]
+    for values, features in ((daily, DAILY_FEATURES), (attacks, ATTACK_FEATURES)):
+        if values.shape[0] == 0:
+            continue
+        index = [f.index for f in features]
+        mean[index] = values.mean(axis=0)
+        spread = values.std(axis=0)
+        sd[index] = np.where(np.isfinite(spread) & (spread > 0), spread, 1.0)
+    return mean, sd
+
+
+@dataclass
+class _Rows:
+    """Every observation row of the cohort, ordered by (patient, day, time of day)."""
+
+    cell: np.ndarray  # patient * days + day
+    minute: np.ndarray  # minute of the day
+    hours: np.ndarray  # hours since the patient's day-0 midnight
+    values: np.ndarray  # (R, COLUMNS) float32, standardized, 0 where unobserved
+    mask: np.ndarray  # (R, COLUMNS) int32
+    start: np.ndarray  # first row of each cell, and the end after the last
+
+
+def observation_rows(cohort: _Cohort, mean: np.ndarray, sd: np.ndarray,
+                     per_hour: bool = False) -> _Rows:
+    """The rows of ``irg_ts``: the daily observations at their fixed hours, and each attack's at
+    its onset, merged into the fixed row of the same instant (``per_hour``: the same hour)."""
+    n, days = cohort.shape
+    hours = sorted({f.hour for f in DAILY_FEATURES if f.hour is not None})
+    k = len(hours)
+    values = np.zeros((n * days, k, COLUMNS), dtype=np.float32)
+    mask = np.zeros((n * days, k, COLUMNS), dtype=np.int32)
+    for j, f in enumerate(DAILY_FEATURES):
+        slot = hours.index(f.hour)  # type: ignore[arg-type]
+        values[:, slot, f.index] = ((cohort.daily[..., j] - mean[f.index]) / sd[f.index]).ravel()
+        mask[:, slot, f.index] = 1
+    values, mask = values.reshape(-1, COLUMNS), mask.reshape(-1, COLUMNS)
+    fixed_minute = np.array([60 * h for h in hours], dtype=np.int64)
+    inside = (cohort.attack_minute >= 0) & (cohort.attack_minute < days * MINUTES_PER_DAY)
+    day, minute = np.divmod(cohort.attack_minute[inside], MINUTES_PER_DAY)
+    cell = cohort.attack_patient[inside] * days + day
+    a_values = np.zeros((cell.size, COLUMNS), dtype=np.float32)
+    for j, f in enumerate(ATTACK_FEATURES):
+        a_values[:, f.index] = (cohort.attack_values[inside, j] - mean[f.index]) / sd[f.index]
+    a_mask = (np.arange(COLUMNS) == np.array([[f.index] for f in ATTACK_FEATURES])).any(0)
+    a_mask = np.broadcast_to(a_mask.astype(np.int32), a_values.shape)
+    merge_minute = minute // 60 * 60 if per_hour else minute
+    slot = np.searchsorted(fixed_minute, merge_minute)  # fixed rows before the onset
+    same = fixed_minute[np.minimum(slot, k - 1)] == merge_minute
+    at = cell[same] * k + slot[same]
+    np.add.at(values, at, a_values[same])
+    np.maximum.at(mask, at, a_mask[same])
+    put = cell[~same] * k + slot[~same]
+    all_cells = np.insert(np.repeat(np.arange(n * days, dtype=np.int64), k), put, cell[~same])
+    all_minutes = np.insert(np.tile(fixed_minute, n * days), put, merge_minute[~same])
+    return _Rows(cell=all_cells, minute=all_minutes,
+                 hours=(all_cells % days) * 24.0 + all_minutes / 60.0,
+                 values=np.insert(values, put, a_values[~same], axis=0),
+                 mask=np.insert(mask, put, a_mask[~same], axis=0),
+                 start=np.searchsorted(all_cells, np.arange(n * days + 1)))
+
+
+def hourly_grid(hourly: _Rows, cells: np.ndarray, window_days: int) -> np.ndarray:
+    """``reg_ts`` of the windows starting at ``cells`` (patient * days + first day), as
+    (len(cells), 24 * window_days, 2 * COLUMNS): values carried forward, then the mask."""
+    hours = 24 * window_days
+    first, end = hourly.start[cells], hourly.start[cells + window_days]
+    counts = end - first
+    owner = np.repeat(np.arange(cells.size), counts)
+    rows = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) \
+        + np.repeat(first, counts)
+    hour = (hourly.cell[rows] - cells[owner]) * 24 + hourly.minute[rows] // 60
+    grid = np.zeros((cells.size, hours, 2 * COLUMNS), dtype=np.float32)
+    grid[owner, hour, :COLUMNS] = hourly.values[rows]
+    grid[owner, hour, COLUMNS:] = hourly.mask[rows]
+    for h in range(1, hours):  # carry each value forward to the hours that did not observe it
+        np.copyto(grid[:, h, :COLUMNS], grid[:, h - 1, :COLUMNS],
+                  where=grid[:, h, COLUMNS:] == 0)
+    return grid
+
+
+# --- samples ------------------------------------------------------------------------------
+
+@dataclass
+class Plan:
+    """Everything the samples are cut from: the cohort as arrays, the split, the training
+    statistics and the observation rows."""
+
+    cohort: _Cohort
+    window_days: int
+    seed: int
+    split: dict[str, np.ndarray]
+    mean: np.ndarray
+    sd: np.ndarray
+    rows: _Rows
+    hourly: _Rows
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def samples(self, split: str) -> list[dict]:
+        """The samples of one split, in (patient, label day) order."""
+        return list(self.iter_samples(split))
+
+    def iter_samples(self, split: str) -> Iterator[dict]:
+        """The samples of one split, made a batch at a time as they are consumed."""
+        c, w = self.cohort, self.window_days
+        n, days = c.shape
+        patients = self.split[split]
+        p = np.repeat(patients, days - w)
+        d0 = np.tile(np.arange(days - w), patients.size)
+        at_risk = ~c.has_migraine[p, d0 + w] | c.onset[p, d0 + w]
+        self.dropped[split] = int((~at_risk).sum())
+        p, d0 = p[at_risk], d0[at_risk]
+        cells = p * days + d0
+        labels = c.onset[p, d0 + w].astype(int).tolist()
+        first, end = self.rows.start[cells], self.rows.start[cells + w]
+        for lo in range(0, cells.size, GRID_BATCH):
+            grid = hourly_grid(self.hourly, cells[lo:lo + GRID_BATCH], w)
+            for b, i in enumerate(range(lo, lo + grid.shape[0])):
+                a, z = first[i], end[i]
+                yield {"name": f"{c.ids[p[i]]}_{c.dates[d0[i] + w]}",
+                       "ts_tt": self.rows.hours[a:z] - 24.0 * d0[i],
+                       "irg_ts": self.rows.values[a:z], "irg_ts_mask": self.rows.mask[a:z],
+                       "reg_ts": grid[b], "label": labels[i]}
+
+    def meta(self, task: str, counts: dict[str, tuple[int, int]]) -> dict:
+        """The content of ``fusemoe.json``; ``counts``: (samples, positive) per split."""
+        features = [{"index": f.index, "name": f.name, "source": f"{f.frame}.{f.column}",
+                     "modality": f.modality,
+                     "observed_at": "onset" if f.hour is None else f"{f.hour:02d}:00",
+                     "mean": float(self.mean[f.index]), "sd": float(self.sd[f.index])}
+                    for f in FEATURES]
+        splits = {s: {"patients": [self.cohort.ids[i] for i in self.split[s]],
+                      "samples": counts[s][0], "positive": counts[s][1],
+                      "not_at_risk_dropped": self.dropped[s]} for s in SPLITS}
+        return {"task": task, "window_days": self.window_days, "tt_max": 24 * self.window_days,
+                "seed": self.seed, "columns": COLUMNS, "features": features,
+                "padding": list(range(len(FEATURES), COLUMNS)), "splits": splits,
+                "files": [file_name(s, task) for s in SPLITS]}
+
+
+def plan(frames: dict[str, pl.DataFrame], window_days: int = WINDOW_DAYS,
+         seed: int = 42) -> Plan:
+    """Prepare the samples of a run's frames: split, training statistics, observation rows."""
+    cohort = cohort_arrays(frames)
+    n, days = cohort.shape
+    if window_days >= days:
+        raise ConfigError(f"--window-days must be less than the run's {days} days (a window "
+                          f"and a label day), got {window_days}")
+    split = split_patients(n, seed)
+    mean, sd = statistics(cohort, split["train"])
+    return Plan(cohort, window_days, seed, split, mean, sd,
+                observation_rows(cohort, mean, sd), observation_rows(cohort, mean, sd, True))
+
+
+def build_samples(frames: dict[str, pl.DataFrame], window_days: int = WINDOW_DAYS,
+                  seed: int = 42) -> tuple[Plan, dict[str, list[dict]]]:
+    """Every split's samples (in memory; the export writes one split at a time)."""
+    prepared = plan(frames, window_days, seed)
+    return prepared, {s: prepared.samples(s) for s in SPLITS}
+
+
+# --- writing ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Summary:
+    """What an export wrote."""
+
+    path: Path
+    samples: dict[str, int]
+    bytes: int
+
+
+def is_export_file(name: str) -> bool:
+    """A file this export writes (for any task), which ``--overwrite`` may replace."""
+    return name == META or re.fullmatch(r"(train|val|test)_.+_stays\.pkl", name) is not None
+
+
+def dump_list(items: Iterable[object], handle: BinaryIO) -> int:
+    """Pickle ``items`` to ``handle`` as one list, each item written as soon as it is made, so
+    that memory holds one item at a time; return the number of items.
+
+    ``pickle.load`` reads the result as a plain ``list``. The list is written as protocol-3
+    opcodes: ``EMPTY_LIST``, then per batch ``MARK``, the items, ``APPENDS``, then ``STOP``. Each
+    item is pickled on its own (protocol 3 numbers its memo entries explicitly, so every item
+    refers only to its own), without its ``PROTO`` header and ``STOP``.
+    """
+    handle.write(pickle.PROTO + bytes([3]) + pickle.EMPTY_LIST)
+    count = 0
+    for item in items:
+        if count % APPEND_BATCH == 0:
+            handle.write((pickle.APPENDS if count else b"") + pickle.MARK)
+        handle.write(memoryview(pickle.dumps(item, protocol=3))[2:-1])
+        count += 1
+    if count:
+        handle.write(pickle.APPENDS)
+    handle.write(pickle.STOP)
+    return count
+
+
+def _tally(samples: Iterator[dict], labels: list[int]) -> Iterator[dict]:
+    for sample in samples:
+        labels.append(sample["label"])
+        yield sample
+
+
+def write_samples(folder: Path, prepared: Plan, task: str) -> dict[str, tuple[int, int]]:
+    """The three pickles, streamed, then ``fusemoe.json``."""
+    counts = {}
+    for split in SPLITS:
+        labels: list[int] = []
+        with open(folder / file_name(split, task), "wb", buffering=1 << 20) as handle:
+            dump_list(_tally(prepared.iter_samples(split), labels), handle)
+        counts[split] = (len(labels), sum(labels))
+    with open(folder / META, "w", encoding="utf-8") as handle:
+        json.dump(prepared.meta(task, counts), handle, indent=1)
+        handle.write("\n")
+    return counts
+
+
+def export_fusemoe(source: Path, to: Path, window_days: int = WINDOW_DAYS, task: str = TASK,
+                   seed: int | None = None, overwrite: bool = False) -> Summary:
+    """Write the FuseMoE samples of the ``abm run`` folder ``source`` into the folder ``to``.
+
+    ``seed`` (default: the run's seed) shuffles the patients into the splits.
+    """
+    source, to = Path(source), Path(to)
+    check_options(window_days, task, seed)
+    atomic.check_outside(to, source, "--to")
+    atomic.check_folder_target(to, overwrite, is_export_file, META)
+    frames, config = atomic.load_run(source)
+    prepared = plan(frames, window_days, config.run.seed if seed is None else seed)
+    counts: dict[str, tuple[int, int]] = {}
+    atomic.write_folder(to, lambda staging: counts.update(write_samples(staging, prepared,
+                                                                          task)))
+    size = sum(p.stat().st_size for p in to.iterdir())
+    return Summary(to, {s: counts[s][0] for s in SPLITS}, size)
