@@ -1,4 +1,4 @@
-"""The ``abm`` command: ``abm run`` and ``abm validate`` (SPEC §8).
+"""The ``abm`` command: ``abm run``, ``abm validate``, ``abm experiment``, ``abm export``.
 
 Bad input never produces a traceback: every :class:`~abm.errors.AbmError` and every usage error
 becomes one line on stderr and exit status 2, checked before anything is written. ``validate``
@@ -99,8 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "pass/fail) of an output folder written with --format parquet or csv. "
                          "Exit 0 when all targets pass, 1 when one fails, 2 on bad input.")
     val.add_argument("folder", metavar="DIR", type=Path, help="output folder of abm run")
+    from abm.experiment_command import add_experiment_parser
     from abm.exports.command import add_export_parser
 
+    add_experiment_parser(sub)
     add_export_parser(sub)
     return parser
 
@@ -218,6 +220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from abm.exports.command import run_export
 
             return run_export(args)
+        if args.command == "experiment":
+            from abm.experiment_command import run_experiment_command
+
+            return run_experiment_command(args)
         return _run(args) if args.command == "run" else _validate(args)
     except _UsageError as exc:
         print(str(exc), file=sys.stderr)
