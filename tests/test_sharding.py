@@ -183,3 +183,27 @@ def test_a_killed_worker_is_retried_and_the_data_is_unchanged(tmp_path: Path) ->
     assert proc.returncode == 0, err
     assert main(["run", *args, "--workers", "1", "--out", str(tmp_path / "calm")]) == 0
     assert _same(_read(tmp_path / "killed"), _read(tmp_path / "calm"))
+
+
+def test_a_lost_dask_worker_is_replaced_and_the_data_is_unchanged(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    config_file = tmp_path / "c.toml"
+    config_file.write_text("[run]\nshard_patients = 400\ndays = 120\n")
+    args = ["--config", str(config_file), "--patients", "12000", "--quiet"]
+    proc = subprocess.Popen([sys.executable, "-m", "abm", "run", *args, "--scheduler", "local",
+                             "--workers", "2", "--out", str(tmp_path / "lost")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    victims: list[int] = []
+    deadline = time.time() + 60
+    while not victims and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        victims = _workers_of(proc.pid)
+    assert victims, "no Dask worker process was seen"
+    time.sleep(2.5)  # the cluster starts, and the workers get into their shards
+    victims = _workers_of(proc.pid)
+    assert victims and proc.poll() is None, "the run ended before a worker could be lost"
+    os.kill(victims[-1], signal.SIGKILL)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert main(["run", *args, "--workers", "1", "--out", str(tmp_path / "calm")]) == 0
+    assert _same(_read(tmp_path / "lost"), _read(tmp_path / "calm"))
