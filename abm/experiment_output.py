@@ -18,9 +18,7 @@ before any work is done (:func:`check_output`).
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import uuid
 from collections.abc import Mapping
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from abm.errors import OutputError
+from abm.files import file_record, swap_into_place, writable_parent
 
 if TYPE_CHECKING:
     from abm.experiment import ExperimentResult
@@ -42,17 +41,6 @@ def _is_experiment_output(folder: Path) -> bool:
         return False
 
 
-def _writable_parent(out: Path) -> Path:
-    parent = out.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise OutputError(f"{parent}: is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{parent}: folder is not writable")
-    return parent
-
-
 def check_output(out: Path, overwrite: bool) -> None:
     """Refuse an output folder that cannot or must not be written, before running anything."""
     if out.exists() and not out.is_dir():
@@ -63,15 +51,7 @@ def check_output(out: Path, overwrite: bool) -> None:
         if not _is_experiment_output(out):
             raise OutputError(f"{out}: holds files that are not an abm experiment output; "
                               "choose another folder")
-    _writable_parent(out)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    writable_parent(out)
 
 
 def _write_files(result: ExperimentResult, folder: Path) -> None:
@@ -113,10 +93,9 @@ def write_experiment(result: ExperimentResult, out: Path, overwrite: bool = Fals
     staging.mkdir()
     try:
         _write_files(result, staging)
-        files = {p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size}
-                 for p in sorted(staging.iterdir())}
+        files = {p.name: file_record(p) for p in sorted(staging.iterdir())}
         (staging / MANIFEST).write_text(_manifest(result, files), encoding="utf-8")
-        _swap(staging, out)
+        swap_into_place(staging, out)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise OutputError(f"{exc.filename or out}: could not write ({exc.strerror or exc}); "
@@ -125,23 +104,6 @@ def write_experiment(result: ExperimentResult, out: Path, overwrite: bool = Fals
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
-
-
-def _swap(staging: Path, out: Path) -> None:
-    """Rename the finished staging folder to ``out``; an earlier output is removed last."""
-    if out.is_dir() and any(out.iterdir()):
-        old = out.parent / f".{out.name}.abm-old-{uuid.uuid4().hex[:12]}"
-        os.rename(out, old)
-        try:
-            os.rename(staging, out)
-        except BaseException:
-            os.rename(old, out)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        if out.is_dir():
-            out.rmdir()
-        os.rename(staging, out)
 
 
 def _manifest(result: ExperimentResult, files: Mapping[str, Mapping[str, Any]]) -> str:

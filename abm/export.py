@@ -18,7 +18,6 @@ holds anything but an ``abm`` output is never replaced.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -32,6 +31,7 @@ import polars as pl
 from abm import schemas
 from abm.config import Config
 from abm.errors import ConfigError, InputError, OutputError
+from abm.files import file_record, sha256, swap_into_place, writable_parent
 
 FORMATS = ("parquet", "csv", "seed-csv")
 MANIFEST = "manifest.json"
@@ -50,26 +50,7 @@ def check_target(out: Path, overwrite: bool) -> None:
         if entries and MANIFEST not in entries:
             raise OutputError(f"{out}: holds files that are not an abm output; "
                               "choose another folder")
-    parent = _existing_parent(out)
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{parent}: folder is not writable")
-
-
-def _existing_parent(path: Path) -> Path:
-    parent = path.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise OutputError(f"{parent}: is a file, not a folder")
-    return parent
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    writable_parent(out)
 
 
 def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
@@ -142,7 +123,7 @@ def write_outputs(result: object, out: str | Path, fmt: str = "parquet",
                 frame.write_parquet(path, compression="zstd", compression_level=1)
             else:
                 _csv_ready(frame).write_csv(path)
-            return {"sha256": _sha256(path), "bytes": path.stat().st_size}
+            return file_record(path)
 
         # Polars writes without holding the interpreter lock: files are written side by side.
         with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
@@ -162,7 +143,7 @@ def write_outputs(result: object, out: str | Path, fmt: str = "parquet",
         with open(staging / MANIFEST, "w", encoding="utf-8") as handle:
             json.dump(manifest, handle, indent=2)
             handle.write("\n")
-        _swap_into_place(staging, out)
+        swap_into_place(staging, out)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         where = exc.filename or out
@@ -172,23 +153,6 @@ def write_outputs(result: object, out: str | Path, fmt: str = "parquet",
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
-
-
-def _swap_into_place(staging: Path, out: Path) -> None:
-    """Rename the finished staging folder to ``out``, replacing an earlier output last."""
-    if out.is_dir() and any(out.iterdir()):
-        old = out.parent / f".{out.name}.abm-old-{uuid.uuid4().hex[:12]}"
-        os.rename(out, old)
-        try:
-            os.rename(staging, out)
-        except BaseException:
-            os.rename(old, out)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        if out.is_dir():
-            out.rmdir()
-        os.rename(staging, out)
 
 
 def read_manifest(folder: Path) -> dict:
@@ -225,7 +189,7 @@ def verify_files(folder: Path, manifest: dict) -> None:
             detail = (f"truncated, {size} of {expected} bytes" if size < expected
                       else f"{size} bytes instead of {expected}")
             raise InputError(f"{path}: changed since it was written ({detail})")
-        if _sha256(path) != record["sha256"]:
+        if sha256(path) != record["sha256"]:
             raise InputError(f"{path}: changed since it was written (SHA-256 differs from "
                              f"{MANIFEST})")
     for path in sorted(folder.rglob("*")):

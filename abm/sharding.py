@@ -25,16 +25,15 @@ each part are in time order; order by ``time`` to merge parts.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from abm.config import Config
 from abm.errors import OutputError
+from abm.files import file_record, swap_into_place, write_atomic
 
 PARTIAL_SUFFIX = ".abm-partial"
 MARKERS = "shards"
@@ -68,22 +67,12 @@ def part_name(frame: str, shard: int, fmt: str) -> str:
     return f"{frame}/part-{shard:05d}.{'parquet' if fmt == 'parquet' else 'csv'}"
 
 
-def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def run_shard(config: Config, shard: Shard, staging: str, fmt: str) -> dict:
     """Simulate one shard and write its part files and marker; return the marker.
 
     Runs in a worker process (local or Dask): everything it needs comes in its arguments.
     """
-    from abm.export import _csv_ready, _sha256
+    from abm.export import _csv_ready
     from abm.feedback import default_rules
     from abm.recorder import record
     from abm.simulation import build_cohort, run_agents
@@ -102,17 +91,16 @@ def run_shard(config: Config, shard: Shard, staging: str, fmt: str) -> dict:
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "parquet":
-            _write_atomic(path, lambda p, f=frame: f.write_parquet(p, compression="zstd",
+            write_atomic(path, lambda p, f=frame: f.write_parquet(p, compression="zstd",
                                                                    compression_level=1))
         else:
-            _write_atomic(path, lambda p, f=frame: _csv_ready(f).write_csv(p))
-        files[rel] = {"sha256": _sha256(path), "bytes": path.stat().st_size,
-                      "rows": frame.height}
+            write_atomic(path, lambda p, f=frame: _csv_ready(f).write_csv(p))
+        files[rel] = {**file_record(path), "rows": frame.height}
     marker = {"shard": shard.index, "first": shard.first, "count": shard.count,
               "files": files, "seconds": round(time.perf_counter() - started, 3)}
     markers = root / MARKERS
     markers.mkdir(exist_ok=True)
-    _write_atomic(markers / f"{shard.index:05d}.json",
+    write_atomic(markers / f"{shard.index:05d}.json",
                   lambda p: p.write_text(json.dumps(marker), encoding="utf-8"))
     return marker
 
@@ -153,14 +141,14 @@ def prepare(config: Config, out: Path, fmt: str, resume: bool) -> Path:
     if resume:
         raise OutputError(f"{out}: no unfinished run to resume (no {staging.name} beside it)")
     staging.mkdir(parents=True)
-    _write_atomic(run_file, lambda p: p.write_text(json.dumps(wanted), encoding="utf-8"))
+    write_atomic(run_file, lambda p: p.write_text(json.dumps(wanted), encoding="utf-8"))
     return staging
 
 
 def finish(config: Config, fmt: str, staging: Path, out: Path, markers: Iterable[dict]) -> None:
     """Write the manifest (last) and move the finished output into place."""
     from abm import __version__
-    from abm.export import MANIFEST, _swap_into_place
+    from abm.export import MANIFEST
 
     files: dict[str, dict] = {}
     rows = dict.fromkeys(FRAMES, 0)
@@ -173,9 +161,9 @@ def finish(config: Config, fmt: str, staging: Path, out: Path, markers: Iterable
                 "files": files, "config": config.to_dict()}
     shutil.rmtree(staging / MARKERS, ignore_errors=True)
     (staging / RUN_FILE).unlink(missing_ok=True)
-    _write_atomic(staging / MANIFEST,
+    write_atomic(staging / MANIFEST,
                   lambda p: p.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8"))
-    _swap_into_place(staging, out)
+    swap_into_place(staging, out)
 
 
 def run_sharded(config: Config, out: Path, fmt: str, engine: object, resume: bool = False,

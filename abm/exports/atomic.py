@@ -23,6 +23,7 @@ import polars as pl
 from abm.config import Config
 from abm.errors import InputError, OutputError
 from abm.export import read_manifest, read_outputs
+from abm.files import swap_into_place, writable_parent
 
 #: formats of ``abm run`` that can be exported (seed-csv does not hold the event log)
 READABLE = ("parquet", "csv")
@@ -42,18 +43,6 @@ def check_outside(target: Path, source: Path, option: str) -> None:
     if target.absolute().resolve().is_relative_to(source.absolute().resolve()):
         raise OutputError(f"{target}: {option} must be outside the abm output folder {source} "
                           "(its manifest lists every file it may hold)")
-
-
-def writable_parent(path: Path) -> Path:
-    """The nearest existing folder above ``path``, refused if it is a file or not writable."""
-    parent = path.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise OutputError(f"{path}: cannot be created, {parent} is a file")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{parent}: folder is not writable")
-    return parent
 
 
 def check_file_target(target: Path, overwrite: bool, option: str = "--to") -> None:
@@ -134,26 +123,10 @@ def write_folder(target: Path, write: Callable[[Path], None]) -> None:
     try:
         staging.mkdir(parents=True)
         write(staging)
-        _swap(staging, target)
+        swap_into_place(staging, target)
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
         _remove_empty(made)
         if isinstance(exc, OSError) and not isinstance(exc, OutputError):
             raise _failed(exc, target) from None
         raise
-
-
-def _swap(staging: Path, target: Path) -> None:
-    if target.is_dir() and any(target.iterdir()):
-        old = target.absolute().parent / f".{target.name}.abm-old-{uuid.uuid4().hex[:12]}"
-        os.rename(target, old)
-        try:
-            os.rename(staging, target)
-        except BaseException:
-            os.rename(old, target)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-        return
-    if target.is_dir():
-        target.rmdir()
-    os.rename(staging, target)
