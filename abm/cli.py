@@ -12,7 +12,7 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from abm.errors import AbmError
@@ -32,7 +32,8 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: {message}")
 
 
-def _positive(name: str):
+def positive_int(name: str) -> Callable[[str], int]:
+    """An argparse type: a whole number >= 1, with errors naming the option ``name``."""
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -68,9 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="TOML configuration file with sections [population], [weather], "
                      "[sleep], [stress], [diet], [attacks], [triggers], [feedback.stress], "
                      "[feedback.sleep], [run]; unknown keys are refused")
-    run.add_argument("--patients", metavar="N", type=_positive("--patients"),
+    run.add_argument("--patients", metavar="N", type=positive_int("--patients"),
                      help="number of patients (population.num_patients; default 1000)")
-    run.add_argument("--days", metavar="D", type=_positive("--days"),
+    run.add_argument("--days", metavar="D", type=positive_int("--days"),
                      help="number of days (run.days; default 180)")
     run.add_argument("--seed", metavar="S", type=_seed,
                      help="root random seed (run.seed; default 42)")
@@ -83,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true",
                      help="replace an earlier abm output in --out (only once the new one is "
                      "complete)")
-    run.add_argument("--workers", metavar="K", type=_positive("--workers"),
+    run.add_argument("--workers", metavar="K", type=positive_int("--workers"),
                      help="local worker processes for runs of several shards (more than "
                      "run.shard_patients patients); default: 1 for one shard, else one per core")
     run.add_argument("--scheduler", metavar="ADDRESS",

@@ -25,14 +25,9 @@ if TYPE_CHECKING:
 
 
 def _workers(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--workers must be a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"--workers must be at least 1, got {value}")
-    return value
+    from abm.cli import positive_int
+
+    return positive_int("--workers")(text)
 
 
 def add_experiment_parser(subparsers: Any) -> argparse.ArgumentParser:

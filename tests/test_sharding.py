@@ -164,6 +164,17 @@ def _workers_of(pid: int) -> list[int]:
     return found
 
 
+def _kill_a_worker(proc: subprocess.Popen, settle_seconds: float) -> None:
+    """Wait for ``proc``'s worker processes, let them get into their shards, kill one."""
+    deadline = time.time() + 60
+    while not _workers_of(proc.pid) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(settle_seconds)
+    victims = _workers_of(proc.pid)
+    assert victims and proc.poll() is None, "no running worker process to kill"
+    os.kill(victims[-1], signal.SIGKILL)
+
+
 def test_a_killed_worker_is_retried_and_the_data_is_unchanged(tmp_path: Path) -> None:
     config_file = tmp_path / "c.toml"
     config_file.write_text("[run]\nshard_patients = 400\ndays = 120\n")
@@ -171,14 +182,7 @@ def test_a_killed_worker_is_retried_and_the_data_is_unchanged(tmp_path: Path) ->
     proc = subprocess.Popen([sys.executable, "-m", "abm", "run", *args, "--workers", "2",
                              "--out", str(tmp_path / "killed")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    victims: list[int] = []
-    deadline = time.time() + 60
-    while not victims and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-        victims = _workers_of(proc.pid)
-    assert victims, "no worker process was seen"
-    time.sleep(1.0)  # let the workers get into their shards
-    os.kill(victims[0], signal.SIGKILL)
+    _kill_a_worker(proc, settle_seconds=1.0)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert main(["run", *args, "--workers", "1", "--out", str(tmp_path / "calm")]) == 0
@@ -193,16 +197,7 @@ def test_a_lost_dask_worker_is_replaced_and_the_data_is_unchanged(tmp_path: Path
     proc = subprocess.Popen([sys.executable, "-m", "abm", "run", *args, "--scheduler", "local",
                              "--workers", "2", "--out", str(tmp_path / "lost")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    victims: list[int] = []
-    deadline = time.time() + 60
-    while not victims and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-        victims = _workers_of(proc.pid)
-    assert victims, "no Dask worker process was seen"
-    time.sleep(2.5)  # the cluster starts, and the workers get into their shards
-    victims = _workers_of(proc.pid)
-    assert victims and proc.poll() is None, "the run ended before a worker could be lost"
-    os.kill(victims[-1], signal.SIGKILL)
+    _kill_a_worker(proc, settle_seconds=2.5)  # the cluster starts first
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert main(["run", *args, "--workers", "1", "--out", str(tmp_path / "calm")]) == 0
