@@ -398,23 +398,28 @@ def _build(kind: type, value: Any, path: str) -> Any:
     return kind(**kwargs)
 
 
-def load_config(path: str | Path) -> Config:
-    """Read a TOML file of sections (``[population]``, ``[feedback.stress]``, ...)."""
-    path = Path(path)
+def read_toml(path: Path, what: str = "configuration file") -> dict[str, Any]:
+    """The tables of a TOML file; every problem is a one-line ConfigError naming the file."""
     try:
         text = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"{path}: configuration file not found") from None
+        raise ConfigError(f"{path}: {what} not found") from None
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a folder, expected a TOML file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
     try:
-        data = tomllib.loads(text.decode("utf-8"))
+        return tomllib.loads(text.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: malformed TOML ({exc})") from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read a TOML file of sections (``[population]``, ``[feedback.stress]``, ...)."""
+    path = Path(path)
+    data = read_toml(path)
     try:
         return Config.from_dict(data)
     except ConfigError as exc:

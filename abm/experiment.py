@@ -35,7 +35,6 @@ import os
 import re
 import sys
 import time
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from abm.config import Config
+from abm.config import Config, read_toml
 from abm.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -240,20 +239,7 @@ class Experiment:
 def load_experiment(path: str | Path) -> Experiment:
     """Read an experiment TOML file; every problem is a one-line ConfigError naming the file."""
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: experiment file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, expected a TOML file") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a UTF-8 text file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: malformed TOML ({exc})") from None
+    data = read_toml(path, "experiment file")
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem) or "experiment"
     try:
         return Experiment.from_dict(data, default_name=name)
