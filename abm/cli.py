@@ -32,16 +32,16 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: {message}")
 
 
-def positive_int(name: str) -> Callable[[str], int]:
-    """An argparse type: a whole number >= 1, with errors naming the option ``name``."""
+def whole_number(name: str, least: int = 1) -> Callable[[str], int]:
+    """An argparse type: a whole number >= ``least``, with errors naming the option ``name``."""
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(
                 f"{name} must be a whole number, got {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be at least 1, got {value}")
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{name} must be at least {least}, got {value}")
         return value
     return parse
 
@@ -69,9 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="TOML configuration file with sections [population], [weather], "
                      "[sleep], [stress], [diet], [attacks], [triggers], [feedback.stress], "
                      "[feedback.sleep], [run]; unknown keys are refused")
-    run.add_argument("--patients", metavar="N", type=positive_int("--patients"),
+    run.add_argument("--patients", metavar="N", type=whole_number("--patients"),
                      help="number of patients (population.num_patients; default 1000)")
-    run.add_argument("--days", metavar="D", type=positive_int("--days"),
+    run.add_argument("--days", metavar="D", type=whole_number("--days"),
                      help="number of days (run.days; default 180)")
     run.add_argument("--seed", metavar="S", type=_seed,
                      help="root random seed (run.seed; default 42)")
@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true",
                      help="replace an earlier abm output in --out (only once the new one is "
                      "complete)")
-    run.add_argument("--workers", metavar="K", type=positive_int("--workers"),
+    run.add_argument("--workers", metavar="K", type=whole_number("--workers"),
                      help="local worker processes for runs of several shards (more than "
                      "run.shard_patients patients); default: 1 for one shard, else one per core")
     run.add_argument("--scheduler", metavar="ADDRESS",

@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 
 
 def _workers(text: str) -> int:
-    from abm.cli import positive_int
+    from abm.cli import whole_number
 
-    return positive_int("--workers")(text)
+    return whole_number("--workers")(text)
 
 
 def add_experiment_parser(subparsers: Any) -> argparse.ArgumentParser:

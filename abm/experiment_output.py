@@ -19,14 +19,12 @@ before any work is done (:func:`check_output`).
 from __future__ import annotations
 
 import json
-import shutil
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from abm.errors import OutputError
-from abm.files import file_record, swap_into_place, writable_parent
+from abm.files import file_record, writable_parent, write_folder
 
 if TYPE_CHECKING:
     from abm.experiment import ExperimentResult
@@ -87,22 +85,13 @@ def _write_files(result: ExperimentResult, folder: Path) -> None:
 def write_experiment(result: ExperimentResult, out: Path, overwrite: bool = False) -> Path:
     """Write every output file of ``result`` to ``out`` through a staging folder."""
     check_output(out, overwrite)
-    parent = out.absolute().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = parent / f".{out.name}.abm-partial-{uuid.uuid4().hex[:12]}"
-    staging.mkdir()
-    try:
+
+    def fill(staging: Path) -> None:
         _write_files(result, staging)
         files = {p.name: file_record(p) for p in sorted(staging.iterdir())}
         (staging / MANIFEST).write_text(_manifest(result, files), encoding="utf-8")
-        swap_into_place(staging, out)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise OutputError(f"{exc.filename or out}: could not write ({exc.strerror or exc}); "
-                          "nothing was written or changed") from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+
+    write_folder(out, fill)
     return out
 
 

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,7 +29,7 @@ import polars as pl
 from abm import schemas
 from abm.config import Config
 from abm.errors import ConfigError, InputError, OutputError
-from abm.files import file_record, sha256, swap_into_place, writable_parent
+from abm.files import file_record, sha256, writable_parent, write_folder
 
 FORMATS = ("parquet", "csv", "seed-csv")
 MANIFEST = "manifest.json"
@@ -105,17 +103,13 @@ def write_outputs(result: object, out: str | Path, fmt: str = "parquet",
     check_target(out, overwrite)
     frames: dict[str, pl.DataFrame] = result.frames()  # type: ignore[attr-defined]
     config: Config = result.config  # type: ignore[attr-defined]
-    parent = out.absolute().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = parent / f".{out.name}.abm-partial-{uuid.uuid4().hex[:12]}"
-    staging.mkdir()
-    try:
-        files: dict[str, dict] = {}
-        if fmt == "seed-csv":
-            to_write = _seed_frames(frames)
-        else:
-            to_write = {f"{name}.{'parquet' if fmt == 'parquet' else 'csv'}": frame
-                        for name, frame in frames.items()}
+    if fmt == "seed-csv":
+        to_write = _seed_frames(frames)
+    else:
+        to_write = {f"{name}.{'parquet' if fmt == 'parquet' else 'csv'}": frame
+                    for name, frame in frames.items()}
+
+    def fill(staging: Path) -> None:
         def write(filename: str) -> dict:
             path = staging / filename
             frame = to_write[filename]
@@ -125,6 +119,7 @@ def write_outputs(result: object, out: str | Path, fmt: str = "parquet",
                 _csv_ready(frame).write_csv(path)
             return file_record(path)
 
+        files: dict[str, dict] = {}
         # Polars writes without holding the interpreter lock: files are written side by side.
         with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
             futures = {name: pool.submit(write, name) for name in to_write}
@@ -143,15 +138,8 @@ def write_outputs(result: object, out: str | Path, fmt: str = "parquet",
         with open(staging / MANIFEST, "w", encoding="utf-8") as handle:
             json.dump(manifest, handle, indent=2)
             handle.write("\n")
-        swap_into_place(staging, out)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        where = exc.filename or out
-        raise OutputError(f"{where}: could not write ({exc.strerror or exc}); "
-                          "nothing was written or changed") from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+
+    write_folder(out, fill)
     return out
 
 

@@ -12,7 +12,7 @@ import hashlib
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from abm.errors import OutputError
@@ -70,3 +70,60 @@ def swap_into_place(staging: Path, out: Path) -> None:
     if out.is_dir():
         out.rmdir()
     os.rename(staging, out)
+
+
+def _missing_parents(path: Path) -> list[Path]:
+    """Folders above ``path`` that do not exist yet, outermost first."""
+    missing, parent = [], path.absolute().parent
+    while not parent.exists():
+        missing.append(parent)
+        parent = parent.parent
+    return missing[::-1]
+
+
+def _remove_empty(folders: Iterable[Path]) -> None:
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
+def write_failed(exc: OSError, target: Path) -> OutputError:
+    """The one-line error of a write that failed (disk full, permission lost, ...)."""
+    return OutputError(f"{exc.filename or target}: could not write ({exc.strerror or exc}); "
+                       "nothing was written or changed")
+
+
+def write_folder(target: Path, fill: Callable[[Path], None]) -> None:
+    """Call ``fill(staging)`` on a new hidden folder beside ``target``, then rename it into
+    place; an earlier ``target`` is removed only once the new one is complete. On any failure
+    the staging folder, and the parent folders made for it, are removed."""
+    made = _missing_parents(target)
+    staging = target.absolute().parent / f".{target.name}.abm-partial-{uuid.uuid4().hex[:12]}"
+    try:
+        staging.mkdir(parents=True)
+        fill(staging)
+        swap_into_place(staging, target)
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        _remove_empty(made)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise write_failed(exc, target) from None
+        raise
+
+
+def write_file(target: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(temporary)`` beside ``target`` and rename the finished file into place."""
+    made = _missing_parents(target)
+    temporary = target.absolute().parent / f".{target.name}.abm-partial-{uuid.uuid4().hex[:12]}"
+    try:
+        temporary.parent.mkdir(parents=True, exist_ok=True)
+        write(temporary)
+        os.replace(temporary, target)
+    except BaseException as exc:
+        temporary.unlink(missing_ok=True)
+        _remove_empty(made)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise write_failed(exc, target) from None
+        raise

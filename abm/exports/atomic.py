@@ -12,10 +12,7 @@ holds, and a foreign file would make ``abm validate`` and every later export ref
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -23,7 +20,7 @@ import polars as pl
 from abm.config import Config
 from abm.errors import InputError, OutputError
 from abm.export import read_manifest, read_outputs
-from abm.files import swap_into_place, writable_parent
+from abm.files import writable_parent
 
 #: formats of ``abm run`` that can be exported (seed-csv does not hold the event log)
 READABLE = ("parquet", "csv")
@@ -72,61 +69,3 @@ def check_folder_target(target: Path, overwrite: bool, ours: Callable[[str], boo
             raise OutputError(f"{target}: holds files this export did not write ({foreign[0]}); "
                               "choose another folder")
     writable_parent(target)
-
-
-def _made_folders(path: Path) -> list[Path]:
-    """Folders above ``path`` that do not exist yet, outermost first."""
-    missing = []
-    parent = path.absolute().parent
-    while not parent.exists():
-        missing.append(parent)
-        parent = parent.parent
-    return missing[::-1]
-
-
-def _remove_empty(folders: Iterable[Path]) -> None:
-    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
-        try:
-            folder.rmdir()
-        except OSError:
-            pass
-
-
-def _failed(exc: OSError, target: Path) -> OutputError:
-    where = exc.filename or target
-    return OutputError(f"{where}: could not write ({exc.strerror or exc}); "
-                       "nothing was written or changed")
-
-
-def write_file(target: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(temporary)`` and move the finished file to ``target`` atomically."""
-    made = _made_folders(target)
-    temporary = target.absolute().parent / f".{target.name}.abm-partial-{uuid.uuid4().hex[:12]}"
-    try:
-        temporary.parent.mkdir(parents=True, exist_ok=True)
-        write(temporary)
-        os.replace(temporary, target)
-    except BaseException as exc:
-        temporary.unlink(missing_ok=True)
-        _remove_empty(made)
-        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
-            raise _failed(exc, target) from None
-        raise
-
-
-def write_folder(target: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(staging)`` on a new hidden folder beside ``target``, then rename it into
-    place; an earlier ``target`` is removed only once the new one is complete."""
-    made = _made_folders(target)
-    parent = target.absolute().parent
-    staging = parent / f".{target.name}.abm-partial-{uuid.uuid4().hex[:12]}"
-    try:
-        staging.mkdir(parents=True)
-        write(staging)
-        swap_into_place(staging, target)
-    except BaseException as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        _remove_empty(made)
-        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
-            raise _failed(exc, target) from None
-        raise

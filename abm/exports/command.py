@@ -26,16 +26,9 @@ EVENTLOG_FORMATS = ("xes", "ocel", "parquet", "csv")
 
 
 def _whole(option: str, least: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{option} must be a whole number, got {text!r}") from None
-        if value < least:
-            raise argparse.ArgumentTypeError(f"{option} must be at least {least}, got {value}")
-        return value
-    return parse
+    from abm.cli import whole_number
+
+    return whole_number(option, least)
 
 
 def _common(parser: argparse.ArgumentParser, what: str) -> None:

@@ -49,6 +49,7 @@ from typing import TextIO
 import numpy as np
 import polars as pl
 
+from abm import files
 from abm.errors import ConfigError
 from abm.exports import atomic
 from abm.triggers import NAMES
@@ -158,7 +159,7 @@ def export_eventlog(source: Path, to: Path, fmt: str | None = None,
     atomic.check_outside(to, source, "--to")
     frames, _config = atomic.load_run(source)
     counted: list[int] = []
-    atomic.write_file(to, lambda path: counted.append(write_eventlog(frames, fmt, path)))
+    files.write_file(to, lambda path: counted.append(write_eventlog(frames, fmt, path)))
     return Summary(to, fmt, counted[0], to.stat().st_size)
 
 

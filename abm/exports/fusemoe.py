@@ -52,6 +52,7 @@ from typing import BinaryIO
 import numpy as np
 import polars as pl
 
+from abm import files
 from abm.errors import ConfigError, InputError
 from abm.eventlog import LOG_HOUR
 from abm.exports import atomic
@@ -437,7 +438,7 @@ def export_fusemoe(source: Path, to: Path, window_days: int = WINDOW_DAYS, task:
     frames, config = atomic.load_run(source)
     prepared = plan(frames, window_days, config.run.seed if seed is None else seed)
     counts: dict[str, tuple[int, int]] = {}
-    atomic.write_folder(to, lambda staging: counts.update(write_samples(staging, prepared,
+    files.write_folder(to, lambda staging: counts.update(write_samples(staging, prepared,
                                                                           task)))
     size = sum(p.stat().st_size for p in to.iterdir())
     return Summary(to, {s: counts[s][0] for s in SPLITS}, size)
