@@ -94,21 +94,11 @@ class Patient:
         if new == old:
             return
         stress[day] = new
-        codes = self._codes
-        rise = self._rise
-        stale = self._stale
-        if day >= 1:  # the trigger of the edited day compares it with the day before
-            code = codes[day]
-            edited = (code | STRESS) if new - stress[day - 1] >= rise else (code & ~STRESS)
-            if edited != code:
-                codes[day] = edited
-                stale.append(day + 1)
-        if day + 1 < days:  # and the next day's trigger compares the next day with it
-            code = codes[day + 1]
-            edited = (code | STRESS) if stress[day + 1] - new >= rise else (code & ~STRESS)
-            if edited != code:
-                codes[day + 1] = edited
-                stale.append(day + 2)
+        # the edited day's trigger compares it with the day before; the next day's, with it
+        if day >= 1:
+            self._set_bit(day, STRESS, new - stress[day - 1] >= self._rise)
+        if day + 1 < days:
+            self._set_bit(day + 1, STRESS, stress[day + 1] - new >= self._rise)
 
     def lengthen_sleep(self, day: int, extra_hours: float, rule: str, attack: Attack) -> None:
         """Add ``extra_hours`` to the night starting on ``day`` and log the edit."""

@@ -91,12 +91,6 @@ class Cohort:
         self.cap = self.config.attacks.max_onset_probability
 
 
-def _concat(parts: list, attr: str | None = None) -> np.ndarray:
-    if attr is None:
-        return np.concatenate(parts)
-    return np.concatenate([getattr(p, attr) for p in parts])
-
-
 def _first_free_codes(codes: np.ndarray, stress: np.ndarray, span: np.ndarray,
                       points: np.ndarray | None, rise: int) -> tuple[np.ndarray, np.ndarray]:
     """Code deciding the first free day after an attack on each day, feedback applied."""
