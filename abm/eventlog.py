@@ -83,15 +83,16 @@ def build_events(cohort: Cohort, patient_ids: pl.Series, location_ids: pl.Series
     t_start = np.concatenate([[0], np.cumsum(t_per_day)])
 
     # attack events: onsets, feedback edits, ends; sorted among themselves
-    edits = cohort.edits
-    m = len(edits)
-    rule_of: dict[str, int] = {}
-    for rule in sorted({f"{e[2]}:{e[3]}" for e in edits}):
-        rule_of[rule] = len(names)
-        names.append(rule)
-    e_patient = np.fromiter((e[0] for e in edits), np.int64, m)
-    e_onset = np.fromiter((e[5] for e in edits), np.int64, m)
-    e_attack = np.searchsorted(onset_patient * days + onset_day, e_patient * days + e_onset)
+    edits, kinds = cohort.edits.columns()
+    m = edits["patient"].size
+    kind_name = np.empty(len(kinds), dtype=np.uint32)
+    labels = [f"{rule}:{column}" for rule, column in kinds]
+    for kind in sorted(range(len(labels)), key=labels.__getitem__):
+        kind_name[kind] = len(names)
+        names.append(labels[kind])
+    e_patient = edits["patient"]
+    e_attack = np.searchsorted(onset_patient * days + onset_day,
+                               e_patient * days + edits["onset_day"])
     a = onset_day.size
     rows = np.arange(a, dtype=np.uint32)
     a_time = np.concatenate([onset_ms, onset_ms[e_attack], end_ms])
@@ -103,15 +104,14 @@ def build_events(cohort: Cohort, patient_ids: pl.Series, location_ids: pl.Series
     attack_rows = {
         "time": a_time[order], "patient": a_patient[order], "kind": a_kind[order],
         "name": np.concatenate([np.full(a, code["severity"], np.uint32),
-                                np.fromiter((rule_of[f"{e[2]}:{e[3]}"] for e in edits),
-                                            np.uint32, m),
+                                kind_name[edits["kind"]],
                                 np.full(a, code["duration_hours"], np.uint32)])[order],
         "value": np.concatenate([severity.astype(np.float64),
-                                 np.fromiter((e[4] for e in edits), np.float64, m),
+                                 edits["delta"],
                                  duration.astype(np.float64)])[order],
         "attack": np.concatenate([rows, e_attack.astype(np.uint32), rows])[order],
         "target": np.concatenate([np.full(a, -1, np.int32),
-                                  np.fromiter((e[1] for e in edits), np.int32, m),
+                                  edits["day"].astype(np.int32),
                                   np.full(a, -1, np.int32)])[order],
     }
     attack_rows["location"] = patient_loc[attack_rows["patient"]]

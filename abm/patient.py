@@ -41,7 +41,7 @@ class Patient:
     """
 
     __slots__ = ("index", "cohort", "location", "onsets", "days", "_stale", "_flags",
-                 "_stress", "_codes", "_feedback_uniform", "_rise")
+                 "_stress", "_codes", "_feedback_uniform", "_rise", "_edit")
 
     def __init__(self, index: int, cohort: Cohort, location: object) -> None:
         self.index = index
@@ -51,6 +51,7 @@ class Patient:
         self.days = cohort.codes.shape[1]
         self._stale: list[int] = []
         self._rise = cohort.config.triggers.stress_rise_points
+        self._edit = cohort.edits.append
         self._flags = bytearray(cohort.would_start[index].tobytes())
         self._stress = memoryview(cohort.stress_level[index])
         self._codes = memoryview(cohort.codes[index])
@@ -90,15 +91,26 @@ class Patient:
         new = old + points
         if new > MAX_LEVEL:
             new = MAX_LEVEL
-        self.cohort.edits.append((self.index, day, rule, "stress_level", new - old, attack.day))
+        self._edit((self.index, day, rule, "stress_level", new - old, attack.day))
         if new == old:
             return
         stress[day] = new
-        # the edited day's trigger compares it with the day before; the next day's, with it
+        # The edited day's trigger compares it with the day before; the next day's, with it.
+        # (``_set_bit`` written out twice: this runs once per attack.)
+        codes = self._codes
+        rise = self._rise
         if day >= 1:
-            self._set_bit(day, STRESS, new - stress[day - 1] >= self._rise)
+            code = codes[day]
+            edited = (code | STRESS) if new - stress[day - 1] >= rise else (code & ~STRESS)
+            if edited != code:
+                codes[day] = edited
+                self._stale.append(day + 1)
         if day + 1 < days:
-            self._set_bit(day + 1, STRESS, stress[day + 1] - new >= self._rise)
+            code = codes[day + 1]
+            edited = (code | STRESS) if stress[day + 1] - new >= rise else (code & ~STRESS)
+            if edited != code:
+                codes[day + 1] = edited
+                self._stale.append(day + 2)
 
     def lengthen_sleep(self, day: int, extra_hours: float, rule: str, attack: Attack) -> None:
         """Add ``extra_hours`` to the night starting on ``day`` and log the edit."""
@@ -109,7 +121,7 @@ class Patient:
         hours = cohort.sleep["total_sleep_hours"]
         old = float(hours[row, day])
         new = hours.dtype.type(round_hours(np.float64(old + extra_hours)))
-        cohort.edits.append((row, day, rule, "total_sleep_hours", float(new) - old, attack.day))
+        self._edit((row, day, rule, "total_sleep_hours", float(new) - old, attack.day))
         hours[row, day] = new
         self._set_bit(day, SLEEP, sleep_disrupted(float(new), cohort.config.triggers))
 

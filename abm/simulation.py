@@ -30,6 +30,7 @@ from abm.clock import Phase, tick
 from abm.config import Config
 from abm.diet import make_diet
 from abm.draws import U, draw_patients
+from abm.edits import EditLog
 from abm.errors import ConfigError
 from abm.feedback import FeedbackRule, default_rules
 from abm.hazard import (
@@ -51,10 +52,6 @@ from abm.weather import BURN_IN_DAYS, LocationSeries, LocationWeather, simulate_
 BLOCK_PATIENTS = 2048
 
 Progress = Callable[[str, int, int], None]
-
-
-#: one change a feedback rule made: (patient, day, rule, column, delta, onset day)
-Edit = tuple[int, int, str, str, float, int]
 
 
 @dataclass
@@ -79,7 +76,7 @@ class Cohort:
     rules: list = field(default_factory=list)
     #: index of the patient in row 0 (a shard of a larger run starts past 0)
     first_patient: int = 0
-    edits: list[Edit] = field(default_factory=list)
+    edits: EditLog = field(default_factory=EditLog)
     onsets: list[list[int]] = field(default_factory=list)
 
     @property
