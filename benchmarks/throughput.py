@@ -6,21 +6,30 @@ Usage::
 
 What is measured, for each size ``PATIENTS x DAYS``:
 
-1. **abm end to end**: ``abm.simulate(config)`` followed by ``abm.write_outputs(result, out,
-   fmt="parquet")`` into a fresh temporary folder, in one process. Each size runs in its own
+1. **abm end to end**: the three stages of ``abm.simulate(config)`` (drawing and calibrating the
+   cohort, the SimPy run, recording the frames), timed one by one, then ``abm.write_outputs(result,
+   out, fmt="parquet")`` into a fresh temporary folder, in one process. Each size runs in its own
    fresh interpreter (``sys.executable`` running this file with a hidden ``--child`` option), so
    that the RSS high-water mark (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, KiB on Linux) is
    the peak of that size alone (it includes the interpreter and the imports, which is what a user
    pays), and so that importing ``abm`` (with numpy, polars and simpy) is timed separately and kept
    out of the timed section. The run is repeated ``--repeat`` times; the table shows the best and
-   the median wall time, patient-days per second of the best run, and the split of the best run
-   into simulate and write. Creating and deleting the temporary folder is not timed.
-2. **bare SimPy skeleton** of the same size, in the same child after the abm runs (and after the
-   peak RSS has been read): one process per patient that does ``yield tick`` once a day and
-   nothing else, and one clock process that every day replaces the shared ``env.event()`` and
-   succeeds the old one. Only ``env.run()`` is timed (best of ``--repeat``). This is the floor of
-   a design where every patient wakes up every day, so ``abm/skeleton`` (ratio of patient-days per
-   second) says how far ``abm`` is above (> 1) or below (< 1) that floor.
+   the median wall time, patient-days per second of the best run, and the best run's stages.
+   Creating and deleting the temporary folder is not timed.
+2. **floors**, in the same child after the abm runs (and after the peak RSS has been read), each
+   the best of ``--repeat``, printed beside the *budget* (the wall time a run of that size may
+   take at the target rate):
+
+   - the bare SimPy **skeleton**: one process per patient that does ``yield tick`` once a day and
+     nothing else, and one clock process that every day replaces the shared ``env.event()`` and
+     succeeds the old one; the floor of a design where every patient wakes up every day;
+   - the **attack floor**: one process per patient that waits for one scheduled event on each of
+     the onset days of the last abm run and does nothing else; SimPy's own cost of the design in
+     which every attack is an event, set beside the abm run's SimPy stage (both per attack);
+   - the **random floor**: drawing every patient's random numbers (``abm.draws``) and nothing
+     else.
+
+   Only ``env.run()`` is timed for the SimPy floors.
 3. **the default command**: wall time of ``abm run --out TMP/out`` as a subprocess (the console
    script installed beside the interpreter, else the one on PATH, else ``python -m abm run``),
    including interpreter start-up, imports,
@@ -87,33 +96,78 @@ def skeleton(patients: int, days: int) -> float:
     return time.perf_counter() - started
 
 
+def attack_floor(onset_days: list[list[int]], days: int) -> float:
+    """Seconds of ``env.run()`` for one process per patient that waits for one scheduled event on
+    each of its onset days and does nothing else: SimPy's own cost of one event per attack."""
+    import simpy
+
+    env = simpy.Environment()
+
+    def patient(onsets: list[int]) -> Iterator[simpy.Event]:
+        for day in onsets:
+            event = simpy.Event(env)
+            event._ok, event._value = True, None
+            env.schedule(event, 3, day - env.now)
+            yield event
+
+    for onsets in onset_days:
+        env.process(patient(onsets))
+    started = time.perf_counter()
+    env.run(until=days)
+    return time.perf_counter() - started
+
+
+def random_floor(seed: int, patients: int, days: int) -> float:
+    """Seconds to draw every patient's random numbers (its stream and its fixed blocks of
+    uniforms and normals, ``abm.draws``) and nothing else."""
+    from abm.draws import draw_patients
+    from abm.simulation import BLOCK_PATIENTS
+
+    started = time.perf_counter()
+    for first in range(0, patients, BLOCK_PATIENTS):
+        draw_patients(seed, first, min(BLOCK_PATIENTS, patients - first), days)
+    return time.perf_counter() - started
+
+
 def child(patients: int, days: int, repeat: int) -> dict[str, Any]:
-    """Body of the per-size subprocess: import, abm runs, peak RSS, then the skeleton."""
+    """Body of the per-size subprocess: import, abm runs, peak RSS, then the floors."""
     import gc
     import resource
 
     started = time.perf_counter()
     import abm
-    import abm.recorder  # noqa: F401  (imported lazily by simulate; count it as import cost)
+    from abm.feedback import default_rules
+    from abm.recorder import record
+    from abm.simulation import build_cohort, run_agents
 
     import_s = time.perf_counter() - started
     config = abm.Config().replace(**{"population.num_patients": patients, "run.days": days})
-    runs: list[tuple[float, float]] = []  # (simulate s, write s)
+    runs: list[list[float]] = []  # seconds of (draw, simulate, record, write)
     for _ in range(repeat):
         tmp = tempfile.mkdtemp(prefix="abm-bench-")
         try:
+            # the three stages of abm.simulate(config), timed one by one, then the writing
             t0 = time.perf_counter()
-            result = abm.simulate(config)
+            cohort = build_cohort(config, default_rules(config))
             t1 = time.perf_counter()
+            run_agents(cohort)
+            t2 = time.perf_counter()
+            result = record(cohort)
+            t3 = time.perf_counter()
             abm.write_outputs(result, Path(tmp) / "out", fmt="parquet")
-            runs.append((t1 - t0, time.perf_counter() - t1))
+            runs.append([t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3])
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        del result
+        onsets = cohort.onsets
+        del result, cohort
         gc.collect()
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    skel = min(skeleton(patients, days) for _ in range(repeat))
-    return {"import_s": import_s, "runs": runs, "peak_mib": peak_mib, "skeleton_s": skel}
+    return {"import_s": import_s, "runs": runs, "peak_mib": peak_mib,
+            "attacks": sum(map(len, onsets)),
+            "skeleton_s": min(skeleton(patients, days) for _ in range(repeat)),
+            "attack_floor_s": min(attack_floor(onsets, days) for _ in range(repeat)),
+            "random_floor_s": min(random_floor(config.run.seed, patients, days)
+                                  for _ in range(repeat))}
 
 
 def run_size(patients: int, days: int, repeat: int, env: dict[str, str]) -> dict[str, Any] | str:
@@ -171,28 +225,45 @@ def main() -> None:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
     print(f"abm throughput ({ROOT}), python {sys.version.split()[0]}, repeat {repeat}\n")
-    head = (f"{'size':>11} {'import s':>8} {'best s':>7} {'median s':>8} {'sim s':>6} "
-            f"{'write s':>7} {'abm pd/s':>11} {'peak MiB':>8} {'skel s':>6} {'skel pd/s':>11} "
-            f"{'abm/skel':>8}")
+    head = (f"{'size':>11} {'import s':>8} {'best s':>7} {'median s':>8} {'draw s':>6} "
+            f"{'sim s':>6} {'record s':>8} {'write s':>7} {'abm pd/s':>11} {'peak MiB':>8}")
     print(head)
     print("-" * len(head))
     figures: dict[tuple[int, int], tuple[float, float]] = {}  # size -> (abm pd/s, peak MiB)
+    floors: list[str] = []
     for patients, days in sizes:
         r = run_size(patients, days, repeat, env)
         if isinstance(r, str):
             print(f"{f'{patients}x{days}':>11} failed ({r})")
             continue
         runs: list[list[float]] = r["runs"]
-        walls = [s + w for s, w in runs]
+        walls = [sum(stages) for stages in runs]
         best = min(walls)
-        sim_s, write_s = runs[walls.index(best)]
+        draw_s, sim_s, record_s, write_s = runs[walls.index(best)]
         pd = patients * days
-        pds, skel_pds = pd / best, pd / r["skeleton_s"]
+        pds = pd / best
         figures[(patients, days)] = (pds, r["peak_mib"])
         print(f"{f'{patients}x{days}':>11} {r['import_s']:>8.2f} {best:>7.2f} "
-              f"{statistics.median(walls):>8.2f} {sim_s:>6.2f} {write_s:>7.2f} {pds:>11,.0f} "
-              f"{r['peak_mib']:>8,.0f} {r['skeleton_s']:>6.2f} {skel_pds:>11,.0f} "
-              f"{pds / skel_pds:>8.2f}")
+              f"{statistics.median(walls):>8.2f} {draw_s:>6.2f} {sim_s:>6.2f} {record_s:>8.2f} "
+              f"{write_s:>7.2f} {pds:>11,.0f} {r['peak_mib']:>8,.0f}")
+        attacks = r["attacks"]
+        floors.append(
+            f"{f'{patients}x{days}':>11} {pd / TARGET_PDS:>9.2f} {r['skeleton_s']:>6.2f} "
+            f"{pd / r['skeleton_s']:>11,.0f} {attacks:>9,} {r['attack_floor_s']:>8.2f} "
+            f"{r['attack_floor_s'] / max(attacks, 1) * 1e6:>10.2f} {sim_s:>6.2f} "
+            f"{sim_s / max(attacks, 1) * 1e6:>10.2f} {r['random_floor_s']:>8.2f}")
+
+    # Floors: what parts of the work cost with no model at all, against the time a run may take
+    # at the target rate. The skeleton wakes every patient every day; the attack floor is one
+    # SimPy event per attack of the real run; the random floor draws the real run's numbers.
+    head = (f"{'size':>11} {'budget s':>9} {'skel s':>6} {'skel pd/s':>11} {'attacks':>9} "
+            f"{'attack s':>8} {'us/attack':>10} {'sim s':>6} {'us/attack':>10} {'random s':>8}")
+    print(f"\nfloors (budget: the wall time allowed at {TARGET_PDS:,} patient-days/s; "
+          "attack s: SimPy alone, one event per attack; sim s: the abm run's SimPy stage; "
+          "random s: drawing the random numbers alone)")
+    print(head)
+    print("-" * len(head))
+    print("\n".join(floors))
 
     run_s, how = time_abm_run(repeat, env)
     print()
