@@ -18,9 +18,13 @@ Priorities start above SimPy's ``NORMAL`` (1) so process start-up (``URGENT``) a
 
 from __future__ import annotations
 
+from collections import deque
 from enum import IntEnum
+from heapq import heappop, heappush
 
 import simpy
+import simpy.core
+import simpy.events
 
 
 class Phase(IntEnum):
@@ -47,3 +51,57 @@ def tick(env: simpy.Environment, day: int, phase: Phase, value: object = None) -
     event._ok = True
     event._value = value
     return at(env, event, day, phase)
+
+
+class DayClock(simpy.Environment):
+    """A ``simpy.Environment`` whose event queue is kept in buckets of equal (time, priority).
+
+    SimPy orders its queue by ``(time, priority, insertion)`` in one binary heap, so every event
+    costs two heap operations over everything pending: one per patient in a cohort (each waits for
+    its next attack), tens of thousands of entries. Here every event of a day's phase goes into
+    one first-in-first-out bucket, and the heap holds only the distinct ``(time, priority)`` keys
+    (a few per day): the same order, SimPy's (insertion order within a key is first in, first
+    out), at a constant cost per event. Everything else is SimPy's.
+    """
+
+    def __init__(self, initial_time: simpy.core.SimTime = 0) -> None:
+        super().__init__(initial_time)
+        self._buckets: dict[tuple[simpy.core.SimTime, int], deque[simpy.Event]] = {}
+        self._keys: list[tuple[simpy.core.SimTime, int]] = []
+
+    def schedule(self, event: simpy.Event, priority: int = simpy.events.NORMAL,
+                 delay: simpy.core.SimTime = 0) -> None:
+        key = (self._now + delay, priority)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = deque()
+            heappush(self._keys, key)
+        bucket.append(event)
+
+    def peek(self) -> simpy.core.SimTime:
+        return self._keys[0][0] if self._keys else simpy.core.Infinity
+
+    def step(self) -> None:
+        try:
+            key = self._keys[0]
+        except IndexError:
+            raise simpy.core.EmptySchedule from None
+        bucket = self._buckets[key]
+        event = bucket.popleft()
+        if not bucket:
+            heappop(self._keys)
+            del self._buckets[key]
+        self._now = key[0]
+        # from here on exactly SimPy's step: run the callbacks, crash on an undefused failure
+        callbacks, event.callbacks = event.callbacks, None
+        try:
+            for callback in callbacks:
+                callback(event)
+        except simpy.core.StopSimulation:
+            event.callbacks = callbacks[callbacks.index(callback) + 1:]
+            self.schedule(event, -1)
+            raise
+        if not event._ok and not hasattr(event, "_defused"):
+            exc = type(event._value)(*event._value.args)
+            exc.__cause__ = event._value
+            raise exc

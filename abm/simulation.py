@@ -5,9 +5,10 @@ A run has three stages:
 1. **Draw** (in blocks of patients, so memory stays bounded): profiles, the daily series of every
    modality, each day's trigger code, the attack each day would bring, the calibrated baseline
    and, per day, whether an attack would start on it (pre-drawn uniform below the probability).
-2. **Simulate**: one ``simpy.Environment``; a :class:`~abm.weather.LocationWeather` process per
-   location publishes the weather every day; a :class:`~abm.patient.Patient` process per patient
-   lives from attack to attack, and feedback rules edit its future through attack callbacks.
+2. **Simulate**: one ``simpy.Environment`` (:class:`~abm.clock.DayClock`); a
+   :class:`~abm.weather.LocationWeather` process per location publishes the weather every day; a
+   :class:`~abm.patient.Patient` process per patient lives from attack to attack, and feedback
+   rules edit its future through attack callbacks.
 3. **Record**: the final series and the onsets become Polars frames (``abm.recorder``).
 
 Same configuration and seed give identical frames: every number comes from the stream of the
@@ -26,7 +27,7 @@ import simpy
 
 from abm.attacks import AttackDraws, make_attack_draws
 from abm.calendar import Calendar
-from abm.clock import Phase, tick
+from abm.clock import DayClock, Phase, tick
 from abm.config import Config
 from abm.diet import make_diet
 from abm.draws import U, draw_patients
@@ -204,7 +205,7 @@ def build_cohort(config: Config, rules: Sequence[FeedbackRule],
 
 def run_agents(cohort: Cohort, progress: Progress | None = None) -> simpy.Environment:
     """Stage 2: the agents on one environment, until the last day is over."""
-    env = simpy.Environment()
+    env = DayClock()
     days = cohort.days
     weather_agents = [LocationWeather(k, cohort.locations)
                       for k in range(cohort.config.population.num_locations)]

@@ -17,7 +17,7 @@ from abm import Config, simulation
 from abm import triggers as T
 from abm.attacks import Attack, make_attack_draws
 from abm.calendar import Calendar, winter_weight
-from abm.clock import Phase, at, tick
+from abm.clock import DayClock, Phase, at, tick
 from abm.config import Triggers
 from abm.diet import make_diet
 from abm.draws import U, draw_patients
@@ -732,6 +732,71 @@ def test_same_day_events_run_in_phase_order_not_creation_order():
     env.run()
     names = [p.name for p in Phase]
     assert order == [(1, n) for n in names] + [(2, n) for n in names]
+
+
+def _event_trace(env: simpy.Environment, seed: int) -> list[tuple]:
+    """What happens, and when, in a small random model: processes that wait for timeouts of
+    random length (some zero), for events scheduled with random priorities and for shared
+    events, and a run stopped and resumed at two times and at an event."""
+    rng = random.Random(seed)
+    trace: list[tuple] = []
+    shared = [env.event() for _ in range(5)]
+
+    def agent(name: int):
+        for step in range(rng.randrange(1, 8)):
+            kind = rng.random()
+            if kind < 0.5:
+                yield env.timeout(rng.choice([0, 0.5, 1, 2, 3]))
+            elif kind < 0.8:
+                event = env.event()
+                event._ok, event._value = True, None
+                env.schedule(event, rng.choice([0, 1, 2, 3, 4, 5]), rng.choice([0, 1, 2]))
+                yield event
+            else:
+                target = shared[rng.randrange(len(shared))]
+                if not target.triggered:
+                    target.succeed(name)
+                yield target
+            trace.append((env.now, name, step))
+
+    milestone = env.event()
+
+    def setter():
+        yield env.timeout(3)
+        milestone.succeed("milestone")
+
+    def waiter(name: int):
+        # starts waiting after ``run(until=milestone)`` began: its callback comes after SimPy's
+        # stop, so it runs when the simulation resumes, before anything else of that time
+        yield env.timeout(rng.choice([1, 2]))
+        yield milestone
+        trace.append((env.now, "waiter", name))
+
+    for name in range(60):
+        env.process(agent(name))
+    env.process(setter())
+    for name in range(5):
+        env.process(waiter(name))
+    for until in (2, milestone, 4.5):
+        env.run(until=until)
+        trace.append(("stopped", env.now, env.peek()))
+    env.run()
+    return trace
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_day_clock_processes_events_in_simpys_order(seed):
+    # Same model, same random choices: the bucketed queue gives SimPy's exact order.
+    expected = _event_trace(simpy.Environment(), seed)
+    assert len(expected) > 100
+    assert _event_trace(DayClock(), seed) == expected
+
+
+def test_day_clock_crashes_on_a_failed_event_like_simpy():
+    for env in (simpy.Environment(), DayClock()):
+        env.event().fail(KeyError("lost"))
+        with pytest.raises(KeyError, match="lost"):
+            env.run()
 
 
 def test_clock_refuses_the_past():
