@@ -33,17 +33,53 @@ if TYPE_CHECKING:
     from abm.simulation import Cohort
 
 
+#: the rows of a patient's packed state, one byte per day each, in this order
+STATE_ROWS = ("would_start", "stress_level", "codes", "span_days", "stress_points")
+_FLAGS, _STRESS, _CODES, _SPANS, _POINTS = range(len(STATE_ROWS))
+
+
+def pack_states(cohort: Cohort) -> list[bytearray]:
+    """Each patient's per-day bytes that attacks read and edit, in one ``bytearray`` a patient.
+
+    A cohort's arrays keep each series apart (a row of stress, a row of codes, ...), so one attack
+    would touch a cache line in each of them, scattered over tens of megabytes, and the run would
+    be bound by memory latency. Packed, the bytes of a patient sit together (``STATE_ROWS``, one
+    byte per day each: every value fits a byte) and are read without any view objects.
+    """
+    n, days = cohort.codes.shape
+    packed = np.empty((n, len(STATE_ROWS), days), dtype=np.uint8)
+    for k, values in enumerate((cohort.would_start, cohort.stress_level, cohort.codes,
+                                cohort.attacks.span_days, cohort.stress_points)):
+        # every value is small by construction: flags, 1-10, 4 bits, at most 11 days, 0-9 points
+        packed[:, k] = values
+    return [bytearray(row) for row in packed.reshape(n, -1)]
+
+
+def unpack_states(cohort: Cohort, states: list[bytearray]) -> None:
+    """Write the edited stress levels, trigger codes and flags back into the cohort's arrays."""
+    if not states:
+        return
+    packed = np.frombuffer(b"".join(states), dtype=np.uint8).reshape(
+        len(states), len(STATE_ROWS), cohort.days)
+    cohort.would_start[:] = packed[:, _FLAGS].astype(bool)
+    cohort.stress_level[:] = packed[:, _STRESS]
+    cohort.codes[:] = packed[:, _CODES]
+
+
 class Patient:
     """One patient of a :class:`~abm.simulation.Cohort`, by row ``index``.
 
-    Rows of the cohort's arrays are reached through ``memoryview`` objects: they read and write
-    the arrays in place, and give plain Python numbers, which keeps the per-attack work small.
+    During the run the patient's per-day bytes live in its packed ``state`` (see
+    :func:`pack_states`); :func:`unpack_states` writes them back into the cohort when the run is
+    over. Rows are reached by offset (``row * days + day``), which gives plain Python integers and
+    keeps the per-attack work small.
     """
 
-    __slots__ = ("index", "cohort", "location", "onsets", "days", "_stale", "_flags",
-                 "_stress", "_codes", "_feedback_uniform", "_rise", "_edit")
+    __slots__ = ("index", "cohort", "location", "onsets", "days", "_stale", "_state", "_rise",
+                 "_edit", "_points")
 
-    def __init__(self, index: int, cohort: Cohort, location: object) -> None:
+    def __init__(self, index: int, cohort: Cohort, location: object,
+                 state: bytearray) -> None:
         self.index = index
         self.cohort = cohort
         self.location = location
@@ -52,64 +88,69 @@ class Patient:
         self._stale: list[int] = []
         self._rise = cohort.config.triggers.stress_rise_points
         self._edit = cohort.edits.append
-        self._flags = bytearray(cohort.would_start[index].tobytes())
-        self._stress = memoryview(cohort.stress_level[index])
-        self._codes = memoryview(cohort.codes[index])
-        self._feedback_uniform = memoryview(cohort.feedback_uniform[index])
+        self._state = state
+        #: the (low, choices) whose points are packed: the configured stress feedback
+        lo, hi = cohort.config.feedback.stress.points
+        self._points = (lo, hi - lo + 1)
 
     def live(self, env: simpy.Environment):
         """SimPy process: one wake-up per attack."""
-        flags = self._flags
-        spans = memoryview(self.cohort.attacks.span_days[self.index])
+        state = self._state
+        days = self.days
+        spans = _SPANS * days
         rules = self.cohort.rules
         onsets = self.onsets
         stale = self._stale
         free = 0
         while True:
-            day = flags.find(1, free)
+            day = state.find(1, free, days)
             if day < 0:
                 return
             onsets.append(day)
             yield Attack(env, self, day, rules.copy())
-            free = day + spans[day]
+            free = day + state[spans + day]
             if stale:
                 self._refresh(free)
 
     # --- editing the future (called by feedback rules at the ONSET phase) ---------------------
 
     def feedback_points(self, day: int, low: int, choices: int) -> int:
-        """Whole points for a feedback rule, from the patient's pre-drawn uniform of ``day``."""
-        return low + int(self._feedback_uniform[day] * choices)
+        """Whole points for a feedback rule, from the patient's pre-drawn uniform of ``day``:
+        ``low + floor(u * choices)``."""
+        if (low, choices) == self._points:
+            return self._state[_POINTS * self.days + day]
+        return low + int(self.cohort.feedback_uniform[self.index, day] * choices)
 
     def raise_stress(self, day: int, points: int, rule: str, attack: Attack) -> None:
         """Add ``points`` to the stress of ``day`` (capped at 10) and log the edit."""
         days = self.days
         if day >= days or day < attack.day:
             return
-        stress = self._stress
-        old = stress[day]
+        state = self._state
+        at = _STRESS * days + day
+        old = state[at]
         new = old + points
         if new > MAX_LEVEL:
             new = MAX_LEVEL
         self._edit((self.index, day, rule, "stress_level", new - old, attack.day))
         if new == old:
             return
-        stress[day] = new
+        state[at] = new
         # The edited day's trigger compares it with the day before; the next day's, with it.
         # (``_set_bit`` written out twice: this runs once per attack.)
-        codes = self._codes
+        code_at = _CODES * days + day
         rise = self._rise
         if day >= 1:
-            code = codes[day]
-            edited = (code | STRESS) if new - stress[day - 1] >= rise else (code & ~STRESS)
+            code = state[code_at]
+            edited = (code | STRESS) if new - state[at - 1] >= rise else (code & ~STRESS)
             if edited != code:
-                codes[day] = edited
+                state[code_at] = edited
                 self._stale.append(day + 1)
         if day + 1 < days:
-            code = codes[day + 1]
-            edited = (code | STRESS) if stress[day + 1] - new >= rise else (code & ~STRESS)
+            code = state[code_at + 1]
+            edited = (code | STRESS) if state[at + 1] - new >= rise else (code & ~STRESS)
             if edited != code:
-                codes[day + 1] = edited
+                state[code_at + 1] = edited
                 self._stale.append(day + 2)
 
     def lengthen_sleep(self, day: int, extra_hours: float, rule: str, attack: Attack) -> None:
@@ -126,11 +167,12 @@ class Patient:
         self._set_bit(day, SLEEP, sleep_disrupted(float(new), cohort.config.triggers))
 
     def _set_bit(self, day: int, bit: int, on: bool) -> None:
-        codes = self._codes
-        old = codes[day]
+        state = self._state
+        at = _CODES * self.days + day
+        old = state[at]
         new = (old | bit) if on else (old & ~bit)
         if new != old:
-            codes[day] = new
+            state[at] = new
             self._stale.append(day + 1)
 
     def _refresh(self, free: int) -> None:
@@ -140,13 +182,14 @@ class Patient:
         table = cohort.factor_table[row]
         baseline = cohort.baseline[row]
         cap = cohort.cap
-        flags = self._flags
-        codes = self._codes
+        state = self._state
+        days = self.days
+        codes = _CODES * days - 1  # offset of the code of the day before
         uniform = cohort.onset_uniform[row]
         for day in self._stale:
-            if free <= day < self.days:
-                p = baseline * table[codes[day - 1]]
+            if free <= day < days:
+                p = baseline * table[state[codes + day]]
                 if p > cap:
                     p = cap
-                flags[day] = 1 if uniform[day] < p else 0
+                state[day] = 1 if uniform[day] < p else 0
         self._stale.clear()

@@ -41,7 +41,7 @@ from abm.hazard import (
     onset_probability,
     previous_codes,
 )
-from abm.patient import Patient
+from abm.patient import Patient, pack_states, unpack_states
 from abm.population import Profiles, make_profiles
 from abm.sleep import make_sleep
 from abm.stress import MAX_LEVEL, make_stress
@@ -72,6 +72,8 @@ class Cohort:
     attacks: AttackDraws
     onset_uniform: np.ndarray
     feedback_uniform: np.ndarray
+    #: the points of the configured stress feedback on each day (from ``feedback_uniform``)
+    stress_points: np.ndarray
     would_start: np.ndarray
     would_start_unedited: np.ndarray
     rules: list = field(default_factory=list)
@@ -133,11 +135,10 @@ def _draw_block(config: Config, calendar: Calendar, locations: LocationSeries, f
     effects = (rules.weather_effect, rules.sleep_effect, rules.stress_effect, rules.diet_effect)
     table = factor_table(profiles.susceptibility, effects)
     feedback_u = draws.u(U.FEEDBACK_STRESS).copy()
-    points = None
-    if rules_for_calibration:
-        lo, hi = config.feedback.stress.points
-        points = (lo + np.floor(feedback_u * (hi - lo + 1))).astype(np.int16)
-    first_codes, valid = _first_free_codes(codes, stress, attacks.span_days, points,
+    lo, hi = config.feedback.stress.points
+    points = (lo + np.floor(feedback_u * (hi - lo + 1))).astype(np.int16)
+    first_codes, valid = _first_free_codes(codes, stress, attacks.span_days,
+                                           points if rules_for_calibration else None,
                                            rules.stress_rise_points)
     prev = previous_codes(codes)
     cap = config.attacks.max_onset_probability
@@ -149,7 +150,8 @@ def _draw_block(config: Config, calendar: Calendar, locations: LocationSeries, f
     onset_u = draws.u(U.ONSET).copy()
     would_start = onset_u < onset_probability(baseline, table, prev, cap)
     arrays = {"baseline": baseline, "table": table, "stress": stress, "codes": codes,
-              "onset_u": onset_u, "feedback_u": feedback_u, "would_start": would_start}
+              "onset_u": onset_u, "feedback_u": feedback_u, "would_start": would_start,
+              "stress_points": points.astype(np.uint8)}
     arrays.update({f"sleep.{k}": v for k, v in sleep.items()})
     arrays.update({f"diet.{k}": v for k, v in diet.items()})
     arrays.update({f"profiles.{k}": getattr(profiles, k) for k in Profiles.__dataclass_fields__})
@@ -199,6 +201,7 @@ def build_cohort(config: Config, rules: Sequence[FeedbackRule],
         factor_table=full["table"], sleep=section("sleep"), stress_level=full["stress"],
         diet=section("diet"), codes=full["codes"], attacks=AttackDraws(**section("attacks")),
         onset_uniform=full["onset_u"], feedback_uniform=full["feedback_u"],
+        stress_points=full["stress_points"],
         would_start=would_start, would_start_unedited=would_start.copy(), rules=list(rules),
         first_patient=patients.start)
 
@@ -211,7 +214,8 @@ def run_agents(cohort: Cohort, progress: Progress | None = None) -> simpy.Enviro
                       for k in range(cohort.config.population.num_locations)]
     for agent in weather_agents:
         env.process(agent.live(env, days))
-    patients = [Patient(i, cohort, weather_agents[loc])
+    states = pack_states(cohort)
+    patients = [Patient(i, cohort, weather_agents[loc], states[i])
                 for i, loc in enumerate(cohort.profiles.location.tolist())]
     for patient in patients:
         env.process(patient.live(env))
@@ -233,6 +237,7 @@ def run_agents(cohort: Cohort, progress: Progress | None = None) -> simpy.Enviro
     finally:
         if collecting:
             gc.enable()
+        unpack_states(cohort, states)
     cohort.onsets = [p.onsets for p in patients]
     return env
 

@@ -23,6 +23,7 @@ from abm.diet import make_diet
 from abm.draws import U, draw_patients
 from abm.feedback import SleepAfterAttack, StressAfterAttack, default_rules
 from abm.hazard import calibrate_baselines, factor_table, onset_probability, previous_codes
+from abm.patient import STATE_ROWS, pack_states, unpack_states
 from abm.population import make_profiles
 from abm.recorder import final_onset_probability, record
 from abm.rng import location_stream, patient_stream, stream
@@ -712,6 +713,45 @@ def test_feedback_points_come_from_the_feedback_draw():
                 expected[i, d + 1] = min(10, before[i, d + 1] + points[i, d])
     assert sum(len(o) for o in cohort.onsets) > 0
     np.testing.assert_array_equal(cohort.stress_level, expected)
+
+
+def test_feedback_points_of_other_ranges_come_from_the_same_draw():
+    # A rule asking for another range than the configured stress feedback gets
+    # low + floor(u * choices) of the same pre-drawn uniform.
+    class Asks:
+        name = "asks"
+
+        def __init__(self) -> None:
+            self.seen: list[tuple[int, int, int]] = []
+
+        def __call__(self, attack) -> None:
+            patient = attack.patient
+            self.seen.append((patient.index, attack.day,
+                              patient.feedback_points(attack.day, 2, 4)))
+
+    config = Config().replace(**{"population.num_patients": 20, "run.days": 60})
+    rule = Asks()
+    cohort = build_cohort(config, [rule])
+    run_agents(cohort)
+    assert len(rule.seen) > 20
+    u = draw_patients(config.run.seed, 0, 20, 60).u(U.FEEDBACK_STRESS)
+    assert {p for _, _, p in rule.seen} <= {2, 3, 4, 5}
+    assert all(p == 2 + math.floor(u[i, d] * 4) for i, d, p in rule.seen)
+
+
+def test_packed_states_round_trip(small_config):
+    cohort = build_cohort(small_config, default_rules(small_config))
+    before = {k: getattr(cohort, k).copy() for k in ("stress_level", "codes", "would_start")}
+    states = pack_states(cohort)
+    assert len(states) == cohort.codes.shape[0]
+    assert all(len(s) == len(STATE_ROWS) * cohort.days for s in states)
+    cohort.stress_level[:] = 0
+    cohort.codes[:] = 0
+    cohort.would_start[:] = False
+    unpack_states(cohort, states)
+    for key, values in before.items():
+        np.testing.assert_array_equal(getattr(cohort, key), values)
+        assert getattr(cohort, key).dtype == values.dtype
 
 
 # --- clock -----------------------------------------------------------------------------------
