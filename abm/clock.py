@@ -66,7 +66,8 @@ class DayClock(simpy.Environment):
 
     def __init__(self, initial_time: simpy.core.SimTime = 0) -> None:
         super().__init__(initial_time)
-        self._buckets: dict[tuple[simpy.core.SimTime, int], deque[simpy.Event]] = {}
+        self._buckets: dict[tuple[simpy.core.SimTime, int],
+                            deque[tuple[simpy.core.SimTime, simpy.Event]]] = {}
         self._keys: list[tuple[simpy.core.SimTime, int]] = []
 
     def schedule(self, event: simpy.Event, priority: int = simpy.events.NORMAL,
@@ -76,7 +77,8 @@ class DayClock(simpy.Environment):
         if bucket is None:
             bucket = self._buckets[key] = deque()
             heappush(self._keys, key)
-        bucket.append(event)
+        # the time itself is kept: 1 and 1.0 share a bucket, and ``now`` must be the event's own
+        bucket.append((key[0], event))
 
     def peek(self) -> simpy.core.SimTime:
         return self._keys[0][0] if self._keys else simpy.core.Infinity
@@ -87,11 +89,10 @@ class DayClock(simpy.Environment):
         except IndexError:
             raise simpy.core.EmptySchedule from None
         bucket = self._buckets[key]
-        event = bucket.popleft()
+        self._now, event = bucket.popleft()
         if not bucket:
             heappop(self._keys)
             del self._buckets[key]
-        self._now = key[0]
         # from here on exactly SimPy's step: run the callbacks, crash on an undefused failure
         callbacks, event.callbacks = event.callbacks, None
         try:

@@ -17,8 +17,9 @@ Edit = tuple[int, int, str, str, float, int]
 
 
 class EditLog(list):
-    """Edits (:data:`Edit` tuples) in the order they were made: the clock's order, by onset day
-    then phase. Agents append to it; the recorder reads :meth:`columns`."""
+    """Edits (:data:`Edit` tuples) in the order they were made: by onset day, and within a day in
+    the order the clock processes the attacks. Agents append to it; the recorder reads
+    :meth:`columns`."""
 
     __slots__ = ()
 

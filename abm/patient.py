@@ -26,7 +26,7 @@ import simpy
 
 from abm.attacks import Attack
 from abm.sleep import round_hours
-from abm.stress import MAX_LEVEL
+from abm.stress import MAX_LEVEL, MIN_LEVEL
 from abm.triggers import SLEEP, STRESS, sleep_disrupted
 
 if TYPE_CHECKING:
@@ -50,18 +50,23 @@ def pack_states(cohort: Cohort) -> list[bytearray]:
     packed = np.empty((n, len(STATE_ROWS), days), dtype=np.uint8)
     for k, values in enumerate((cohort.would_start, cohort.stress_level, cohort.codes,
                                 cohort.attacks.span_days, cohort.stress_points)):
-        # every value is small by construction: flags, 1-10, 4 bits, at most 11 days, 0-9 points
+        # small by construction (flags, 1-10, 4 bits, at most 11 days, 0-9 points); checked
+        # because NumPy would wrap a larger value around silently
+        if values.size and (values.min() < 0 or values.max() > 255):
+            raise ValueError(f"{STATE_ROWS[k]} does not fit in a byte: "
+                             f"{values.min()}..{values.max()}")
         packed[:, k] = values
     return [bytearray(row) for row in packed.reshape(n, -1)]
 
 
 def unpack_states(cohort: Cohort, states: list[bytearray]) -> None:
-    """Write the edited stress levels, trigger codes and flags back into the cohort's arrays."""
-    if not states:
-        return
+    """Write the edited stress levels and trigger codes back into the cohort's arrays.
+
+    The onset flags stay the patients' own working copy: ``cohort.would_start`` keeps the flags
+    of the unedited series (the recorder recomputes onset probabilities from the final series).
+    """
     packed = np.frombuffer(b"".join(states), dtype=np.uint8).reshape(
         len(states), len(STATE_ROWS), cohort.days)
-    cohort.would_start[:] = packed[:, _FLAGS].astype(bool)
     cohort.stress_level[:] = packed[:, _STRESS]
     cohort.codes[:] = packed[:, _CODES]
 
@@ -117,12 +122,13 @@ class Patient:
     def feedback_points(self, day: int, low: int, choices: int) -> int:
         """Whole points for a feedback rule, from the patient's pre-drawn uniform of ``day``:
         ``low + floor(u * choices)``."""
-        if (low, choices) == self._points:
+        if day >= 0 and (low, choices) == self._points:
             return self._state[_POINTS * self.days + day]
         return low + int(self.cohort.feedback_uniform[self.index, day] * choices)
 
     def raise_stress(self, day: int, points: int, rule: str, attack: Attack) -> None:
-        """Add ``points`` to the stress of ``day`` (capped at 10) and log the edit."""
+        """Add ``points`` (negative lowers) to the stress of ``day``, kept within 1-10, and log
+        the edit."""
         days = self.days
         if day >= days or day < attack.day:
             return
@@ -132,6 +138,8 @@ class Patient:
         new = old + points
         if new > MAX_LEVEL:
             new = MAX_LEVEL
+        elif new < MIN_LEVEL:
+            new = MIN_LEVEL
         self._edit((self.index, day, rule, "stress_level", new - old, attack.day))
         if new == old:
             return

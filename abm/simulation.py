@@ -57,7 +57,12 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass
 class Cohort:
-    """Everything about the patients of a run, as arrays with the patient as first axis."""
+    """Everything about the patients of a run, as arrays with the patient as first axis.
+
+    While the agents run, the stress levels and trigger codes they edit live in the patients'
+    packed states (``abm.patient``); the arrays here hold the final series once
+    :func:`run_agents` returns.
+    """
 
     config: Config
     calendar: Calendar

@@ -741,17 +741,34 @@ def test_feedback_points_of_other_ranges_come_from_the_same_draw():
 
 def test_packed_states_round_trip(small_config):
     cohort = build_cohort(small_config, default_rules(small_config))
-    before = {k: getattr(cohort, k).copy() for k in ("stress_level", "codes", "would_start")}
+    before = {k: getattr(cohort, k).copy() for k in ("stress_level", "codes")}
     states = pack_states(cohort)
     assert len(states) == cohort.codes.shape[0]
     assert all(len(s) == len(STATE_ROWS) * cohort.days for s in states)
     cohort.stress_level[:] = 0
     cohort.codes[:] = 0
-    cohort.would_start[:] = False
     unpack_states(cohort, states)
     for key, values in before.items():
         np.testing.assert_array_equal(getattr(cohort, key), values)
-        assert getattr(cohort, key).dtype == values.dtype
+
+
+def test_stress_edits_stay_within_the_scale_and_flags_stay_unedited(small_config):
+    # A rule may lower stress: the level stops at 1, and the logged change is the real one.
+    class Calm:
+        name = "calm"
+
+        def __call__(self, attack) -> None:
+            attack.patient.raise_stress(attack.day + 1, -12, self.name, attack)
+
+    cohort = build_cohort(small_config, [Calm()])
+    before = cohort.stress_level.astype(int)
+    run_agents(cohort)
+    assert cohort.stress_level.min() >= 1
+    edits, _ = cohort.edits.columns()
+    assert edits["patient"].size > 0
+    np.testing.assert_array_equal(edits["delta"],
+                                  1 - before[edits["patient"], edits["day"]])
+    np.testing.assert_array_equal(cohort.would_start, cohort.would_start_unedited)
 
 
 # --- clock -----------------------------------------------------------------------------------
@@ -797,7 +814,7 @@ def _event_trace(env: simpy.Environment, seed: int) -> list[tuple]:
                 if not target.triggered:
                     target.succeed(name)
                 yield target
-            trace.append((env.now, name, step))
+            trace.append((env.now, type(env.now).__name__, name, step))
 
     milestone = env.event()
 
@@ -806,8 +823,8 @@ def _event_trace(env: simpy.Environment, seed: int) -> list[tuple]:
         milestone.succeed("milestone")
 
     def waiter(name: int):
-        # starts waiting after ``run(until=milestone)`` began: its callback comes after SimPy's
-        # stop, so it runs when the simulation resumes, before anything else of that time
+        # those that start waiting after ``run(until=milestone)`` began have their callback after
+        # SimPy's stop, so they run when the simulation resumes, before anything else of that time
         yield env.timeout(rng.choice([1, 2]))
         yield milestone
         trace.append((env.now, "waiter", name))
