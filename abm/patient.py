@@ -94,9 +94,7 @@ class Patient:
         self._rise = cohort.config.triggers.stress_rise_points
         self._edit = cohort.edits.append
         self._state = state
-        #: the (low, choices) whose points are packed: the configured stress feedback
-        lo, hi = cohort.config.feedback.stress.points
-        self._points = (lo, hi - lo + 1)
+        self._points = cohort.packed_points
 
     def live(self, env: simpy.Environment):
         """SimPy process: one wake-up per attack."""

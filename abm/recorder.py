@@ -199,7 +199,7 @@ def _attacks_frame(cohort: Cohort, pids: pl.Series, onsets: _Onsets, attack_ids:
         columns[f"{name}_trigger"] = (prev_code & (1 << k)) != 0
     columns["p_onset"] = p_onset
     columns["p_baseline"] = np.minimum(cap, cohort.baseline[i])
-    columns["caused_by_feedback"] = ~cohort.would_start_unedited[i, d]
+    columns["caused_by_feedback"] = ~cohort.would_start[i, d]
     frame = pl.DataFrame(columns).with_columns(
         pl.col("onset").cast(pl.Datetime("ms")), pl.col("end").cast(pl.Datetime("ms")))
     return _cast(frame, "attacks")

@@ -79,8 +79,9 @@ class Cohort:
     feedback_uniform: np.ndarray
     #: the points of the configured stress feedback on each day (from ``feedback_uniform``)
     stress_points: np.ndarray
+    #: whether an attack would start on each day on the unedited series (the patients keep their
+    #: own working copy, so this stays as drawn: ``caused_by_feedback`` compares with it)
     would_start: np.ndarray
-    would_start_unedited: np.ndarray
     rules: list = field(default_factory=list)
     #: index of the patient in row 0 (a shard of a larger run starts past 0)
     first_patient: int = 0
@@ -94,6 +95,10 @@ class Cohort:
     def __post_init__(self) -> None:
         #: the onset probability cap (a plain attribute: read once per refreshed day)
         self.cap = self.config.attacks.max_onset_probability
+        #: ``(low, choices)`` of the configured stress feedback, whose points ``stress_points``
+        #: holds: ``low + floor(u * choices)``
+        lo, hi = self.config.feedback.stress.points
+        self.packed_points = (lo, hi - lo + 1)
 
 
 def _first_free_codes(codes: np.ndarray, stress: np.ndarray, span: np.ndarray,
@@ -199,7 +204,6 @@ def build_cohort(config: Config, rules: Sequence[FeedbackRule],
     def section(prefix: str) -> dict[str, np.ndarray]:
         return {k.split(".", 1)[1]: v for k, v in full.items() if k.startswith(prefix + ".")}
 
-    would_start = full["would_start"]
     return Cohort(
         config=config, calendar=calendar, locations=locations,
         profiles=Profiles(**section("profiles")), baseline=full["baseline"],
@@ -207,7 +211,7 @@ def build_cohort(config: Config, rules: Sequence[FeedbackRule],
         diet=section("diet"), codes=full["codes"], attacks=AttackDraws(**section("attacks")),
         onset_uniform=full["onset_u"], feedback_uniform=full["feedback_u"],
         stress_points=full["stress_points"],
-        would_start=would_start, would_start_unedited=would_start.copy(), rules=list(rules),
+        would_start=full["would_start"], rules=list(rules),
         first_patient=patients.start)
 
 
