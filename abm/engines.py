@@ -43,7 +43,7 @@ def default_workers() -> int:
     return max(1, min(8, cores))
 
 
-def _one_thread_each() -> None:
+def one_thread_each() -> None:
     """Worker start-up: the workers already use every core, so each one's Polars keeps to one
     thread instead of all of them fighting over the cores (runs before Polars is imported)."""
     os.environ.setdefault("POLARS_MAX_THREADS", "1")
@@ -67,7 +67,7 @@ class LocalEngine:
         while pending:
             broken: list[Shard] = []
             with ProcessPoolExecutor(max_workers=min(self.workers, len(pending)),
-                                     mp_context=context, initializer=_one_thread_each) as pool:
+                                     mp_context=context, initializer=one_thread_each) as pool:
                 futures = {pool.submit(run_shard, config, s, staging, fmt): s for s in pending}
                 try:
                     while futures:

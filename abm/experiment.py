@@ -31,7 +31,6 @@ folder, whole or not at all (a staging folder renamed into place, as ``abm run``
 from __future__ import annotations
 
 import math
-import os
 import re
 import sys
 import time
@@ -266,7 +265,6 @@ class _Output:
     replicate: int
     metrics: dict[str, float]
     days_per_month: np.ndarray
-    feedback_attacks: int
     baselines: np.ndarray | None = None
     timeline: Timeline | None = None
 
@@ -276,44 +274,39 @@ def _run_task(task: _Task) -> _Output:
     from abm.figures import extract_timeline
     from abm.metrics import days_per_month, run_metrics
     from abm.simulation import simulate
+    from abm.validation import patient_day_matrix
 
     result = simulate(task.config, baselines=task.baselines)
-    n, days = result.patients.height, task.config.run.days
-    has = result.daily["has_migraine"].to_numpy().reshape(n, days)
+    has = patient_day_matrix(result.daily, "has_migraine", result.patients.height,
+                             task.config.run.days)
     return _Output(
         variant=task.variant, replicate=task.replicate,
         metrics=run_metrics(result, task.metrics),
         days_per_month=days_per_month(has),
-        feedback_attacks=int(result.attacks["caused_by_feedback"].sum()),
         baselines=(result.patients["baseline_onset_probability"].to_numpy().copy()
                    if task.keep_baselines else None),
         timeline=extract_timeline(result, task.variant) if task.keep_timeline else None)
 
 
-def _ignore_interrupts() -> None:
-    """Workers leave Ctrl-C to the parent, which cancels what is queued and cleans up."""
+def _worker_start() -> None:
+    """A worker keeps Polars to one thread, as the run's workers do (``abm.engines``), and leaves
+    Ctrl-C to the parent, which cancels what is queued and cleans up."""
     import signal
 
+    from abm.engines import one_thread_each
+
+    one_thread_each()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def default_workers() -> int:
-    """The CPUs this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 class _Scheduler:
     """Builds the tasks, queues variants once their reference's baselines exist."""
 
     def __init__(self, experiment: Experiment) -> None:
-        from abm.metrics import GROUPS
+        from abm.metrics import PAIRED
 
         self.experiment = experiment
-        paired = set(GROUPS["paired"].names)
-        self.run_metrics = tuple(m for m in experiment.metric_names if m not in paired)
+        self.run_metrics = tuple(m for m in experiment.metric_names if m not in PAIRED)
 
     def task(self, variant: str, replicate: int, baselines: np.ndarray | None = None) -> _Task:
         e = self.experiment
@@ -356,7 +349,7 @@ def _execute(experiment: Experiment, workers: int,
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts,
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_start,
                                mp_context=multiprocessing.get_context(method))
     try:
         pending = {pool.submit(_run_task, t) for t in scheduler.first()}
@@ -390,15 +383,17 @@ class ExperimentResult:
     workers: int
 
     def table(self, metrics: Mapping[str, str], digits: int = 2,
-              percent: Iterable[str] = ()) -> str:
-        """A Markdown table of chosen metrics (``name -> heading``), one row per variant."""
-        from abm.metrics import metric_table
+              percent: Iterable[str] | None = None) -> str:
+        """A Markdown table of chosen metrics (``name -> heading``), one row per variant;
+        ``percent`` (default: the fractions) are shown as percentages."""
+        from abm.metrics import PERCENT, metric_table
 
-        return metric_table(self.summary, metrics, digits, percent)
+        return metric_table(self.summary, metrics, digits,
+                            PERCENT if percent is None else percent)
 
     def timeline(self) -> Timeline:
-        """The timeline to draw: ``timeline_variant``'s, or the first replicate's variant with
-        the most feedback-caused attacks."""
+        """The timeline to draw: ``timeline_variant``'s, or, of the first replicate's, the one
+        whose patient has the most feedback-caused attacks."""
         e = self.experiment
         if e.timeline_variant is not None:
             return self.timelines[e.timeline_variant]
@@ -413,14 +408,17 @@ class ExperimentResult:
 
 def run_experiment(experiment: Experiment, workers: int | None = None,
                    progress: bool = True) -> ExperimentResult:
-    """Run every variant x replicate on ``workers`` processes (default: the CPUs available).
+    """Run every variant x replicate on ``workers`` processes (default: one per core, at most 8).
 
     A progress bar (stderr) appears when the experiment takes longer than two seconds.
     """
     import polars as pl
     from tqdm import tqdm
 
+    from abm.engines import default_workers
     from abm.metrics import paired_metrics, summarize
+    from abm.progress import DELAY_SECONDS
+    from abm.recorder import patient_ids
 
     if workers is None:
         workers = default_workers()
@@ -430,7 +428,7 @@ def run_experiment(experiment: Experiment, workers: int | None = None,
     total = len(e.variants) * e.replicates
     workers = min(workers, total)
     started = time.perf_counter()
-    bar = tqdm(total=total, delay=2.0, disable=not progress, file=sys.stderr, unit="run",
+    bar = tqdm(total=total, delay=DELAY_SECONDS, disable=not progress, file=sys.stderr, unit="run",
                desc=e.name, leave=False)
     try:
         outputs = _execute(e, workers, lambda: bar.update(1))
@@ -450,7 +448,7 @@ def run_experiment(experiment: Experiment, workers: int | None = None,
             days.append(pl.DataFrame({
                 "variant": [variant] * n, "replicate": np.full(n, r, dtype=np.int32),
                 "seed": np.full(n, seed, dtype=np.int64),
-                "patient_id": [f"P{i:04d}" for i in range(n)],
+                "patient_id": patient_ids(n),
                 "migraine_days_per_month": out.days_per_month}))
     results = pl.DataFrame(rows, orient="row", schema={
         "variant": pl.String, "replicate": pl.Int32, "seed": pl.Int64, "metric": pl.String,

@@ -1,6 +1,6 @@
 """The ``abm experiment FILE.toml`` command: run an experiment file and write its outputs.
 
-Wiring into ``abm.cli`` takes two calls: ``add_experiment_parser(sub)`` where the subcommands are
+``abm.cli`` wires it with two calls: ``add_experiment_parser(sub)`` where the subcommands are
 built, and ``run_experiment_command(args)`` when ``args.command == "experiment"``. The parser is
 created through the subparsers object, so it inherits ``abm.cli``'s parser class whose ``error()``
 raises instead of exiting; bad input raises :class:`~abm.errors.AbmError`, which ``abm.cli.main``
@@ -16,18 +16,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from abm.cli import whole_number
+
 if TYPE_CHECKING:
     from abm.experiment import Experiment
-
-
-def _workers(text: str) -> int:
-    from abm.cli import whole_number
-
-    return whole_number("--workers")(text)
 
 
 def add_experiment_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -41,8 +37,8 @@ def add_experiment_parser(subparsers: Any) -> argparse.ArgumentParser:
         "from the reference variant), figures and manifest.json to --out, whole or not at all. "
         "Results are identical for any --workers. See README_experiments.md.")
     parser.add_argument("file", metavar="FILE.toml", type=Path, help="experiment TOML file")
-    parser.add_argument("--workers", metavar="K", type=_workers, default=None,
-                        help="worker processes (default: the CPUs available)")
+    parser.add_argument("--workers", metavar="K", type=whole_number("--workers"), default=None,
+                        help="worker processes (default: one per core, at most 8)")
     parser.add_argument("--out", metavar="DIR", type=Path, default=None,
                         help="output folder (default ./NAME-results, NAME from the file's "
                         "name key or its file name); must be new or empty unless --overwrite")
@@ -76,27 +72,32 @@ def run_experiment_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_script(name: str, build: Callable[[str], Experiment],
-               tables: Sequence[Mapping[str, str]], default_out: Path,
-               argv: Sequence[str] | None = None, description: str = "",
-               percent: Iterable[str] = ()) -> int:
-    """The command line shared by the scripts in ``experiments/``.
+def run_script(script: str, doc: str | None, build: Callable[[str], Experiment],
+               tables: Sequence[Mapping[str, str]], argv: Sequence[str] | None = None) -> int:
+    """The command line shared by the scripts in ``experiments/``; a script passes its own
+    ``__file__`` and ``__doc__``.
 
     ``python experiments/NAME.py [--quick] [--out DIR] [--workers K]``: ``build(size)`` makes the
     experiment for size ``"full"`` or ``"quick"`` (fewer patients, days and replicates: well under
-    a minute on two cores). The outputs go to ``--out`` (default ``default_out``, with ``-quick``
-    appended for a quick run); an earlier experiment output there is replaced, any other folder
-    is refused. Prints each of ``tables`` (metric -> heading) as Markdown and the wall time.
+    a minute on two cores). The outputs go to ``--out`` (default ``results/NAME`` beside the
+    script, with ``-quick`` appended for a quick run); an earlier experiment output there is
+    replaced, any other folder is refused. Prints each of ``tables`` (metric -> heading) as
+    Markdown, shares as percentages, and the wall time.
     """
     from abm.errors import AbmError
+
+    path = Path(script)
+    name = path.stem
+    default_out = path.parent / "results" / name
+    description = (doc or "").split("\n\n")[0]
 
     parser = argparse.ArgumentParser(prog=f"experiments/{name}.py", description=description)
     parser.add_argument("--quick", action="store_true",
                         help="fewer patients, days and replicates (under a minute)")
     parser.add_argument("--out", metavar="DIR", type=Path, default=None,
                         help=f"output folder (default {default_out}[-quick])")
-    parser.add_argument("--workers", metavar="K", type=_workers, default=None,
-                        help="worker processes (default: the CPUs available)")
+    parser.add_argument("--workers", metavar="K", type=whole_number("--workers"), default=None,
+                        help="worker processes (default: one per core, at most 8)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     size = "quick" if args.quick else "full"
@@ -122,7 +123,7 @@ def run_script(name: str, build: Callable[[str], Experiment],
           f"(seeds {e.seeds[0]}-{e.seeds[-1]}), {len(e.variants)} variants, "
           f"{result.workers} workers\n")
     for table in tables:
-        print(result.table(table, percent=percent) + "\n")
+        print(result.table(table) + "\n")
     print(f"experiment wall time {result.wall_seconds:.1f} s; script wall time "
           f"{time.perf_counter() - started:.1f} s; outputs in {out}/")
     return 0

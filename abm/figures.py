@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from abm.recorder import MS_PER_DAY
 from abm.triggers import NAMES as TRIGGERS
 
 #: days shown in a timeline (the start of the run)
 TIMELINE_DAYS = 120
 _DPI = 100
-_MS_PER_DAY = 86_400_000
 
 
 @dataclass
@@ -72,8 +72,8 @@ def extract_timeline(result: object, variant: str) -> Timeline:
     daily = result.daily.filter(own).select(  # type: ignore[attr-defined]
         "day", "total_sleep_hours", "stress_level", "pressure", "weather_trigger")
     attacks = result.attacks.filter(own).select(  # type: ignore[attr-defined]
-        start_day=(pl.col("onset").dt.epoch("ms") - start_ms) / _MS_PER_DAY,
-        end_day=(pl.col("end").dt.epoch("ms") - start_ms) / _MS_PER_DAY,
+        start_day=(pl.col("onset").dt.epoch("ms") - start_ms) / MS_PER_DAY,
+        end_day=(pl.col("end").dt.epoch("ms") - start_ms) / MS_PER_DAY,
         caused_by_feedback=pl.col("caused_by_feedback"))
     edits = result.events.filter(  # type: ignore[attr-defined]
         own & (pl.col("event") == "feedback")

@@ -50,10 +50,12 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from abm.hazard import DAYS_PER_MONTH
+from abm.stats import mean_interval
 from abm.triggers import NAMES as TRIGGERS
+from abm.validation import patient_day_matrix
 
 CHRONIC_DAYS = 15.0
-DAYS_PER_MONTH = 30.0
 #: susceptibility_weather at or above which a patient counts as weather-sensitive
 WEATHER_SENSITIVE = 0.7
 
@@ -87,8 +89,12 @@ GROUPS: dict[str, Group] = {g.name: g for g in (
     Group("paired", ("paired_migraine_days_per_month_diff", "attributable_fraction",
                      "chronification_share", "remission_share"), paired=True),
 )}
+#: the metrics computed against the reference variant
+PAIRED = frozenset(n for g in GROUPS.values() if g.paired for n in g.names)
 #: every metric name, in the order of the results frame
 ALL_METRICS: tuple[str, ...] = tuple(n for g in GROUPS.values() for n in g.names)
+#: the metrics that are fractions, shown as percentages in tables
+PERCENT = frozenset(n for n in ALL_METRICS if n.endswith("_share")) | {"attributable_fraction"}
 _GROUP_OF = {n: g.name for g in GROUPS.values() for n in g.names}
 
 
@@ -111,10 +117,6 @@ def resolve(selection: Iterable[str]) -> tuple[str, ...]:
 def groups_of(names: Iterable[str]) -> set[str]:
     """The groups that compute ``names``."""
     return {_GROUP_OF[n] for n in names}
-
-
-def _matrix(daily: pl.DataFrame, column: str, n: int, days: int) -> np.ndarray:
-    return daily[column].to_numpy().reshape(n, days)
 
 
 def days_per_month(has_migraine: np.ndarray) -> np.ndarray:
@@ -153,8 +155,8 @@ def run_metrics(result: object, names: Iterable[str]) -> dict[str, float]:
     daily: pl.DataFrame = result.daily  # type: ignore[attr-defined]
     config = result.config  # type: ignore[attr-defined]
     n, days = patients.height, config.run.days
-    has = _matrix(daily, "has_migraine", n, days)
-    onset = _matrix(daily, "migraine_onset", n, days)
+    has = patient_day_matrix(daily, "has_migraine", n, days)
+    onset = patient_day_matrix(daily, "migraine_onset", n, days)
     mdpm = days_per_month(has)
     out: dict[str, float] = {}
     if "migraine_days" in groups:
@@ -205,7 +207,7 @@ def paired_metrics(variant: np.ndarray, reference: np.ndarray,
 
     NaN when the runs do not have the same patients (different cohort sizes).
     """
-    names = [n for n in names if n in GROUPS["paired"].names]
+    names = [n for n in names if n in PAIRED]
     if variant.shape != reference.shape or variant.size == 0:
         return {n: math.nan for n in names}
     episodic = reference < CHRONIC_DAYS
@@ -223,52 +225,6 @@ def paired_metrics(variant: np.ndarray, reference: np.ndarray,
 
 
 # --- summaries over replicates --------------------------------------------------------------
-
-def _t_two_sided_coverage(t: float, df: int) -> float:
-    """P(|T| <= t) for Student's t with integer ``df`` (Abramowitz & Stegun 26.7.3-4)."""
-    theta = math.atan(t / math.sqrt(df))
-    c2 = math.cos(theta) ** 2
-    if df % 2 == 1:
-        series, term = 0.0, math.cos(theta)
-        for k in range((df - 1) // 2):
-            series += term
-            term *= c2 * (2 * k + 2) / (2 * k + 3)
-        return 2.0 / math.pi * (theta + math.sin(theta) * series)
-    total, term = 0.0, 1.0
-    for k in range(df // 2):
-        total += term
-        term *= c2 * (2 * k + 1) / (2 * k + 2)
-    return math.sin(theta) * total
-
-
-def t_critical(df: int, coverage: float = 0.95) -> float:
-    """The two-sided critical value of Student's t: P(|T| <= t) = coverage."""
-    if df < 1:
-        return math.nan
-    lo, hi = 0.0, 1.0
-    while _t_two_sided_coverage(hi, df) < coverage:
-        hi *= 2.0
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        if _t_two_sided_coverage(mid, df) < coverage:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
-
-
-def mean_interval(values: Iterable[float]) -> tuple[int, float, float, float]:
-    """``(n, mean, low, high)``: the mean of the finite values and its 95% t interval."""
-    x = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=np.float64)
-    n = int(x.size)
-    if n == 0:
-        return 0, math.nan, math.nan, math.nan
-    mean = float(x.mean())
-    if n == 1:
-        return 1, mean, math.nan, math.nan
-    half = t_critical(n - 1) * float(x.std(ddof=1)) / math.sqrt(n)
-    return n, mean, mean - half, mean + half
-
 
 SUMMARY_SCHEMA = {
     "variant": pl.String, "metric": pl.String, "n": pl.Int32, "mean": pl.Float64,
@@ -309,10 +265,11 @@ def summarize(results: pl.DataFrame, reference: str) -> pl.DataFrame:
 
 
 def metric_table(summary: pl.DataFrame, metrics: Mapping[str, str], digits: int = 2,
-                 percent: Iterable[str] = ()) -> str:
+                 percent: Iterable[str] = PERCENT) -> str:
     """A Markdown table: one row per variant, a column per metric (``name -> heading``),
     ``mean [low, high]``; a second line per cell would be too wide, so differences from the
-    reference get their own columns named ``Δ heading``."""
+    reference get their own columns named ``Δ heading``. Metrics in ``percent`` (default: the
+    fractions) are shown as percentages."""
     percent = set(percent)
 
     def fmt(v: float | None, name: str) -> str:
@@ -338,7 +295,7 @@ def metric_table(summary: pl.DataFrame, metrics: Mapping[str, str], digits: int 
             if row["ci_low"] is not None:
                 cell += f" [{fmt(row['ci_low'], name)}, {fmt(row['ci_high'], name)}]"
             if variant != reference and row["diff_mean"] is not None and \
-                    name not in GROUPS["paired"].names:
+                    name not in PAIRED:
                 size = fmt(abs(row["diff_mean"]), name)
                 sign = "" if not size.strip("0.%") else "+" if row["diff_mean"] >= 0 else "-"
                 cell += f"; Δ {sign}{size}"

@@ -1,15 +1,18 @@
-"""The few statistics validation needs, written out so their formulas are visible.
+"""The few statistics validation and experiments need, written out so their formulas are visible.
 
 - Mantel–Haenszel pooled risk ratio over strata, with the Greenland & Robins (1985, Biometrics
   41:55) variance of its logarithm for a 95% interval.
 - Logistic regression by Newton–Raphson (iteratively reweighted least squares) with a small ridge
   term, enough for a dozen standardized features.
 - AUROC as the Mann–Whitney probability that a positive outranks a negative (ties count half).
+- Student's t critical values (Abramowitz & Stegun 26.7.3-4, solved by bisection) and the 95%
+  t interval of a mean, for summaries over a few replicates.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -80,3 +83,49 @@ def auroc(score: np.ndarray, label: np.ndarray) -> float:
     avg = (starts + ends + 1) / 2.0
     ranks[order] = np.repeat(avg, ends - starts)
     return float((ranks[label].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _t_two_sided_coverage(t: float, df: int) -> float:
+    """P(|T| <= t) for Student's t with integer ``df`` (Abramowitz & Stegun 26.7.3-4)."""
+    theta = math.atan(t / math.sqrt(df))
+    c2 = math.cos(theta) ** 2
+    if df % 2 == 1:
+        series, term = 0.0, math.cos(theta)
+        for k in range((df - 1) // 2):
+            series += term
+            term *= c2 * (2 * k + 2) / (2 * k + 3)
+        return 2.0 / math.pi * (theta + math.sin(theta) * series)
+    total, term = 0.0, 1.0
+    for k in range(df // 2):
+        total += term
+        term *= c2 * (2 * k + 1) / (2 * k + 2)
+    return math.sin(theta) * total
+
+
+def t_critical(df: int, coverage: float = 0.95) -> float:
+    """The two-sided critical value of Student's t: P(|T| <= t) = coverage."""
+    if df < 1:
+        return math.nan
+    lo, hi = 0.0, 1.0
+    while _t_two_sided_coverage(hi, df) < coverage:
+        hi *= 2.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if _t_two_sided_coverage(mid, df) < coverage:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def mean_interval(values: Iterable[float]) -> tuple[int, float, float, float]:
+    """``(n, mean, low, high)``: the mean of the finite values and its 95% t interval."""
+    x = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=np.float64)
+    n = int(x.size)
+    if n == 0:
+        return 0, math.nan, math.nan, math.nan
+    mean = float(x.mean())
+    if n == 1:
+        return 1, mean, math.nan, math.nan
+    half = t_critical(n - 1) * float(x.std(ddof=1)) / math.sqrt(n)
+    return n, mean, mean - half, mean + half

@@ -47,7 +47,8 @@ class Check:
     passed: bool
 
 
-def _matrix(daily: pl.DataFrame, column: str, n: int, days: int) -> np.ndarray:
+def patient_day_matrix(daily: pl.DataFrame, column: str, n: int, days: int) -> np.ndarray:
+    """A column of ``daily`` (patient then day order) as an ``(n, days)`` matrix."""
     return daily[column].to_numpy().reshape(n, days)
 
 
@@ -63,13 +64,13 @@ def trigger_risk_ratios(daily: pl.DataFrame, n: int, days: int
 
     Only days d+1 with no attack under way at their start are at risk; patients are the strata.
     """
-    onset = _matrix(daily, "migraine_onset", n, days)
-    has = _matrix(daily, "has_migraine", n, days)
+    onset = patient_day_matrix(daily, "migraine_onset", n, days)
+    has = patient_day_matrix(daily, "has_migraine", n, days)
     at_risk = (~has | onset)[:, 1:]
     outcome = onset[:, 1:]
     out = {}
     for name in NAMES:
-        exposed = _matrix(daily, f"{name}_trigger", n, days)[:, :-1]
+        exposed = patient_day_matrix(daily, f"{name}_trigger", n, days)[:, :-1]
         e1 = exposed & at_risk
         e0 = ~exposed & at_risk
         out[name] = mantel_haenszel_rr((e1 & outcome).sum(1), e1.sum(1), (e0 & outcome).sum(1),
@@ -79,10 +80,10 @@ def trigger_risk_ratios(daily: pl.DataFrame, n: int, days: int
 
 def learnability_auroc(daily: pl.DataFrame, n: int, days: int) -> float:
     """AUROC of a logistic regression on day-d columns for onset on d+1, split by patient."""
-    x = np.stack([_matrix(daily, c, n, days)[:, :-1].astype(np.float64)
+    x = np.stack([patient_day_matrix(daily, c, n, days)[:, :-1].astype(np.float64)
                   for c in LEARNABILITY_FEATURES], axis=-1)
-    onset = _matrix(daily, "migraine_onset", n, days)
-    has = _matrix(daily, "has_migraine", n, days)
+    onset = patient_day_matrix(daily, "migraine_onset", n, days)
+    has = patient_day_matrix(daily, "has_migraine", n, days)
     at_risk = (~has | onset)[:, 1:]
     y = onset[:, 1:]
     train_patients = (np.arange(n) % 10) < 7
@@ -101,7 +102,7 @@ def _consistency(daily: pl.DataFrame, attacks: pl.DataFrame, n: int, days: int,
                  start: np.datetime64) -> tuple[int, int, list[str]]:
     problems: list[str] = []
     total = daily.height
-    dates = _matrix(daily, "date", n, days).astype("datetime64[D]")
+    dates = patient_day_matrix(daily, "date", n, days).astype("datetime64[D]")
     expected = start + np.arange(days, dtype="timedelta64[D]")
     if not (dates == expected[None, :]).all():
         problems.append("dates not contiguous from the start date")
@@ -167,7 +168,7 @@ def run_checks(frames: dict[str, pl.DataFrame], config: Config,
     recomputed = {
         "weather": weather_trigger(daily["pressure_change_24h"].to_numpy(), rules),
         "sleep": sleep_trigger(daily["total_sleep_hours"].to_numpy(), rules),
-        "stress": stress_trigger(_matrix(daily, "stress_level", n, days), rules).ravel(),
+        "stress": stress_trigger(patient_day_matrix(daily, "stress_level", n, days), rules).ravel(),
         "diet": diet_trigger(daily["alcohol_consumed"].to_numpy(),
                              daily["caffeine_consumed"].to_numpy(),
                              daily["chocolate_consumed"].to_numpy(), rules),

@@ -31,8 +31,6 @@ uniform range cannot express, so the population cohort's episodic burden is the 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from abm import Config
 from abm.experiment import Experiment
 from abm.experiment_command import run_script
@@ -78,10 +76,7 @@ def build(size: str) -> Experiment:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_script(NAME, build, TABLES, Path(__file__).parent / "results" / NAME, argv,
-                      description=__doc__.split("\n\n")[0],
-                      percent=("female_share", "aura_share", "chronic_label_share",
-                               "chronic_share", "feedback_attack_share"))
+    return run_script(__file__, __doc__, build, TABLES, argv)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,6 @@ of patients who are episodic (< 15 days per 30) without the loop and reach >= 15
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from abm import Config
 from abm.experiment import Experiment
 from abm.experiment_command import run_script
@@ -59,9 +57,7 @@ def build(size: str) -> Experiment:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_script(NAME, build, TABLES, Path(__file__).parent / "results" / NAME, argv,
-                      description=__doc__.split("\n\n")[0],
-                      percent=("chronic_share", "chronification_share", "feedback_attack_share"))
+    return run_script(__file__, __doc__, build, TABLES, argv)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,6 @@ also removes the feedback loop's attacks, which act through it (SPEC §5).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from abm import Config
 from abm.experiment import Experiment
 from abm.experiment_command import run_script
@@ -60,10 +58,7 @@ def build(size: str) -> Experiment:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_script(NAME, build, TABLES, Path(__file__).parent / "results" / NAME, argv,
-                      description=__doc__.split("\n\n")[0],
-                      percent=("attributable_fraction", "chronic_share", "remission_share",
-                               "feedback_attack_share"))
+    return run_script(__file__, __doc__, build, TABLES, argv)
 
 
 if __name__ == "__main__":

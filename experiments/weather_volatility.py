@@ -20,8 +20,6 @@ sleep, stress and diet, and the same pressure systems scaled up or down.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from abm import Config
 from abm.experiment import Experiment
 from abm.experiment_command import run_script
@@ -59,10 +57,7 @@ def build(size: str) -> Experiment:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_script(NAME, build, TABLES, Path(__file__).parent / "results" / NAME, argv,
-                      description=__doc__.split("\n\n")[0],
-                      percent=("pressure_drop_day_share", "chronification_share",
-                               "remission_share", "chronic_share"))
+    return run_script(__file__, __doc__, build, TABLES, argv)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@ determinism across workers, common random numbers, the command and the example s
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -25,8 +24,8 @@ from abm.metrics import (
     lag1_autocorrelation,
     paired_metrics,
     summarize,
-    t_critical,
 )
+from abm.stats import t_critical
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"population.num_patients": 40, "run.days": 40}
@@ -288,25 +287,10 @@ def test_missing_file_and_folder(tmp_path: Path) -> None:
 # --- the command --------------------------------------------------------------------------------
 
 @pytest.fixture
-def cli_main(monkeypatch: pytest.MonkeyPatch):
-    """``abm.cli.main`` with the experiment command, wired here until cli.py wires it."""
+def cli_main():
+    """``abm.cli.main``, which runs the experiment command."""
     from abm import cli
-    from abm.experiment_command import add_experiment_parser, run_experiment_command
 
-    build, validate = cli.build_parser, cli._validate
-
-    def subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
-        return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-
-    if "experiment" not in subparsers(build()).choices:
-        def build_with_experiment() -> argparse.ArgumentParser:
-            parser = build()
-            add_experiment_parser(subparsers(parser))
-            return parser
-
-        monkeypatch.setattr(cli, "build_parser", build_with_experiment)
-        monkeypatch.setattr(cli, "_validate", lambda args: run_experiment_command(args)
-                            if args.command == "experiment" else validate(args))
     return cli.main
 
 

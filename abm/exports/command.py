@@ -19,16 +19,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
+from abm.cli import whole_number
+
 EVENTLOG_FORMATS = ("xes", "ocel", "parquet", "csv")
-
-
-def _whole(option: str, least: int) -> Callable[[str], int]:
-    from abm.cli import whole_number
-
-    return whole_number(option, least)
 
 
 def _common(parser: argparse.ArgumentParser, what: str) -> None:
@@ -76,13 +71,13 @@ def _fusemoe_parser(kinds: argparse._SubParsersAction) -> None:
     parser.add_argument("--to", metavar="DIR", type=Path, required=True,
                         help="the folder to write, outside OUT; one holding an earlier fusemoe "
                         "export is replaced only with --overwrite, any other is refused")
-    parser.add_argument("--window-days", metavar="W", type=_whole("--window-days", 1),
+    parser.add_argument("--window-days", metavar="W", type=whole_number("--window-days", 1),
                         default=2, help="days of observations before the label day (default "
                         "2, i.e. tt_max = 48 hours)")
     parser.add_argument("--task", metavar="NAME", default="ihm-migraine",
                         help="task name in the file names (default ihm-migraine); must contain "
                         "'ihm' (or 'los') so that FuseMoE uses its binary loss")
-    parser.add_argument("--seed", metavar="S", type=_whole("--seed", 0), default=None,
+    parser.add_argument("--seed", metavar="S", type=whole_number("--seed", 0), default=None,
                         help="seed of the patient split (default: the run's seed)")
 
 
