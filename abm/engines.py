@@ -34,19 +34,28 @@ class EngineError(AbmError):
     """The engine cannot run (missing package, unreachable scheduler, a shard kept failing)."""
 
 
-def default_workers() -> int:
-    """A sensible number of local workers: the cores this process may use, at most 8."""
+def cores() -> int:
+    """The cores this process may use."""
     try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    return max(1, min(8, cores))
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
-def one_thread_each() -> None:
-    """Worker start-up: the workers already use every core, so each one's Polars keeps to one
-    thread instead of all of them fighting over the cores (runs before Polars is imported)."""
-    os.environ.setdefault("POLARS_MAX_THREADS", "1")
+def default_workers() -> int:
+    """A sensible number of local workers: one per core, at most 8."""
+    return min(8, cores())
+
+
+def polars_threads(workers: int) -> str:
+    """Polars threads for each of ``workers`` processes: the cores shared out among them, so
+    they do not fight over the cores (at least one each)."""
+    return str(max(1, cores() // workers))
+
+
+def share_cores(threads: str) -> None:
+    """Worker start-up, before Polars is imported: keep Polars to ``threads`` threads."""
+    os.environ.setdefault("POLARS_MAX_THREADS", threads)
 
 
 class LocalEngine:
@@ -66,8 +75,10 @@ class LocalEngine:
         context = multiprocessing.get_context("spawn")
         while pending:
             broken: list[Shard] = []
-            with ProcessPoolExecutor(max_workers=min(self.workers, len(pending)),
-                                     mp_context=context, initializer=one_thread_each) as pool:
+            processes = min(self.workers, len(pending))
+            with ProcessPoolExecutor(max_workers=processes, mp_context=context,
+                                     initializer=share_cores,
+                                     initargs=(polars_threads(processes),)) as pool:
                 futures = {pool.submit(run_shard, config, s, staging, fmt): s for s in pending}
                 try:
                     while futures:
@@ -108,9 +119,10 @@ class DaskEngine:
         cluster = None
         try:
             if self.address == "local":
-                cluster = LocalCluster(n_workers=self.workers or default_workers(),
-                                       threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+                workers = self.workers or default_workers()
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=None,
+                                       env={"POLARS_MAX_THREADS": polars_threads(workers)})
                 client = Client(cluster)
             else:
                 try:

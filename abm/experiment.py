@@ -288,14 +288,14 @@ def _run_task(task: _Task) -> _Output:
         timeline=extract_timeline(result, task.variant) if task.keep_timeline else None)
 
 
-def _worker_start() -> None:
-    """A worker keeps Polars to one thread, as the run's workers do (``abm.engines``), and leaves
-    Ctrl-C to the parent, which cancels what is queued and cleans up."""
+def _worker_start(polars_threads: str) -> None:
+    """A worker shares the cores out as the run's workers do (``abm.engines``) and leaves Ctrl-C
+    to the parent, which cancels what is queued and cleans up."""
     import signal
 
-    from abm.engines import one_thread_each
+    from abm.engines import share_cores
 
-    one_thread_each()
+    share_cores(polars_threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -348,8 +348,11 @@ def _execute(experiment: Experiment, workers: int,
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
+    from abm.engines import polars_threads
+
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_start,
+                               initargs=(polars_threads(workers),),
                                mp_context=multiprocessing.get_context(method))
     try:
         pending = {pool.submit(_run_task, t) for t in scheduler.first()}
