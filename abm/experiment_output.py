@@ -23,13 +23,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from abm.errors import OutputError
-from abm.files import file_record, writable_parent, write_folder
+from abm.export import MANIFEST
+from abm.files import check_folder, file_record, write_folder
 
 if TYPE_CHECKING:
     from abm.experiment import ExperimentResult
 
-MANIFEST = "manifest.json"
 
 
 def _is_experiment_output(folder: Path) -> bool:
@@ -41,15 +40,8 @@ def _is_experiment_output(folder: Path) -> bool:
 
 def check_output(out: Path, overwrite: bool) -> None:
     """Refuse an output folder that cannot or must not be written, before running anything."""
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out}: is a file; --out must be a folder")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise OutputError(f"{out}: already holds data; pass --overwrite to replace it")
-        if not _is_experiment_output(out):
-            raise OutputError(f"{out}: holds files that are not an abm experiment output; "
-                              "choose another folder")
-    writable_parent(out)
+    check_folder(out, overwrite, "--out", lambda entries: None if _is_experiment_output(out)
+                 else "holds files that are not an abm experiment output")
 
 
 def _write_files(result: ExperimentResult, folder: Path) -> None:

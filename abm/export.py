@@ -28,8 +28,8 @@ import polars as pl
 
 from abm import schemas
 from abm.config import Config
-from abm.errors import ConfigError, InputError, OutputError
-from abm.files import file_record, sha256, writable_parent, write_folder
+from abm.errors import ConfigError, InputError
+from abm.files import check_folder, file_record, sha256, write_folder
 
 FORMATS = ("parquet", "csv", "seed-csv")
 MANIFEST = "manifest.json"
@@ -39,16 +39,16 @@ SEED_FILES = ("patient_profiles.csv", "migraine_events.csv", "sleep_data.csv",
 
 def check_target(out: Path, overwrite: bool) -> None:
     """Refuse an output path that cannot or must not be written, before any work is done."""
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out}: is a file; --out must be a folder")
-    if out.is_dir():
-        entries = [p.name for p in out.iterdir()]
-        if entries and not overwrite:
-            raise OutputError(f"{out}: already holds data; pass --overwrite to replace it")
-        if entries and MANIFEST not in entries:
-            raise OutputError(f"{out}: holds files that are not an abm output; "
-                              "choose another folder")
-    writable_parent(out)
+    check_folder(out, overwrite, "--out", lambda entries: None if MANIFEST in entries
+                 else "holds files that are not an abm output")
+
+
+def write_frame(frame: pl.DataFrame, path: Path, fmt: str) -> None:
+    """Write one frame as ``fmt``: ``parquet`` (zstd level 1) or ``csv`` (enums as text)."""
+    if fmt == "parquet":
+        frame.write_parquet(path, compression="zstd", compression_level=1)
+    else:
+        _csv_ready(frame).write_csv(path)
 
 
 def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
@@ -106,17 +106,12 @@ def write_outputs(result: object, out: str | Path, fmt: str = "parquet",
     if fmt == "seed-csv":
         to_write = _seed_frames(frames)
     else:
-        to_write = {f"{name}.{'parquet' if fmt == 'parquet' else 'csv'}": frame
-                    for name, frame in frames.items()}
+        to_write = {f"{name}.{fmt}": frame for name, frame in frames.items()}
 
     def fill(staging: Path) -> None:
         def write(filename: str) -> dict:
             path = staging / filename
-            frame = to_write[filename]
-            if fmt == "parquet":
-                frame.write_parquet(path, compression="zstd", compression_level=1)
-            else:
-                _csv_ready(frame).write_csv(path)
+            write_frame(to_write[filename], path, "csv" if fmt == "seed-csv" else fmt)
             return file_record(path)
 
         files: dict[str, dict] = {}

@@ -44,9 +44,41 @@ def writable_parent(path: Path) -> Path:
     return parent
 
 
+#: what every temporary name beside a target has in it (a killed writer can leave one behind)
+PARTIAL = ".abm-partial-"
+
+
+def _beside(path: Path, tag: str = PARTIAL) -> Path:
+    """A hidden, unique name beside ``path``: ``.NAME<tag>XXXXXXXXXXXX``."""
+    return path.absolute().parent / f".{path.name}{tag}{uuid.uuid4().hex[:12]}"
+
+
+def is_partial(path: Path) -> bool:
+    """Whether ``path`` is a temporary name of :func:`write_atomic` or :func:`write_folder`."""
+    return path.name.startswith(".") and PARTIAL in path.name
+
+
+def check_folder(target: Path, overwrite: bool, option: str,
+                 foreign: Callable[[list[str]], str | None]) -> None:
+    """Refuse, before any work, a folder target that is a file, holds data without
+    ``overwrite``, or holds data that ``foreign(entries)`` does not recognise as an earlier
+    output of the same kind (it returns what to say about it, or ``None``); and a target whose
+    nearest existing folder is not writable."""
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"{target}: is a file; {option} must be a folder")
+    entries = [p.name for p in target.iterdir()] if target.is_dir() else []
+    if entries:
+        if not overwrite:
+            raise OutputError(f"{target}: already holds data; pass --overwrite to replace it")
+        complaint = foreign(entries)
+        if complaint:
+            raise OutputError(f"{target}: {complaint}; choose another folder")
+    writable_parent(target)
+
+
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     """Write a file through ``write(temporary_path)``, then rename it to ``path``."""
-    tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp = _beside(path)
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -58,7 +90,7 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
 def swap_into_place(staging: Path, out: Path) -> None:
     """Rename a finished staging folder to ``out``; an earlier output there is removed last."""
     if out.is_dir() and any(out.iterdir()):
-        old = out.absolute().parent / f".{out.name}.abm-old-{uuid.uuid4().hex[:12]}"
+        old = _beside(out, ".abm-old-")
         os.rename(out, old)
         try:
             os.rename(staging, out)
@@ -89,7 +121,7 @@ def _remove_empty(folders: Iterable[Path]) -> None:
             pass
 
 
-def write_failed(exc: OSError, target: Path) -> OutputError:
+def _write_failed(exc: OSError, target: Path) -> OutputError:
     """The one-line error of a write that failed (disk full, permission lost, ...)."""
     return OutputError(f"{exc.filename or target}: could not write ({exc.strerror or exc}); "
                        "nothing was written or changed")
@@ -100,7 +132,7 @@ def write_folder(target: Path, fill: Callable[[Path], None]) -> None:
     place; an earlier ``target`` is removed only once the new one is complete. On any failure
     the staging folder, and the parent folders made for it, are removed."""
     made = _missing_parents(target)
-    staging = target.absolute().parent / f".{target.name}.abm-partial-{uuid.uuid4().hex[:12]}"
+    staging = _beside(target)
     try:
         staging.mkdir(parents=True)
         fill(staging)
@@ -109,21 +141,19 @@ def write_folder(target: Path, fill: Callable[[Path], None]) -> None:
         shutil.rmtree(staging, ignore_errors=True)
         _remove_empty(made)
         if isinstance(exc, OSError) and not isinstance(exc, OutputError):
-            raise write_failed(exc, target) from None
+            raise _write_failed(exc, target) from None
         raise
 
 
 def write_file(target: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(temporary)`` beside ``target`` and rename the finished file into place."""
+    """:func:`write_atomic` for a user's target: the folders it needs are made, and removed
+    again with a one-line error if the write fails."""
     made = _missing_parents(target)
-    temporary = target.absolute().parent / f".{target.name}.abm-partial-{uuid.uuid4().hex[:12]}"
     try:
-        temporary.parent.mkdir(parents=True, exist_ok=True)
-        write(temporary)
-        os.replace(temporary, target)
+        target.absolute().parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target.absolute(), write)
     except BaseException as exc:
-        temporary.unlink(missing_ok=True)
         _remove_empty(made)
         if isinstance(exc, OSError) and not isinstance(exc, OutputError):
-            raise write_failed(exc, target) from None
+            raise _write_failed(exc, target) from None
         raise

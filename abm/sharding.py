@@ -33,7 +33,7 @@ from pathlib import Path
 
 from abm.config import Config
 from abm.errors import OutputError
-from abm.files import file_record, swap_into_place, write_atomic
+from abm.files import file_record, is_partial, swap_into_place, write_atomic
 
 PARTIAL_SUFFIX = ".abm-partial"
 MARKERS = "shards"
@@ -64,7 +64,7 @@ def staging_folder(out: Path) -> Path:
 
 def part_name(frame: str, shard: int, fmt: str) -> str:
     """Relative path of a frame's part file."""
-    return f"{frame}/part-{shard:05d}.{'parquet' if fmt == 'parquet' else 'csv'}"
+    return f"{frame}/part-{shard:05d}.{fmt}"
 
 
 def run_shard(config: Config, shard: Shard, staging: str, fmt: str) -> dict:
@@ -72,7 +72,7 @@ def run_shard(config: Config, shard: Shard, staging: str, fmt: str) -> dict:
 
     Runs in a worker process (local or Dask): everything it needs comes in its arguments.
     """
-    from abm.export import _csv_ready
+    from abm.export import write_frame
     from abm.feedback import default_rules
     from abm.recorder import record
     from abm.simulation import build_cohort, run_agents
@@ -90,18 +90,14 @@ def run_shard(config: Config, shard: Shard, staging: str, fmt: str) -> dict:
         rel = part_name(name, shard.index, fmt)
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        if fmt == "parquet":
-            write_atomic(path, lambda p, f=frame: f.write_parquet(p, compression="zstd",
-                                                                   compression_level=1))
-        else:
-            write_atomic(path, lambda p, f=frame: _csv_ready(f).write_csv(p))
+        write_atomic(path, lambda p, f=frame: write_frame(f, p, fmt))
         files[rel] = {**file_record(path), "rows": frame.height}
     marker = {"shard": shard.index, "first": shard.first, "count": shard.count,
               "files": files, "seconds": round(time.perf_counter() - started, 3)}
     markers = root / MARKERS
     markers.mkdir(exist_ok=True)
     write_atomic(markers / f"{shard.index:05d}.json",
-                  lambda p: p.write_text(json.dumps(marker), encoding="utf-8"))
+                 lambda p: p.write_text(json.dumps(marker), encoding="utf-8"))
     return marker
 
 
@@ -161,8 +157,12 @@ def finish(config: Config, fmt: str, staging: Path, out: Path, markers: Iterable
                 "files": files, "config": config.to_dict()}
     shutil.rmtree(staging / MARKERS, ignore_errors=True)
     (staging / RUN_FILE).unlink(missing_ok=True)
+    # a worker killed while writing leaves its temporary file; the retry wrote the part again
+    for path in staging.rglob("*"):
+        if is_partial(path) and path.is_file():
+            path.unlink()
     write_atomic(staging / MANIFEST,
-                  lambda p: p.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8"))
+                 lambda p: p.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8"))
     swap_into_place(staging, out)
 
 

@@ -16,7 +16,8 @@ import abm
 from abm.cli import main
 from abm.config import Config
 from abm.engines import LocalEngine
-from abm.sharding import plan, run_sharded, staging_folder
+from abm.export import read_manifest, verify_files
+from abm.sharding import plan, prepare, run_sharded, staging_folder
 
 FRAMES = ("patients", "daily", "weather", "attacks", "events")
 
@@ -175,30 +176,47 @@ def _kill_a_worker(proc: subprocess.Popen, settle_seconds: float) -> None:
     os.kill(victims[-1], signal.SIGKILL)
 
 
-def test_a_killed_worker_is_retried_and_the_data_is_unchanged(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine, patients, settle_seconds", [
+    (["--workers", "2"], 6000, 1.0),                          # a local pool worker
+    (["--scheduler", "local", "--workers", "2"], 12000, 2.5),  # a Dask worker; the cluster
+])                                                             # starts first
+def test_a_killed_worker_is_retried_and_the_data_is_unchanged(
+        tmp_path: Path, engine: list[str], patients: int, settle_seconds: float) -> None:
+    if "--scheduler" in engine:
+        pytest.importorskip("distributed")
     config_file = tmp_path / "c.toml"
     config_file.write_text("[run]\nshard_patients = 400\ndays = 120\n")
-    args = ["--config", str(config_file), "--patients", "6000", "--quiet"]
-    proc = subprocess.Popen([sys.executable, "-m", "abm", "run", *args, "--workers", "2",
+    args = ["--config", str(config_file), "--patients", str(patients), "--quiet"]
+    proc = subprocess.Popen([sys.executable, "-m", "abm", "run", *args, *engine,
                              "--out", str(tmp_path / "killed")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _kill_a_worker(proc, settle_seconds=1.0)
+    _kill_a_worker(proc, settle_seconds)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert main(["run", *args, "--workers", "1", "--out", str(tmp_path / "calm")]) == 0
     assert _same(_read(tmp_path / "killed"), _read(tmp_path / "calm"))
+    # every file of the output is in its manifest, whatever the killed worker left behind
+    verify_files(tmp_path / "killed", read_manifest(tmp_path / "killed"))
 
 
-def test_a_lost_dask_worker_is_replaced_and_the_data_is_unchanged(tmp_path: Path) -> None:
-    pytest.importorskip("distributed")
-    config_file = tmp_path / "c.toml"
-    config_file.write_text("[run]\nshard_patients = 400\ndays = 120\n")
-    args = ["--config", str(config_file), "--patients", "12000", "--quiet"]
-    proc = subprocess.Popen([sys.executable, "-m", "abm", "run", *args, "--scheduler", "local",
-                             "--workers", "2", "--out", str(tmp_path / "lost")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _kill_a_worker(proc, settle_seconds=2.5)  # the cluster starts first
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
-    assert main(["run", *args, "--workers", "1", "--out", str(tmp_path / "calm")]) == 0
-    assert _same(_read(tmp_path / "lost"), _read(tmp_path / "calm"))
+def test_a_temporary_file_left_by_a_killed_writer_is_not_part_of_the_output(
+        tmp_path: Path) -> None:
+    config = Config().replace(**{"population.num_patients": 60, "run.days": 20,
+                                 "run.shard_patients": 25})
+    out = tmp_path / "out"
+    staging = prepare(config, out, "parquet", resume=False)
+    (staging / "daily").mkdir()
+    (staging / "daily" / ".part-00001.parquet.abm-partial-0123456789ab").write_bytes(b"half")
+    run_sharded(config, out, "parquet", LocalEngine(1), resume=True)
+    verify_files(out, read_manifest(out))
+    assert not any(p.name.startswith(".") for p in out.rglob("*"))
+
+
+def test_workers_share_the_cores_among_their_polars_threads(monkeypatch) -> None:
+    from abm import engines
+
+    monkeypatch.setattr(engines, "cores", lambda: 8)
+    assert [engines.polars_threads(k) for k in (1, 2, 3, 8, 16)] == ["8", "4", "2", "1", "1"]
+    assert engines.default_workers() == 8
+    monkeypatch.setattr(engines, "cores", lambda: 32)
+    assert engines.default_workers() == 8

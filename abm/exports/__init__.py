@@ -5,5 +5,5 @@
 - :mod:`abm.exports.fusemoe`: per-patient-day prediction samples in the pickle layout of
   FuseMoE's MIMIC-IV loader;
 - :mod:`abm.exports.command`: the ``abm export`` subcommand;
-- :mod:`abm.exports.atomic`: reading the source folder and writing targets whole or not at all.
+- :mod:`abm.exports.atomic`: reading the source folder and checking targets before any work.
 """

@@ -1,10 +1,10 @@
-"""Reading an ``abm run`` folder, and writing an export whole or not at all.
+"""Reading an ``abm run`` folder, and checking an export's target before any work.
 
-Exports follow the rules of ``abm.export`` for ``abm run``: every target is checked before any
-work is done (an existing target is replaced only with ``overwrite``; a folder holding anything
-else is never replaced), the data go to a hidden temporary name beside the target, and only a
-complete file or folder is renamed into place (``os.replace`` for a file, two renames for a
-folder). An interrupted or failed export leaves no partial file and keeps an earlier one intact.
+Exports follow the rules of ``abm.files`` shared by every writer: every target is checked before
+any work is done (an existing target is replaced only with ``overwrite``; a folder holding
+anything else is never replaced), and the writing itself (``abm.files.write_file`` and
+``write_folder``) renames only a complete file or folder into place, so an interrupted or failed
+export leaves no partial file and keeps an earlier one intact.
 
 A target may not lie inside the source folder: its ``manifest.json`` lists every file the folder
 holds, and a foreign file would make ``abm validate`` and every later export refuse it.
@@ -20,7 +20,7 @@ import polars as pl
 from abm.config import Config
 from abm.errors import InputError, OutputError
 from abm.export import read_manifest, read_outputs
-from abm.files import writable_parent
+from abm.files import check_folder, writable_parent
 
 #: formats of ``abm run`` that can be exported (seed-csv does not hold the event log)
 READABLE = ("parquet", "csv")
@@ -56,16 +56,10 @@ def check_folder_target(target: Path, overwrite: bool, ours: Callable[[str], boo
     """Refuse a folder target that is a file, holds data without ``overwrite``, or is not an
     earlier export: one without the ``marker`` file, or with any file ``ours`` does not
     recognise as written by this export."""
-    if target.exists() and not target.is_dir():
-        raise OutputError(f"{target}: is a file; {option} must be a folder")
-    if target.is_dir():
-        entries = [p.name for p in target.iterdir()]
-        if entries and not overwrite:
-            raise OutputError(f"{target}: already holds data; pass --overwrite to replace it")
-        foreign = sorted(name for name in entries if not ours(name))
-        if entries and marker not in entries:
-            foreign = foreign or sorted(entries)
-        if foreign:
-            raise OutputError(f"{target}: holds files this export did not write ({foreign[0]}); "
-                              "choose another folder")
-    writable_parent(target)
+    def foreign(entries: list[str]) -> str | None:
+        names = sorted(name for name in entries if not ours(name))
+        if marker not in entries:
+            names = names or sorted(entries)
+        return f"holds files this export did not write ({names[0]})" if names else None
+
+    check_folder(target, overwrite, option, foreign)

@@ -438,7 +438,6 @@ def export_fusemoe(source: Path, to: Path, window_days: int = WINDOW_DAYS, task:
     frames, config = atomic.load_run(source)
     prepared = plan(frames, window_days, config.run.seed if seed is None else seed)
     counts: dict[str, tuple[int, int]] = {}
-    files.write_folder(to, lambda staging: counts.update(write_samples(staging, prepared,
-                                                                          task)))
+    files.write_folder(to, lambda staging: counts.update(write_samples(staging, prepared, task)))
     size = sum(p.stat().st_size for p in to.iterdir())
     return Summary(to, {s: counts[s][0] for s in SPLITS}, size)
