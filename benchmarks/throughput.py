@@ -98,17 +98,17 @@ def skeleton(patients: int, days: int) -> float:
 
 def attack_floor(onset_days: list[list[int]], days: int) -> float:
     """Seconds of ``env.run()`` for one process per patient that waits for one scheduled event on
-    each of its onset days and does nothing else: SimPy's own cost of one event per attack."""
+    each of its onset days and does nothing else: SimPy's own cost of one event per attack, on
+    the environment abm runs on (``DayClock``)."""
     import simpy
 
-    env = simpy.Environment()
+    from abm.clock import DayClock, Phase, tick
+
+    env = DayClock()
 
     def patient(onsets: list[int]) -> Iterator[simpy.Event]:
         for day in onsets:
-            event = simpy.Event(env)
-            event._ok, event._value = True, None
-            env.schedule(event, 3, day - env.now)
-            yield event
+            yield tick(env, day, Phase.ONSET)
 
     for onsets in onset_days:
         env.process(patient(onsets))
@@ -146,7 +146,8 @@ def child(patients: int, days: int, repeat: int) -> dict[str, Any]:
     for _ in range(repeat):
         tmp = tempfile.mkdtemp(prefix="abm-bench-")
         try:
-            # the three stages of abm.simulate(config), timed one by one, then the writing
+            # the three stages of abm.simulate(config) (keep in step with it), timed one by one,
+            # then the writing
             t0 = time.perf_counter()
             cohort = build_cohort(config, default_rules(config))
             t1 = time.perf_counter()
