@@ -224,15 +224,15 @@ class Experiment:
         if variants is None:
             raise ConfigError("variants: at least one variant is needed, e.g. "
                               "[variants.default] with no settings")
-        metrics = data.get("metrics", DEFAULT_METRICS)
-        if isinstance(metrics, str) or not isinstance(metrics, list | tuple):
-            raise ConfigError(f"metrics must be a list of names, got {metrics!r}")
-        return cls(name=data.get("name", default_name), variants=variants, base=base,
-                   replicates=data.get("replicates", 5), metrics=tuple(metrics),
-                   reference=data.get("reference"),
-                   pin_baselines=data.get("pin_baselines", True),
-                   description=data.get("description", ""),
-                   timeline_variant=data.get("timeline_variant"))
+        # only the keys the table has: the dataclass holds the defaults and most checks
+        fields = {k: data[k] for k in KEYS if k in data and k != "base"}
+        fields.setdefault("name", default_name)
+        if "metrics" in fields:
+            metrics = fields["metrics"]
+            if isinstance(metrics, str) or not isinstance(metrics, list | tuple):
+                raise ConfigError(f"metrics must be a list of names, got {metrics!r}")
+            fields["metrics"] = tuple(metrics)
+        return cls(base=base, **fields)
 
 
 def load_experiment(path: str | Path) -> Experiment:
