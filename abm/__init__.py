@@ -2,7 +2,7 @@
 
 The public API is small on purpose:
 
-- :class:`Config` and :func:`load_config`: the validated configuration (``abm.config``);
+- :class:`Config` and :func:`load_config`: the validated configuration (``abm.config.settings``);
 - :func:`simulate`: run a configuration, get a :class:`Result` of Polars frames;
 - :func:`write_outputs`: write a result as Parquet, CSV or the seed's CSV layout, atomically;
 - :func:`validate`: the SPEC §7 validation table of a result or an output folder;
@@ -12,25 +12,26 @@ The public API is small on purpose:
 
 from typing import TYPE_CHECKING
 
-from abm.config import Config, load_config
+from abm.config.settings import Config, load_config
 from abm.errors import AbmError, ConfigError, InputError, OutputError
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from abm.compat import SyntheticDataGenerator
-    from abm.export import write_outputs
-    from abm.simulation import Result, simulate
-    from abm.validation import validate
+    from abm.engine.simulation import simulate
+    from abm.output.result import Result
+    from abm.output.write import write_outputs
+    from abm.validation.checks import validate
 
 # Heavier parts (SimPy, Polars) are imported on first use, so ``abm --help`` and configuration
 # checks answer at once.
 _LAZY = {
     "SyntheticDataGenerator": "abm.compat",
-    "write_outputs": "abm.export",
-    "Result": "abm.simulation",
-    "simulate": "abm.simulation",
-    "validate": "abm.validation",
+    "write_outputs": "abm.output.write",
+    "Result": "abm.output.result",
+    "simulate": "abm.engine.simulation",
+    "validate": "abm.validation.checks",
 }
 
 

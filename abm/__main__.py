@@ -1,5 +1,5 @@
 """``python -m abm`` is the ``abm`` command."""
 
-from abm.cli import main
+from abm.cli.app import main
 
 raise SystemExit(main())

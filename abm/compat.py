@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from abm.config import Config
-from abm.export import _seed_frames, write_outputs
-from abm.simulation import simulate
+from abm.config.settings import Config
+from abm.engine.simulation import simulate
+from abm.output.write import _seed_frames, write_outputs
 
 
 class SyntheticDataGenerator:

@@ -26,7 +26,7 @@ What is measured, for each size ``PATIENTS x DAYS``:
    - the **attack floor**: one process per patient that waits for one scheduled event on each of
      the onset days of the last abm run and does nothing else; SimPy's own cost of the design in
      which every attack is an event, set beside the abm run's SimPy stage (both per attack);
-   - the **random floor**: drawing every patient's random numbers (``abm.draws``) and nothing
+   - the **random floor**: drawing every patient's random numbers (``abm.engine.draws``) and nothing
      else.
 
    Only ``env.run()`` is timed for the SimPy floors.
@@ -102,7 +102,7 @@ def attack_floor(onset_days: list[list[int]], days: int) -> float:
     the environment abm runs on (``DayClock``)."""
     import simpy
 
-    from abm.clock import DayClock, Phase, tick
+    from abm.engine.clock import DayClock, Phase, tick
 
     env = DayClock()
 
@@ -119,9 +119,9 @@ def attack_floor(onset_days: list[list[int]], days: int) -> float:
 
 def random_floor(seed: int, patients: int, days: int) -> float:
     """Seconds to draw every patient's random numbers (its stream and its fixed blocks of
-    uniforms and normals, ``abm.draws``) and nothing else."""
-    from abm.draws import draw_patients
-    from abm.simulation import BLOCK_PATIENTS
+    uniforms and normals, ``abm.engine.draws``) and nothing else."""
+    from abm.engine.draws import draw_patients
+    from abm.engine.simulation import BLOCK_PATIENTS
 
     started = time.perf_counter()
     for first in range(0, patients, BLOCK_PATIENTS):
@@ -136,9 +136,9 @@ def child(patients: int, days: int, repeat: int) -> dict[str, Any]:
 
     started = time.perf_counter()
     import abm
-    from abm.feedback import default_rules
-    from abm.recorder import record
-    from abm.simulation import build_cohort, run_agents
+    from abm.engine.simulation import build_cohort, run_agents
+    from abm.model.feedback import default_rules
+    from abm.output.recorder import record
 
     import_s = time.perf_counter() - started
     config = abm.Config().replace(**{"population.num_patients": patients, "run.days": days})

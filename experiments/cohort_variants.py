@@ -32,9 +32,9 @@ uniform range cannot express, so the population cohort's episodic burden is the 
 from __future__ import annotations
 
 from abm import Config
-from abm.experiment import Experiment
-from abm.experiment_command import run_script
-from abm.triggers import NAMES
+from abm.cli.experiment import run_script
+from abm.experiments.experiment import Experiment
+from abm.model.triggers import NAMES
 
 NAME = "cohort_variants"
 #: patients, days, replicates

@@ -18,8 +18,8 @@ of patients who are episodic (< 15 days per 30) without the loop and reach >= 15
 from __future__ import annotations
 
 from abm import Config
-from abm.experiment import Experiment
-from abm.experiment_command import run_script
+from abm.cli.experiment import run_script
+from abm.experiments.experiment import Experiment
 
 NAME = "feedback_loops"
 #: patients, days, replicates

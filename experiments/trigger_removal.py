@@ -19,9 +19,9 @@ also removes the feedback loop's attacks, which act through it (SPEC §5).
 from __future__ import annotations
 
 from abm import Config
-from abm.experiment import Experiment
-from abm.experiment_command import run_script
-from abm.triggers import NAMES
+from abm.cli.experiment import run_script
+from abm.experiments.experiment import Experiment
+from abm.model.triggers import NAMES
 
 NAME = "trigger_removal"
 #: patients, days, replicates

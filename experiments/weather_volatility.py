@@ -21,8 +21,8 @@ sleep, stress and diet, and the same pressure systems scaled up or down.
 from __future__ import annotations
 
 from abm import Config
-from abm.experiment import Experiment
-from abm.experiment_command import run_script
+from abm.cli.experiment import run_script
+from abm.experiments.experiment import Experiment
 
 NAME = "weather_volatility"
 #: patients, days, replicates

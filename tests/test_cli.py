@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from abm.cli import main
+from abm.cli.app import main
 
 SMALL = ["--patients", "30", "--days", "40", "--quiet"]
 

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from abm import AbmError, Config, ConfigError, load_config
-from abm.config import describe
+from abm.config.settings import describe
 
 
 def _flatten(data: dict, prefix: str = "") -> dict:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import abm
-from abm import schemas
-from abm.config import describe, markdown_table
+from abm.config.settings import describe, markdown_table
+from abm.output import schemas
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 

@@ -18,14 +18,14 @@ import pytest
 import abm
 from abm import Config
 from abm.errors import ConfigError
-from abm.experiment import Experiment, load_experiment, run_experiment
-from abm.metrics import (
+from abm.experiments.experiment import Experiment, load_experiment, run_experiment
+from abm.experiments.metrics import (
     interattack_intervals,
     lag1_autocorrelation,
     paired_metrics,
     summarize,
 )
-from abm.stats import t_critical
+from abm.validation.stats import t_critical
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"population.num_patients": 40, "run.days": 40}
@@ -43,7 +43,7 @@ def _experiment(**changes) -> Experiment:
 
 
 @pytest.fixture(scope="module")
-def tiny_result() -> abm.experiment.ExperimentResult:
+def tiny_result() -> abm.experiments.experiment.ExperimentResult:
     return run_experiment(_experiment(), workers=1, progress=False)
 
 
@@ -288,8 +288,8 @@ def test_missing_file_and_folder(tmp_path: Path) -> None:
 
 @pytest.fixture
 def cli_main():
-    """``abm.cli.main``, which runs the experiment command."""
-    from abm import cli
+    """``abm.cli.app.main``, which runs the experiment command."""
+    from abm.cli import app as cli
 
     return cli.main
 
@@ -339,7 +339,7 @@ def test_command_refuses_bad_input_with_exit_2_and_writes_nothing(
 
 
 def test_a_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from abm import figures
+    from abm.experiments import figures
 
     result = run_experiment(_experiment(replicates=1), workers=1, progress=False)
 

@@ -28,11 +28,12 @@ import polars as pl
 import pytest
 
 import abm
-from abm import cli
+from abm.cli import app as cli
+from abm.cli import options
+from abm.cli.export import add_export_parser, run_export
 from abm.errors import AbmError, ConfigError, InputError, OutputError
-from abm.export import read_outputs
 from abm.exports import eventlog, fusemoe
-from abm.exports.command import add_export_parser, run_export
+from abm.output.write import read_outputs
 
 PATIENTS, DAYS = 40, 40
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$")
@@ -45,16 +46,16 @@ def _export_wired() -> bool:
 
 
 def abm_main(argv: list[str]) -> int:
-    """``abm ARGV``: through ``abm.cli.main`` once it has the export command, else through a
-    parser built the way ``abm.cli`` builds its own, with the same error handling."""
+    """``abm ARGV``: through ``abm.cli.app.main`` once it has the export command, else through a
+    parser built the way ``abm.cli.app`` builds its own, with the same error handling."""
     if _export_wired() or argv[0] != "export":
         return cli.main(argv)
-    parser = cli._Parser(prog="abm")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=cli._Parser)
+    parser = options.Parser(prog="abm")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=options.Parser)
     add_export_parser(sub)
     try:
         return run_export(parser.parse_args(argv))
-    except cli._UsageError as exc:
+    except options.UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     except AbmError as exc:

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from abm.cli import main
+from abm.cli.app import main
 
 SMALL = ["--patients", "20", "--days", "30", "--quiet"]
 

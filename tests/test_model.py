@@ -13,24 +13,25 @@ import pytest
 import simpy
 
 import abm
-from abm import Config, simulation
-from abm import triggers as T
-from abm.attacks import Attack, make_attack_draws
-from abm.calendar import Calendar, winter_weight
-from abm.clock import DayClock, Phase, at, tick
-from abm.config import Triggers
-from abm.diet import make_diet
-from abm.draws import U, draw_patients
-from abm.feedback import SleepAfterAttack, StressAfterAttack, default_rules
-from abm.hazard import calibrate_baselines, factor_table, onset_probability, previous_codes
-from abm.patient import STATE_ROWS, pack_states, unpack_states
-from abm.population import make_profiles
-from abm.recorder import final_onset_probability, record
-from abm.rng import location_stream, patient_stream, stream
-from abm.simulation import build_cohort, run_agents
-from abm.sleep import make_sleep
-from abm.stress import make_stress
-from abm.weather import BURN_IN_DAYS, LocationWeather, simulate_locations
+from abm import Config
+from abm.config.settings import Triggers
+from abm.engine import simulation
+from abm.engine.calendar import Calendar, winter_weight
+from abm.engine.clock import DayClock, Phase, at, tick
+from abm.engine.draws import U, draw_patients
+from abm.engine.hazard import calibrate_baselines, factor_table, onset_probability, previous_codes
+from abm.engine.patient import STATE_ROWS, pack_states, unpack_states
+from abm.engine.rng import location_stream, patient_stream, stream
+from abm.engine.simulation import build_cohort, run_agents
+from abm.model import triggers as T
+from abm.model.attacks import Attack, make_attack_draws
+from abm.model.diet import make_diet
+from abm.model.feedback import SleepAfterAttack, StressAfterAttack, default_rules
+from abm.model.population import make_profiles
+from abm.model.sleep import make_sleep
+from abm.model.stress import make_stress
+from abm.model.weather import BURN_IN_DAYS, LocationWeather, simulate_locations
+from abm.output.recorder import final_onset_probability, record
 
 START = dt.date(2024, 1, 1)
 

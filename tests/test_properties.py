@@ -16,11 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import abm
-from abm import Config, simulation
-from abm import triggers as T
-from abm.feedback import default_rules
-from abm.recorder import final_onset_probability, record
-from abm.simulation import build_cohort, run_agents
+from abm import Config
+from abm.engine import simulation
+from abm.engine.simulation import build_cohort, run_agents
+from abm.model import triggers as T
+from abm.model.feedback import default_rules
+from abm.output.recorder import final_onset_probability, record
 
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -183,7 +184,7 @@ def test_triggers_are_recomputable_from_the_logged_columns(size, rules_over):
     daily = r.daily.sort("patient_id", "day")
     rules = config.triggers
 
-    # with abm.triggers
+    # with abm.model.triggers
     assert np.array_equal(T.weather_trigger(daily["pressure_change_24h"].to_numpy(), rules),
                           daily["weather_trigger"].to_numpy())
     assert np.array_equal(T.sleep_trigger(daily["total_sleep_hours"].to_numpy(), rules),

@@ -13,11 +13,11 @@ import polars as pl
 import pytest
 
 import abm
-from abm.cli import main
-from abm.config import Config
-from abm.engines import LocalEngine
-from abm.export import read_manifest, verify_files
-from abm.sharding import plan, prepare, run_sharded, staging_folder
+from abm.cli.app import main
+from abm.config.settings import Config
+from abm.output.write import read_manifest, verify_files
+from abm.scale.engines import LocalEngine
+from abm.scale.sharding import plan, prepare, run_sharded, staging_folder
 
 FRAMES = ("patients", "daily", "weather", "attacks", "events")
 
@@ -213,7 +213,7 @@ def test_a_temporary_file_left_by_a_killed_writer_is_not_part_of_the_output(
 
 
 def test_workers_share_the_cores_among_their_polars_threads(monkeypatch) -> None:
-    from abm import engines
+    from abm.scale import engines
 
     monkeypatch.setattr(engines, "cores", lambda: 8)
     assert [engines.polars_threads(k) for k in (1, 2, 3, 8, 16)] == ["8", "4", "2", "1", "1"]

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from abm.stats import Z95, auroc, fit_logistic, mantel_haenszel_rr, predict_logistic
+from abm.validation.stats import Z95, auroc, fit_logistic, mantel_haenszel_rr, predict_logistic
 
 # --- Mantel-Haenszel risk ratio --------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 import abm
-from abm.validation import run_checks
+from abm.validation.checks import run_checks
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,6 @@
   CSV, for process-mining tools such as pm4py, ProM or Celonis;
 - :mod:`abm.exports.fusemoe`: per-patient-day prediction samples in the pickle layout of
   FuseMoE's MIMIC-IV loader;
-- :mod:`abm.exports.command`: the ``abm export`` subcommand;
+- :mod:`abm.cli.export`: the ``abm export`` subcommand;
 - :mod:`abm.exports.atomic`: reading the source folder and checking targets before any work.
 """

@@ -1,8 +1,8 @@
 """Reading an ``abm run`` folder, and checking an export's target before any work.
 
-Exports follow the rules of ``abm.files`` shared by every writer: every target is checked before
-any work is done (an existing target is replaced only with ``overwrite``; a folder holding
-anything else is never replaced), and the writing itself (``abm.files.write_file`` and
+Exports follow the rules of ``abm.output.files`` shared by every writer: every target is checked
+before any work is done (an existing target is replaced only with ``overwrite``; a folder holding
+anything else is never replaced), and the writing itself (``abm.output.files.write_file`` and
 ``write_folder``) renames only a complete file or folder into place, so an interrupted or failed
 export leaves no partial file and keeps an earlier one intact.
 
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import polars as pl
 
-from abm.config import Config
+from abm.config.settings import Config
 from abm.errors import InputError, OutputError
-from abm.export import read_manifest, read_outputs
-from abm.files import check_folder, writable_parent
+from abm.output.files import check_folder, writable_parent
+from abm.output.write import read_manifest, read_outputs
 
 #: formats of ``abm run`` that can be exported (seed-csv does not hold the event log)
 READABLE = ("parquet", "csv")

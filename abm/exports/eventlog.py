@@ -49,10 +49,10 @@ from typing import TextIO
 import numpy as np
 import polars as pl
 
-from abm import files
 from abm.errors import ConfigError
 from abm.exports import atomic
-from abm.triggers import NAMES
+from abm.model.triggers import NAMES
+from abm.output import files
 
 FORMATS = ("xes", "ocel", "parquet", "csv")
 SUFFIX_FORMAT = {".xes": "xes", ".jsonocel": "ocel", ".json": "ocel", ".parquet": "parquet",

@@ -24,7 +24,7 @@ Samples: one per patient and label day ``L`` in ``window_days … days-1``; the 
 way at its start is not at risk of an onset and its sample is dropped, as in SPEC §7's risk set;
 the counts of dropped samples are in ``fusemoe.json``.
 
-Observations follow the event log's times of day (``abm.eventlog.LOG_HOUR``): weather at 00:00,
+Observations follow the event log's times of day (``abm.output.events.LOG_HOUR``): weather at 00:00,
 stress and diet at 20:00, the night's sleep at 22:00, the day's triggers at 23:00, and an attack's
 severity and aura at its onset. Observations at the same instant share a row of ``irg_ts``.
 
@@ -52,10 +52,10 @@ from typing import BinaryIO
 import numpy as np
 import polars as pl
 
-from abm import files
 from abm.errors import ConfigError, InputError
-from abm.eventlog import LOG_HOUR
 from abm.exports import atomic
+from abm.output import files
+from abm.output.events import LOG_HOUR
 
 TASK = "ihm-migraine"
 WINDOW_DAYS = 2

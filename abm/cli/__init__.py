@@ -1,0 +1,1 @@
+"""The ``abm`` command line: one module per command (``app`` parses and dispatches)."""

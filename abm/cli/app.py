@@ -1,0 +1,222 @@
+"""The ``abm`` command: ``abm run``, ``abm validate``, ``abm experiment``, ``abm export``.
+
+Bad input never produces a traceback: every :class:`~abm.errors.AbmError` and every usage error
+becomes one line on stderr and exit status 2, checked before anything is written. ``validate``
+exits 0 when every target passes and 1 when one fails. Ctrl-C and SIGTERM stop a run with a short
+message and status 130 or 143; outputs are written whole or not at all (``abm.output.write``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from abm.cli.options import Parser, UsageError, whole_number
+from abm.errors import AbmError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--seed must be a whole number, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"--seed must be in [0, 2**63), got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="abm", description="Simulate cohorts of migraine patients as SimPy "
+                     "agents and write multimodal synthetic data with a known ground truth.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    run = sub.add_parser("run", help="simulate a cohort and write its frames",
+                         description="Simulate a cohort (default: 1000 patients x 180 days, "
+                         "seed 42) and write patients, daily, weather, attacks and events with a "
+                         "manifest.json. Options given here override the configuration file.")
+    run.add_argument("--config", metavar="FILE", type=Path,
+                     help="TOML configuration file with sections [population], [weather], "
+                     "[sleep], [stress], [diet], [attacks], [triggers], [feedback.stress], "
+                     "[feedback.sleep], [run]; unknown keys are refused")
+    run.add_argument("--patients", metavar="N", type=whole_number("--patients"),
+                     help="number of patients (population.num_patients; default 1000)")
+    run.add_argument("--days", metavar="D", type=whole_number("--days"),
+                     help="number of days (run.days; default 180)")
+    run.add_argument("--seed", metavar="S", type=_seed,
+                     help="root random seed (run.seed; default 42)")
+    run.add_argument("--out", metavar="DIR", type=Path, default=Path("out"),
+                     help="output folder (default ./out); must be new or empty unless "
+                     "--overwrite")
+    run.add_argument("--format", choices=("parquet", "csv", "seed-csv"), default="parquet",
+                     help="parquet (default): OUT/<frame>.parquet; csv: OUT/<frame>.csv; "
+                     "seed-csv: the original design's CSV files plus combined_data.csv")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace an earlier abm output in --out (only once the new one is "
+                     "complete)")
+    run.add_argument("--workers", metavar="K", type=whole_number("--workers"),
+                     help="local worker processes for runs of several shards (more than "
+                     "run.shard_patients patients); default: 1 for one shard, else one per core")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="run the shards on a Dask distributed cluster at ADDRESS "
+                     "(tcp://host:8786), or 'local' to start a LocalCluster of --workers "
+                     "processes; needs pip install -e '.[dask]'")
+    run.add_argument("--resume", action="store_true",
+                     help="finish an interrupted sharded run into --out, reusing the shards "
+                     "already written (same options as the first attempt)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    val = sub.add_parser("validate", help="check an output folder against SPEC §7's targets",
+                         description="Print the validation table (measured value, target, "
+                         "pass/fail) of an output folder written with --format parquet or csv. "
+                         "Exit 0 when all targets pass, 1 when one fails, 2 on bad input.")
+    val.add_argument("folder", metavar="DIR", type=Path, help="output folder of abm run")
+    from abm.cli.experiment import add_experiment_parser
+    from abm.cli.export import add_export_parser
+
+    add_experiment_parser(sub)
+    add_export_parser(sub)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    import time
+
+    from abm.config.settings import Config, load_config
+    from abm.engine.simulation import simulate
+    from abm.output.write import check_target, write_outputs
+    from abm.progress import RunProgress
+    from abm.scale.resources import check_resources
+    from abm.scale.sharding import plan
+
+    config = load_config(args.config) if args.config else Config()
+    changes = {}
+    if args.patients is not None:
+        changes["population.num_patients"] = args.patients
+    if args.days is not None:
+        changes["run.days"] = args.days
+    if args.seed is not None:
+        changes["run.seed"] = args.seed
+    if changes:
+        config = config.replace(**changes)
+    check_target(args.out, args.overwrite)
+    shards = plan(config)
+    sharded = len(shards) > 1 or args.scheduler is not None or args.resume
+    processes = 1
+    if sharded and args.scheduler is None:
+        from abm.scale.engines import default_workers
+        processes = min(len(shards), args.workers or default_workers())
+    check_resources(config, args.out, args.format, processes)
+    started = time.perf_counter()
+    if sharded:
+        _run_shards(config, args)
+        attacks = None
+    else:
+        progress = RunProgress(enabled=not args.quiet)
+        try:
+            result = simulate(config, progress=progress)
+            files = 5 if args.format != "seed-csv" else 6
+            written: list[str] = []
+
+            def on_file(name: str) -> None:
+                written.append(name)
+                progress("write", len(written), files)
+
+            write_outputs(result, args.out, fmt=args.format, overwrite=args.overwrite,
+                          on_file=on_file)
+        finally:
+            progress.close()
+        attacks = result.attacks.height
+    if not args.quiet:
+        elapsed = time.perf_counter() - started
+        n, d = config.population.num_patients, config.run.days
+        what = f"{attacks} attacks" if attacks is not None else f"{len(shards)} shards"
+        print(f"abm: {n} patients x {d} days -> {args.out}/ ({args.format}, {what}) in "
+              f"{elapsed:.2f} s", file=sys.stderr)
+    return EXIT_OK
+
+
+def _run_shards(config: object, args: argparse.Namespace) -> None:
+    from abm.progress import ShardProgress
+    from abm.scale.engines import DaskEngine, LocalEngine, default_workers
+    from abm.scale.sharding import run_sharded
+
+    if args.scheduler is not None:
+        engine: object = DaskEngine(args.scheduler, args.workers)
+    else:
+        engine = LocalEngine(args.workers or default_workers())
+    progress = ShardProgress(enabled=not args.quiet)
+    try:
+        run_sharded(config, args.out, args.format, engine, resume=args.resume,  # type: ignore
+                    progress=progress)
+    except (KeyboardInterrupt, _Terminated):
+        progress.close()
+        _RESUMABLE.append(str(args.out))
+        raise
+    finally:
+        progress.close()
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from abm.validation.checks import format_table, validate
+
+    checks = validate(args.folder)
+    print(format_table(checks))
+    return EXIT_OK if all(c.passed for c in checks) else EXIT_FAILED
+
+
+_RESUMABLE: list[str] = []  # the output of an interrupted sharded run, for the message
+
+
+class _Terminated(BaseException):
+    """SIGTERM, turned into an exception so that cleanup runs as it does for Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    _RESUMABLE.clear()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        if args.command == "export":
+            from abm.cli.export import run_export
+
+            return run_export(args)
+        if args.command == "experiment":
+            from abm.cli.experiment import run_experiment_command
+
+            return run_experiment_command(args)
+        return _run(args) if args.command == "run" else _validate(args)
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    except AbmError as exc:
+        print(f"abm: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (KeyboardInterrupt, _Terminated) as exc:
+        status = EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
+        word = "interrupted" if status == EXIT_INTERRUPTED else "terminated"
+        if _RESUMABLE:
+            print(f"abm: {word}; the shards already written are kept: run the same command with "
+                  f"--resume to finish {_RESUMABLE[-1]}", file=sys.stderr)
+        else:
+            print(f"abm: {word}; no output was written or changed", file=sys.stderr)
+        return status
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,5 @@
+"""The configuration layer: :class:`Config`, its sections, and TOML loading (``settings``)."""
+
+from abm.config.settings import Config, load_config
+
+__all__ = ["Config", "load_config"]

@@ -1,0 +1,1 @@
+"""The engine: the day clock, random streams, the cohort's arrays, the SimPy agents, calibration."""

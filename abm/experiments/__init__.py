@@ -1,0 +1,1 @@
+"""Experiments: variants x replicates of a configuration, their metrics, figures and outputs."""

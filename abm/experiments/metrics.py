@@ -1,0 +1,325 @@
+"""Experiment metrics: what one run measures, what a variant changes per patient, and summaries.
+
+An experiment (``abm.experiments.experiment``) computes named metrics on every run. Names are stable
+strings, documented in ``README_experiments.md``; they are grouped so that a definition can ask for
+a whole group (``"clustering"``) or for single names (``"chronic_share"``).
+
+Per run (:func:`run_metrics`, computed in the worker that ran the simulation):
+
+- ``migraine_days``: migraine days per 30 days per patient, its mean, SD and quartiles. A day counts
+  when an attack is under way at some time of it (SPEC §3 ``has_migraine``).
+- ``chronic_share``: patients with a realized rate of at least 15 days per 30 (SPEC §7, the ICHD-3
+  line between episodic and chronic migraine).
+- ``attacks``: onsets per patient over the run and per 30 days, and migraine days per attack
+  (diaries give about 1.31: Vgontzas et al., *Sleep* 2020).
+- ``clustering``: days between consecutive onsets of a patient (mean and median; acute-treatment
+  trial patients have gamma-distributed gaps of 22-24 days on average, *Cephalalgia* 2008), and the
+  lag-1 autocorrelation of migraine days within patients (pooled: each patient's series is centred
+  on its own mean, so differences between patients do not count as clustering).
+- ``risk_ratios``: SPEC §7's next-day risk ratio per trigger, Mantel-Haenszel over patients, with
+  its Greenland-Robins 95% interval (``abm.validation.checks.trigger_risk_ratios``).
+- ``feedback``: the share of attacks marked ``caused_by_feedback``.
+- ``weather``: the share of location-days with a 24 h pressure drop of at least
+  ``triggers.pressure_drop_hpa`` (5 hPa; London Heathrow 1979-2020: 19% of days).
+- ``weather_sensitive``: migraine days per 30 days of patients with ``susceptibility_weather`` of
+  at least :data:`WEATHER_SENSITIVE` and of the others.
+- ``cohort``: who the patients are: shares of women, of patients with aura and of patients
+  labelled chronic (``is_chronic``), and the mean age.
+
+Against the reference variant of the same replicate (:func:`paired_metrics`; same seed, so the
+same patients under common random numbers):
+
+- ``paired``: mean per-patient difference in migraine days per 30 days; the attributable fraction
+  ``1 - variant days / reference days`` (the share of the reference's migraine days that the
+  variant removes, e.g. those attributable to a trigger that it switches off); chronification,
+  the share of the reference's episodic patients (realized < 15 days) who reach >= 15 days in the
+  variant; and remission, the share of the reference's chronic patients who fall below 15.
+
+Over replicates (:func:`summarize`): the mean and its 95% confidence interval,
+``mean ± t(0.975, n-1) · sd / sqrt(n)`` with Student's t, for every variant and metric, and the same
+for the per-replicate difference from the reference (a paired comparison: both runs of a replicate
+share the seed).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from abm.engine.hazard import DAYS_PER_MONTH
+from abm.model.triggers import NAMES as TRIGGERS
+from abm.validation.checks import patient_day_matrix
+from abm.validation.stats import mean_interval
+
+CHRONIC_DAYS = 15.0
+#: susceptibility_weather at or above which a patient counts as weather-sensitive
+WEATHER_SENSITIVE = 0.7
+
+
+@dataclass(frozen=True)
+class Group:
+    """Metrics computed together, under their stable names."""
+
+    name: str
+    names: tuple[str, ...]
+    #: computed against the reference variant (needs per-patient data of both runs)
+    paired: bool = False
+
+
+GROUPS: dict[str, Group] = {g.name: g for g in (
+    Group("migraine_days", ("migraine_days_per_month_mean", "migraine_days_per_month_sd",
+                            "migraine_days_per_month_q25", "migraine_days_per_month_median",
+                            "migraine_days_per_month_q75")),
+    Group("chronic_share", ("chronic_share",)),
+    Group("attacks", ("attacks_per_patient", "attacks_per_patient_per_month",
+                      "migraine_days_per_attack")),
+    Group("clustering", ("interattack_interval_mean_days", "interattack_interval_median_days",
+                         "migraine_day_autocorrelation_lag1")),
+    Group("risk_ratios", tuple(f"risk_ratio_{t}{s}" for t in TRIGGERS
+                               for s in ("", "_low", "_high"))),
+    Group("feedback", ("feedback_attack_share",)),
+    Group("weather", ("pressure_drop_day_share",)),
+    Group("weather_sensitive", ("migraine_days_per_month_weather_sensitive",
+                                "migraine_days_per_month_weather_other")),
+    Group("cohort", ("female_share", "aura_share", "age_mean", "chronic_label_share")),
+    Group("paired", ("paired_migraine_days_per_month_diff", "attributable_fraction",
+                     "chronification_share", "remission_share"), paired=True),
+)}
+#: the metrics computed against the reference variant
+PAIRED = frozenset(n for g in GROUPS.values() if g.paired for n in g.names)
+#: every metric name, in the order of the results frame
+ALL_METRICS: tuple[str, ...] = tuple(n for g in GROUPS.values() for n in g.names)
+#: the metrics that are fractions, shown as percentages in tables
+PERCENT = frozenset(n for n in ALL_METRICS if n.endswith("_share")) | {"attributable_fraction"}
+_GROUP_OF = {n: g.name for g in GROUPS.values() for n in g.names}
+
+
+def resolve(selection: Iterable[str]) -> tuple[str, ...]:
+    """Metric names (in the results' order) for a selection of group and metric names.
+
+    Raises ``KeyError`` with the first unknown name.
+    """
+    wanted: set[str] = set()
+    for item in selection:
+        if item in GROUPS:
+            wanted.update(GROUPS[item].names)
+        elif item in _GROUP_OF:
+            wanted.add(item)
+        else:
+            raise KeyError(item)
+    return tuple(n for n in ALL_METRICS if n in wanted)
+
+
+def groups_of(names: Iterable[str]) -> set[str]:
+    """The groups that compute ``names``."""
+    return {_GROUP_OF[n] for n in names}
+
+
+def days_per_month(has_migraine: np.ndarray) -> np.ndarray:
+    """Realized migraine days per 30 days of each patient (rows of a patient x day matrix)."""
+    return has_migraine.mean(axis=1) * DAYS_PER_MONTH
+
+
+def _nan_safe(values: np.ndarray, fn) -> float:
+    return float(fn(values)) if values.size else math.nan
+
+
+def interattack_intervals(onset: np.ndarray) -> np.ndarray:
+    """Days between consecutive onsets of the same patient (patient x day boolean matrix)."""
+    patient, day = np.nonzero(onset)          # row-major: by patient, then by day
+    same = patient[1:] == patient[:-1]
+    return (day[1:] - day[:-1])[same]
+
+
+def lag1_autocorrelation(has_migraine: np.ndarray) -> float:
+    """Pooled within-patient lag-1 autocorrelation of migraine days."""
+    x = has_migraine.astype(np.float64)
+    x -= x.mean(axis=1, keepdims=True)
+    denominator = float((x * x).sum())
+    if denominator == 0:
+        return math.nan
+    return float((x[:, :-1] * x[:, 1:]).sum() / denominator)
+
+
+def run_metrics(result: object, names: Iterable[str]) -> dict[str, float]:
+    """The per-run metrics among ``names`` of a :class:`~abm.engine.simulation.Result`."""
+    from abm.validation.checks import trigger_risk_ratios
+
+    names = tuple(names)
+    groups = groups_of(names)
+    patients: pl.DataFrame = result.patients  # type: ignore[attr-defined]
+    daily: pl.DataFrame = result.daily  # type: ignore[attr-defined]
+    config = result.config  # type: ignore[attr-defined]
+    n, days = patients.height, config.run.days
+    has = patient_day_matrix(daily, "has_migraine", n, days)
+    onset = patient_day_matrix(daily, "migraine_onset", n, days)
+    mdpm = days_per_month(has)
+    out: dict[str, float] = {}
+    if "migraine_days" in groups:
+        q25, q50, q75 = np.quantile(mdpm, [0.25, 0.5, 0.75])
+        out |= {"migraine_days_per_month_mean": float(mdpm.mean()),
+                "migraine_days_per_month_sd": float(mdpm.std(ddof=1)) if n > 1 else math.nan,
+                "migraine_days_per_month_q25": float(q25),
+                "migraine_days_per_month_median": float(q50),
+                "migraine_days_per_month_q75": float(q75)}
+    if "chronic_share" in groups:
+        out["chronic_share"] = float((mdpm >= CHRONIC_DAYS).mean())
+    if "attacks" in groups:
+        onsets = int(onset.sum())
+        out |= {"attacks_per_patient": onsets / n,
+                "attacks_per_patient_per_month": onsets / n / days * DAYS_PER_MONTH,
+                "migraine_days_per_attack": float(has.sum()) / onsets if onsets else math.nan}
+    if "clustering" in groups:
+        gaps = interattack_intervals(onset)
+        out |= {"interattack_interval_mean_days": _nan_safe(gaps, np.mean),
+                "interattack_interval_median_days": _nan_safe(gaps, np.median),
+                "migraine_day_autocorrelation_lag1": lag1_autocorrelation(has)}
+    if "risk_ratios" in groups:
+        for trigger, (rr, lo, hi) in trigger_risk_ratios(daily, n, days).items():
+            out |= {f"risk_ratio_{trigger}": float(rr), f"risk_ratio_{trigger}_low": float(lo),
+                    f"risk_ratio_{trigger}_high": float(hi)}
+    if "feedback" in groups:
+        caused = result.attacks["caused_by_feedback"]  # type: ignore[attr-defined]
+        out["feedback_attack_share"] = float(caused.mean()) if caused.len() else math.nan
+    if "weather" in groups:
+        change = result.weather["pressure_change_24h"].to_numpy()  # type: ignore[attr-defined]
+        out["pressure_drop_day_share"] = float(
+            (change.astype(np.float64) <= -config.triggers.pressure_drop_hpa).mean())
+    if "weather_sensitive" in groups:
+        sensitive = patients["susceptibility_weather"].to_numpy() >= WEATHER_SENSITIVE
+        out |= {"migraine_days_per_month_weather_sensitive": _nan_safe(mdpm[sensitive], np.mean),
+                "migraine_days_per_month_weather_other": _nan_safe(mdpm[~sensitive], np.mean)}
+    if "cohort" in groups:
+        out |= {"female_share": float((patients["sex"] == "F").mean()),
+                "aura_share": float(patients["with_aura"].mean()),
+                "age_mean": float(patients["age"].mean()),
+                "chronic_label_share": float(patients["is_chronic"].mean())}
+    return {k: out[k] for k in names if k in out}
+
+
+def paired_metrics(variant: np.ndarray, reference: np.ndarray,
+                   names: Iterable[str]) -> dict[str, float]:
+    """Per-patient comparison of two runs' migraine days per 30 days (same seed, same order).
+
+    NaN when the runs do not have the same patients (different cohort sizes).
+    """
+    names = [n for n in names if n in PAIRED]
+    if variant.shape != reference.shape or variant.size == 0:
+        return {n: math.nan for n in names}
+    episodic = reference < CHRONIC_DAYS
+    chronic = ~episodic
+    total = float(reference.sum())
+    values = {
+        "paired_migraine_days_per_month_diff": float((variant - reference).mean()),
+        "attributable_fraction": 1.0 - float(variant.sum()) / total if total else math.nan,
+        "chronification_share": (float((variant[episodic] >= CHRONIC_DAYS).mean())
+                                 if episodic.any() else math.nan),
+        "remission_share": (float((variant[chronic] < CHRONIC_DAYS).mean())
+                            if chronic.any() else math.nan),
+    }
+    return {n: values[n] for n in names}
+
+
+# --- summaries over replicates --------------------------------------------------------------
+
+SUMMARY_SCHEMA = {
+    "variant": pl.String, "metric": pl.String, "n": pl.Int32, "mean": pl.Float64,
+    "ci_low": pl.Float64, "ci_high": pl.Float64, "reference": pl.String,
+    "n_pairs": pl.Int32, "diff_mean": pl.Float64, "diff_low": pl.Float64,
+    "diff_high": pl.Float64,
+}
+
+
+def summarize(results: pl.DataFrame, reference: str) -> pl.DataFrame:
+    """One row per variant and metric: mean with 95% interval over replicates, and the mean
+    per-replicate difference from ``reference`` with its 95% interval.
+
+    ``results`` is the tidy frame (``variant``, ``replicate``, ``seed``, ``metric``, ``value``);
+    the output keeps its order of variants and metrics.
+    """
+    frame = results.with_columns(pl.col("variant").cast(pl.String),
+                                 pl.col("metric").cast(pl.String))
+    ref = frame.filter(pl.col("variant") == reference).select(
+        "replicate", "metric", ref_value=pl.col("value"))
+    joined = frame.join(ref, on=["replicate", "metric"], how="left", maintain_order="left")
+    values: dict[tuple[str, str], list[float]] = {}
+    diffs: dict[tuple[str, str], list[float]] = {}
+    for variant, metric, value, ref_value in joined.select(
+            "variant", "metric", "value", "ref_value").iter_rows():
+        key = (variant, metric)
+        values.setdefault(key, []).append(value)
+        diffs.setdefault(key, []).append(
+            value - ref_value if value is not None and ref_value is not None else math.nan)
+    rows = []
+    for key, vals in values.items():
+        n, mean, lo, hi = mean_interval(vals)
+        n_d, d_mean, d_lo, d_hi = mean_interval(diffs[key])
+        rows.append((*key, n, mean, lo, hi, reference, n_d, d_mean, d_lo, d_hi))
+    return pl.DataFrame(rows, schema=SUMMARY_SCHEMA, orient="row").with_columns(
+        pl.col(c).fill_nan(None) for c in ("mean", "ci_low", "ci_high", "diff_mean",
+                                           "diff_low", "diff_high"))
+
+
+def metric_table(summary: pl.DataFrame, metrics: Mapping[str, str], digits: int = 2,
+                 percent: Iterable[str] = PERCENT) -> str:
+    """A Markdown table: one row per variant, a column per metric (``name -> heading``),
+    ``mean [low, high]``; a second line per cell would be too wide, so differences from the
+    reference get their own columns named ``Δ heading``. Metrics in ``percent`` (default: the
+    fractions) are shown as percentages."""
+    percent = set(percent)
+
+    def fmt(v: float | None, name: str) -> str:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "–"
+        text = (f"{100 * v:.{max(digits - 1, 0)}f}%" if name in percent
+                else f"{v:.{digits}f}")
+        return text[1:] if text.startswith("-") and not text.strip("-0.%") else text
+
+    variants = list(dict.fromkeys(summary["variant"].to_list()))
+    reference = summary["reference"][0] if summary.height else ""
+    header = ["variant", *metrics.values()]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    index = {(r["variant"], r["metric"]): r for r in summary.iter_rows(named=True)}
+    for variant in variants:
+        cells = [f"{variant}{' (reference)' if variant == reference else ''}"]
+        for name in metrics:
+            row = index.get((variant, name))
+            if row is None:
+                cells.append("–")
+                continue
+            cell = fmt(row["mean"], name)
+            if row["ci_low"] is not None:
+                cell += f" [{fmt(row['ci_low'], name)}, {fmt(row['ci_high'], name)}]"
+            if variant != reference and row["diff_mean"] is not None and \
+                    name not in PAIRED:
+                size = fmt(abs(row["diff_mean"]), name)
+                sign = "" if not size.strip("0.%") else "+" if row["diff_mean"] >= 0 else "-"
+                cell += f"; Δ {sign}{size}"
+                if row["diff_low"] is not None:
+                    cell += f" [{fmt(row['diff_low'], name)}, {fmt(row['diff_high'], name)}]"
+            cells.append(cell)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def long_table(summary: pl.DataFrame, digits: int = 4) -> str:
+    """Every row of a summary as Markdown: mean [95% interval] and the paired difference."""
+
+    def cell(mean: float | None, lo: float | None, hi: float | None) -> str:
+        if mean is None:
+            return "–"
+        text = f"{mean:.{digits}g}"
+        return text + (f" [{lo:.{digits}g}, {hi:.{digits}g}]" if lo is not None else "")
+
+    reference = summary["reference"][0] if summary.height else ""
+    lines = ["| variant | metric | n | mean [95% interval] | "
+             f"difference from {reference} [95% interval] |", "|---|---|---|---|---|"]
+    for r in summary.iter_rows(named=True):
+        lines.append(f"| {r['variant']} | {r['metric']} | {r['n']} | "
+                     f"{cell(r['mean'], r['ci_low'], r['ci_high'])} | "
+                     f"{cell(r['diff_mean'], r['diff_low'], r['diff_high'])} |")
+    return "\n".join(lines)

@@ -1,0 +1,210 @@
+"""Turn a finished cohort into the output frames, column by column (SPEC §6).
+
+Collecting is separate from exporting: this module only builds Polars frames in the schemas of
+``abm.output.schemas`` from the cohort's final arrays and the patients' onset days. Everything is
+done in whole columns; nothing loops over patient-days in Python.
+
+The ``events`` frame is laid out in time order by ``abm.output.events``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from abm.engine.hazard import onset_probability, previous_codes
+from abm.model.triggers import NAMES
+from abm.output import schemas
+from abm.output.events import build_events
+from abm.output.result import Result
+
+if TYPE_CHECKING:
+    from abm.engine.cohort import Cohort, Progress
+
+MS_PER_HOUR = 3_600_000
+MS_PER_DAY = 24 * MS_PER_HOUR
+
+
+def patient_ids(n: int, first: int = 0) -> pl.Series:
+    """``P0000``-style ids of patients ``first … first + n - 1``; fixed width 4 (``P10000``
+    follows ``P9999``), so adding patients never renames anyone."""
+    return pl.Series("patient_id", [f"P{i:04d}" for i in range(first, first + n)],
+                     dtype=pl.Categorical)
+
+
+def location_ids(n: int) -> pl.Series:
+    """``L00``-style ids."""
+    return pl.Series("location_id", [f"L{k:02d}" for k in range(n)], dtype=pl.Categorical)
+
+
+def _gather(ids: pl.Series, index: np.ndarray, name: str) -> pl.Series:
+    return ids.gather(pl.Series(index, dtype=pl.UInt32)).alias(name)
+
+
+def _cast(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+    return frame.select([pl.col(c).cast(t) for c, t in schemas.schema(name).items()])
+
+
+class _Onsets:
+    """Flat arrays of every attack, ordered by patient then onset day."""
+
+    def __init__(self, cohort: Cohort) -> None:
+        counts = np.fromiter((len(o) for o in cohort.onsets), dtype=np.int64,
+                             count=len(cohort.onsets))
+        self.patient = np.repeat(np.arange(len(counts)), counts)
+        self.day = np.fromiter((d for o in cohort.onsets for d in o), dtype=np.int64,
+                               count=int(counts.sum()))
+        starts = np.cumsum(counts) - counts
+        self.number = np.arange(len(self.day)) - np.repeat(starts, counts)
+        a = cohort.attacks
+        at = (self.patient, self.day)
+        self.hour = a.onset_hour[at]
+        self.duration = a.duration_hours[at]
+        self.span = a.span_days[at].astype(np.int64)
+        self.severity = a.severity[at]
+        self.aura = a.aura[at]
+        self.onset_ms = self.day * MS_PER_DAY + np.round(self.hour * 60).astype(np.int64) * 60_000
+        self.end_ms = self.onset_ms + np.round(self.duration * MS_PER_HOUR).astype(np.int64)
+
+
+def record(cohort: Cohort, progress: Progress | None = None,
+           weather_events: bool = True) -> Result:
+    """Build the five frames."""
+    cfg = cohort.config
+    n, days = cohort.codes.shape
+    n_loc = cfg.population.num_locations
+    pids = patient_ids(n, cohort.first_patient)
+    lids = location_ids(n_loc)
+    start_ms = int(np.datetime64(cohort.calendar.start, "ms").astype(np.int64))
+    onsets = _Onsets(cohort)
+    attack_ids = pl.select(pl.concat_str([
+        pids.cast(pl.String).gather(pl.Series(onsets.patient, dtype=pl.UInt32)), pl.lit("-A"),
+        pl.Series(onsets.number).cast(pl.String).str.zfill(3)])).to_series() \
+        .cast(pl.Categorical).alias("attack_id")
+
+    patients = _patients_frame(cohort, pids, lids)
+    weather = _weather_frame(cohort, lids)
+    daily = _daily_frame(cohort, pids, lids, onsets, attack_ids)
+    attacks = _attacks_frame(cohort, pids, onsets, attack_ids, start_ms)
+    events = build_events(cohort, pids, lids, onsets.patient, onsets.day, onsets.onset_ms,
+                          onsets.end_ms, onsets.severity, onsets.duration, attack_ids, start_ms,
+                          weather_events)
+    if progress:
+        progress("record", 1, 1)
+    return Result(cfg, patients, daily, weather, attacks, events)
+
+
+def _patients_frame(cohort: Cohort, pids: pl.Series, lids: pl.Series) -> pl.DataFrame:
+    p = cohort.profiles
+    columns = {
+        "patient_id": pids,
+        "location_id": _gather(lids, p.location, "location_id"),
+        "age": p.age,
+        "sex": np.where(p.female, "F", "M"),
+        "is_chronic": p.chronic,
+        "with_aura": p.aura,
+        "target_migraine_days_per_month": p.target_days_per_month,
+    }
+    for k, name in enumerate(NAMES):
+        columns[f"susceptibility_{name}"] = p.susceptibility[:, k]
+    columns["baseline_onset_probability"] = cohort.baseline
+    return _cast(pl.DataFrame(columns), "patients")
+
+
+def _weather_frame(cohort: Cohort, lids: pl.Series) -> pl.DataFrame:
+    loc = cohort.locations
+    n_loc, days = loc.pressure_hpa.shape
+    index = np.repeat(np.arange(n_loc), days)
+    return _cast(pl.DataFrame({
+        "location_id": _gather(lids, index, "location_id"),
+        "date": np.tile(cohort.calendar.dates, n_loc),
+        "day": np.tile(np.arange(days, dtype=np.int32), n_loc),
+        "temperature": loc.temperature_c.ravel(),
+        "humidity": loc.humidity_pct.ravel(),
+        "pressure": loc.pressure_hpa.ravel(),
+        "pressure_change_24h": loc.pressure_change_hpa.ravel(),
+    }), "weather")
+
+
+def _daily_frame(cohort: Cohort, pids: pl.Series, lids: pl.Series, onsets: _Onsets,
+                 attack_ids: pl.Series) -> pl.DataFrame:
+    n, days = cohort.codes.shape
+    p = cohort.profiles
+    loc = cohort.locations
+    at = p.location
+    # which attack (row in the attacks frame) is under way on each patient-day, -1 if none
+    covered = np.minimum(onsets.span, days - onsets.day)
+    rows = np.repeat(np.arange(len(onsets.day)), covered)
+    starts = np.cumsum(covered) - covered
+    offset = np.arange(rows.size) - np.repeat(starts, covered)
+    cell = onsets.patient[rows] * days + onsets.day[rows] + offset
+    attack_of_day = np.full(n * days, -1, dtype=np.int64)
+    attack_of_day[cell] = rows
+    onset_flag = np.zeros(n * days, dtype=bool)
+    onset_flag[onsets.patient * days + onsets.day] = True
+    patient_index = np.repeat(np.arange(n, dtype=np.uint32), days)
+
+    def per_patient(location_values: np.ndarray, offset_values: np.ndarray) -> np.ndarray:
+        v = location_values.astype(np.float64)[at] + offset_values[:, None]
+        return np.round(v, 1).astype(np.float32).ravel()
+
+    codes = cohort.codes.ravel()
+    columns = {
+        "patient_id": pids.gather(pl.Series(patient_index)),
+        "date": np.tile(cohort.calendar.dates, n),
+        "day": np.tile(np.arange(days, dtype=np.int32), n),
+        "location_id": lids.gather(pl.Series(np.repeat(at.astype(np.uint32), days))),
+        "temperature": per_patient(loc.temperature_c, p.offset_temperature_c),
+        "humidity": np.clip(per_patient(loc.humidity_pct, p.offset_humidity_pct), 20, 100),
+        "pressure": per_patient(loc.pressure_hpa, p.offset_pressure_hpa),
+        "pressure_change_24h": loc.pressure_change_hpa.astype(np.float32)[at].ravel(),
+    }
+    for name, values in cohort.sleep.items():
+        columns[name] = values.ravel()
+    columns["stress_level"] = cohort.stress_level.ravel()
+    for name, values in cohort.diet.items():
+        columns[name] = values.ravel()
+    for k, name in enumerate(NAMES):
+        columns[f"{name}_trigger"] = (codes & (1 << k)) != 0
+    columns["has_migraine"] = attack_of_day >= 0
+    columns["migraine_onset"] = onset_flag
+    # index len(attack_ids) is the null entry of the table: days with no attack under way
+    no_attack = np.where(attack_of_day >= 0, attack_of_day, len(attack_ids))
+    columns["attack_id"] = schemas.with_null(attack_ids).gather(
+        pl.Series(no_attack, dtype=pl.UInt32))
+    frame = pl.DataFrame(columns)
+    return _cast(frame, "daily")
+
+
+def _attacks_frame(cohort: Cohort, pids: pl.Series, onsets: _Onsets, attack_ids: pl.Series,
+                   start_ms: int) -> pl.DataFrame:
+    i, d = onsets.patient, onsets.day
+    prev_code = np.where(d > 0, cohort.codes[i, np.maximum(d - 1, 0)], 0).astype(np.intp)
+    table = cohort.factor_table
+    cap = cohort.cap
+    p_onset = np.minimum(cap, cohort.baseline[i] * table[i, prev_code])
+    columns = {
+        "attack_id": attack_ids,
+        "patient_id": pids.gather(pl.Series(i, dtype=pl.UInt32)),
+        "onset": onsets.onset_ms + start_ms,
+        "end": onsets.end_ms + start_ms,
+        "duration_hours": onsets.duration,
+        "with_aura": onsets.aura,
+        "severity": onsets.severity,
+    }
+    for k, name in enumerate(NAMES):
+        columns[f"{name}_trigger"] = (prev_code & (1 << k)) != 0
+    columns["p_onset"] = p_onset
+    columns["p_baseline"] = np.minimum(cap, cohort.baseline[i])
+    columns["caused_by_feedback"] = ~cohort.would_start[i, d]
+    frame = pl.DataFrame(columns).with_columns(
+        pl.col("onset").cast(pl.Datetime("ms")), pl.col("end").cast(pl.Datetime("ms")))
+    return _cast(frame, "attacks")
+
+
+def final_onset_probability(cohort: Cohort) -> np.ndarray:
+    """Onset probabilities recomputed from the final (edited) series, ``(n, days)``."""
+    return onset_probability(cohort.baseline, cohort.factor_table, previous_codes(cohort.codes),
+                             cohort.cap)

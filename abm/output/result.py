@@ -1,0 +1,27 @@
+"""The frames of a run and the configuration that made them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from abm.config.settings import Config
+
+
+@dataclass
+class Result:
+    """The frames of a run (SPEC §6) and the configuration that made them."""
+
+    config: Config
+    patients: pl.DataFrame
+    daily: pl.DataFrame
+    weather: pl.DataFrame
+    attacks: pl.DataFrame
+    events: pl.DataFrame
+
+    FRAMES = ("patients", "daily", "weather", "attacks", "events")
+
+    def frames(self) -> dict[str, pl.DataFrame]:
+        """Name → frame, in the documented order."""
+        return {name: getattr(self, name) for name in self.FRAMES}

@@ -1,0 +1,234 @@
+"""The validation targets of SPEC §7, measured on a run's frames, as a table.
+
+Each row is a :class:`Check`: what is measured, the measured value, the target and whether it
+passes. ``abm validate DIR`` prints the table and exits 0 when all pass, 1 when a target fails.
+
+Determinism is checked without re-running the whole cohort: patients are independent and keyed
+by index, so re-simulating the first few patients from the recorded configuration must give rows
+identical to theirs in the output (which also shows that adding patients changes no one else).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from abm.config.settings import Config
+from abm.errors import InputError
+from abm.model.triggers import NAMES, diet_trigger, sleep_trigger, stress_trigger, weather_trigger
+from abm.validation.stats import auroc, fit_logistic, mantel_haenszel_rr, predict_logistic
+
+#: patients re-simulated for the determinism check
+RESIMULATED_PATIENTS = 25
+LEARNABILITY_FEATURES = (
+    "temperature", "humidity", "pressure", "pressure_change_24h", "total_sleep_hours",
+    "deep_sleep_pct", "rem_sleep_pct", "awake_time_mins", "sleep_quality", "stress_level",
+    "alcohol_consumed", "caffeine_consumed", "chocolate_consumed", "processed_food_consumed",
+    "water_consumed_liters", "weather_trigger", "sleep_trigger", "stress_trigger", "diet_trigger",
+)
+RANGES = {
+    "humidity": (20, 100), "total_sleep_hours": (2, 14), "deep_sleep_pct": (0, 1),
+    "rem_sleep_pct": (0, 1), "light_sleep_pct": (0, 1), "awake_time_mins": (0, 24 * 60),
+    "sleep_quality": (0, 100), "stress_level": (1, 10), "water_consumed_liters": (0, 10),
+}
+
+
+@dataclass
+class Check:
+    """One row of the validation table."""
+
+    name: str
+    measured: str
+    target: str
+    passed: bool
+
+
+def patient_day_matrix(daily: pl.DataFrame, column: str, n: int, days: int) -> np.ndarray:
+    """A column of ``daily`` (patient then day order) as an ``(n, days)`` matrix."""
+    return daily[column].to_numpy().reshape(n, days)
+
+
+def migraine_days_per_month(daily: pl.DataFrame) -> pl.DataFrame:
+    """Realized migraine days per 30 days of each patient."""
+    return (daily.group_by("patient_id", maintain_order=True)
+            .agg((pl.col("has_migraine").mean() * 30).alias("migraine_days_per_month")))
+
+
+def trigger_risk_ratios(daily: pl.DataFrame, n: int, days: int
+                        ) -> dict[str, tuple[float, float, float]]:
+    """Per trigger: MH risk ratio (and 95% CI) of onset on d+1 given the trigger on d.
+
+    Only days d+1 with no attack under way at their start are at risk; patients are the strata.
+    """
+    onset = patient_day_matrix(daily, "migraine_onset", n, days)
+    has = patient_day_matrix(daily, "has_migraine", n, days)
+    at_risk = (~has | onset)[:, 1:]
+    outcome = onset[:, 1:]
+    out = {}
+    for name in NAMES:
+        exposed = patient_day_matrix(daily, f"{name}_trigger", n, days)[:, :-1]
+        e1 = exposed & at_risk
+        e0 = ~exposed & at_risk
+        out[name] = mantel_haenszel_rr((e1 & outcome).sum(1), e1.sum(1), (e0 & outcome).sum(1),
+                                       e0.sum(1))
+    return out
+
+
+def learnability_auroc(daily: pl.DataFrame, n: int, days: int) -> float:
+    """AUROC of a logistic regression on day-d columns for onset on d+1, split by patient."""
+    x = np.stack([patient_day_matrix(daily, c, n, days)[:, :-1].astype(np.float64)
+                  for c in LEARNABILITY_FEATURES], axis=-1)
+    onset = patient_day_matrix(daily, "migraine_onset", n, days)
+    has = patient_day_matrix(daily, "has_migraine", n, days)
+    at_risk = (~has | onset)[:, 1:]
+    y = onset[:, 1:]
+    train_patients = (np.arange(n) % 10) < 7
+    train = at_risk & train_patients[:, None]
+    test = at_risk & ~train_patients[:, None]
+    x_train, y_train = x[train], y[train]
+    mean = x_train.mean(axis=0)
+    sd = x_train.std(axis=0)
+    sd[sd == 0] = 1.0
+    beta = fit_logistic((x_train - mean) / sd, y_train.astype(np.float64))
+    score = predict_logistic(beta, (x[test] - mean) / sd)
+    return auroc(score, y[test])
+
+
+def _consistency(daily: pl.DataFrame, attacks: pl.DataFrame, n: int, days: int,
+                 start: np.datetime64) -> tuple[int, int, list[str]]:
+    problems: list[str] = []
+    total = daily.height
+    dates = patient_day_matrix(daily, "date", n, days).astype("datetime64[D]")
+    expected = start + np.arange(days, dtype="timedelta64[D]")
+    if not (dates == expected[None, :]).all():
+        problems.append("dates not contiguous from the start date")
+    pct = (daily["deep_sleep_pct"].cast(pl.Float64) + daily["rem_sleep_pct"].cast(pl.Float64)
+           + daily["light_sleep_pct"].cast(pl.Float64)).to_numpy()
+    if np.abs(pct - 1).max() > 1e-6:
+        problems.append("sleep percentages do not sum to 1")
+    for column, (lo, hi) in RANGES.items():
+        values = daily[column].cast(pl.Float64).to_numpy()
+        if not np.isfinite(values).all() or values.min() < lo or values.max() > hi:
+            problems.append(f"{column} outside [{lo}, {hi}]")
+    # every migraine day is covered by its attack, and every attack day is a migraine day
+    has = daily["has_migraine"].to_numpy()
+    ids = daily["attack_id"]
+    if not np.array_equal(has, ids.is_not_null().to_numpy()):
+        problems.append("has_migraine disagrees with attack_id")
+    covered = (daily.filter(pl.col("has_migraine"))
+               .join(attacks.select("attack_id", "onset", "end"), on="attack_id", how="left")
+               .select(ok=(pl.col("onset").dt.date() <= pl.col("date"))
+                       & (pl.col("end") > pl.col("date").cast(pl.Datetime("ms"))))["ok"])
+    bad = int((~covered.fill_null(False)).sum())
+    if bad:
+        problems.append(f"{bad} migraine days not covered by their attack")
+    onsets = daily.filter(pl.col("migraine_onset")).height
+    if onsets != attacks.filter(pl.col("onset").dt.date() <= pl.lit(expected[-1])).height:
+        problems.append("migraine_onset days disagree with the attacks frame")
+    return total, len(problems), problems
+
+
+def run_checks(frames: dict[str, pl.DataFrame], config: Config,
+               resimulate: bool = True) -> list[Check]:
+    """Measure every SPEC §7 target on ``frames`` made with ``config``."""
+    patients = frames["patients"]
+    daily = frames["daily"].sort(["patient_id", "date"]) if not _sorted(frames["daily"]) \
+        else frames["daily"]
+    attacks = frames["attacks"]
+    n = patients.height
+    days = config.run.days
+    if daily.height != n * days:
+        raise InputError(f"daily has {daily.height} rows, expected {n} patients x {days} days")
+    checks: list[Check] = []
+
+    realized = migraine_days_per_month(daily).join(
+        patients.select("patient_id", "is_chronic"), on="patient_id")
+    chronic_real = realized["migraine_days_per_month"] >= 15
+    share = float(chronic_real.mean())
+    want = config.population.chronic_ratio
+    checks.append(Check("chronic share", f"{share:.1%}", f"{want:.0%} ± 3 pp",
+                        abs(share - want) <= 0.03))
+    agree = float((chronic_real == realized["is_chronic"]).mean())
+    checks.append(Check("label agreement", f"{agree:.1%}", "≥ 90%", agree >= 0.90))
+    aura = float(patients["with_aura"].mean())
+    want = config.population.aura_ratio
+    checks.append(Check("aura share", f"{aura:.1%}", f"{want:.0%} ± 4 pp",
+                        abs(aura - want) <= 0.04))
+
+    for name, (rr, lo, hi) in trigger_risk_ratios(daily, n, days).items():
+        ok = (1.10 <= rr <= 1.25) and lo <= 1.20 and hi >= 1.15
+        checks.append(Check(f"trigger effect: {name}", f"RR {rr:.3f} (95% CI {lo:.3f}-{hi:.3f})",
+                            "1.10-1.25, CI overlaps 1.15-1.20", bool(ok)))
+
+    rules = config.triggers
+    recomputed = {
+        "weather": weather_trigger(daily["pressure_change_24h"].to_numpy(), rules),
+        "sleep": sleep_trigger(daily["total_sleep_hours"].to_numpy(), rules),
+        "stress": stress_trigger(patient_day_matrix(daily, "stress_level", n, days), rules).ravel(),
+        "diet": diet_trigger(daily["alcohol_consumed"].to_numpy(),
+                             daily["caffeine_consumed"].to_numpy(),
+                             daily["chocolate_consumed"].to_numpy(), rules),
+    }
+    equal = sum(int((recomputed[k] == daily[f"{k}_trigger"].to_numpy()).sum()) for k in NAMES)
+    frac = equal / (4 * daily.height)
+    checks.append(Check("triggers recomputable", f"{frac:.2%}", "100%", equal == 4 * daily.height))
+
+    start = np.datetime64(config.run.start, "D")
+    _, n_problems, problems = _consistency(daily, attacks, n, days, start)
+    checks.append(Check("consistency", "100%" if not n_problems else "; ".join(problems),
+                        "100%", n_problems == 0))
+
+    if resimulate:
+        from abm.engine.simulation import simulate
+        k = min(n, RESIMULATED_PATIENTS)
+        again = simulate(config.replace(**{"population.num_patients": k}))
+        same = all(_frames_equal(again, name, frames, k, days) for name in
+                   ("patients", "daily", "attacks"))
+        checks.append(Check("determinism", f"first {k} patients re-simulated: "
+                            f"{'identical' if same else 'DIFFERENT'}", "identical frames", same))
+
+    score = learnability_auroc(daily, n, days)
+    checks.append(Check("learnability", f"AUROC {score:.3f}", "0.52-0.80",
+                        (not math.isnan(score)) and 0.52 <= score <= 0.80))
+    return checks
+
+
+def _sorted(daily: pl.DataFrame) -> bool:
+    return bool(daily.select((pl.col("patient_id").cast(pl.String) + pl.col("date")
+                              .cast(pl.String)).is_sorted())[0, 0]) if daily.height else True
+
+
+def _frames_equal(again: object, name: str, frames: dict[str, pl.DataFrame], k: int,
+                  days: int) -> bool:
+    mine = getattr(again, name)
+    ids = mine["patient_id"].unique()
+    theirs = frames[name].filter(pl.col("patient_id").is_in(ids.implode()))
+    if name == "daily":
+        theirs = theirs.sort(["patient_id", "date"])
+    return mine.equals(theirs.select(mine.columns).cast(mine.schema))
+
+
+def validate(source: object, resimulate: bool = True) -> list[Check]:
+    """Checks of a :class:`~abm.engine.simulation.Result` or of an output folder."""
+    from abm.output.result import Result
+    from abm.output.write import read_outputs
+
+    if isinstance(source, Result):
+        return run_checks(source.frames(), source.config, resimulate)
+    frames, config = read_outputs(Path(source))
+    return run_checks(frames, config, resimulate)
+
+
+def format_table(checks: list[Check]) -> str:
+    """A fixed-width text table."""
+    header = ("check", "measured", "target", "result")
+    rows = [(c.name, c.measured, c.target, "pass" if c.passed else "FAIL") for c in checks]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
+    out = [line.format(*header), line.format(*("-" * w for w in widths))]
+    out += [line.format(*r) for r in rows]
+    return "\n".join(out)
