@@ -33,8 +33,8 @@ from __future__ import annotations
 
 from abm import Config
 from abm.cli.experiment import run_script
+from abm.engine.model import built_in_triggers
 from abm.experiments.experiment import Experiment
-from abm.model.triggers import NAMES
 
 NAME = "cohort_variants"
 #: patients, days, replicates
@@ -54,7 +54,7 @@ TABLES = (
      "attacks_per_patient_per_month": "attacks / month",
      "migraine_days_per_attack": "days per attack",
      "feedback_attack_share": "attacks caused by feedback"},
-    {f"risk_ratio_{t}": f"{t} RR" for t in NAMES},
+    {f"risk_ratio_{t}": f"{t} RR" for t in built_in_triggers()},
 )
 
 

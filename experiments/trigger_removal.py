@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from abm import Config
 from abm.cli.experiment import run_script
+from abm.engine.model import built_in_triggers
 from abm.experiments.experiment import Experiment
-from abm.model.triggers import NAMES
 
 NAME = "trigger_removal"
 #: patients, days, replicates
@@ -33,7 +33,7 @@ TABLES = (
      "chronic_share": "chronic share",
      "remission_share": "chronic → episodic",
      "feedback_attack_share": "attacks caused by feedback"},
-    {f"risk_ratio_{t}": f"{t} RR" for t in NAMES},
+    {f"risk_ratio_{t}": f"{t} RR" for t in built_in_triggers()},
 )
 
 
@@ -41,8 +41,8 @@ def build(size: str) -> Experiment:
     """The experiment at ``size`` (``"full"`` or ``"quick"``)."""
     patients, days, replicates = SIZES[size]
     variants: dict[str, dict[str, float]] = {"all_triggers": {}}
-    variants |= {f"no_{t}": {f"triggers.{t}_effect": 0.0} for t in NAMES}
-    variants["no_triggers"] = {f"triggers.{t}_effect": 0.0 for t in NAMES}
+    variants |= {f"no_{t}": {f"triggers.{t}_effect": 0.0} for t in built_in_triggers()}
+    variants["no_triggers"] = {f"triggers.{t}_effect": 0.0 for t in built_in_triggers()}
     return Experiment(
         name=NAME,
         description="Each trigger's effect set to zero in turn, baselines pinned to the default "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import abm
+from abm import docgen
 from abm.config.settings import describe, markdown_table
 from abm.output import schemas
 
@@ -19,7 +20,7 @@ def test_readme_opens_with_the_two_commands() -> None:
 
 def test_every_frame_column_is_documented() -> None:
     assert schemas.markdown_tables() in README
-    for frame, columns in schemas.FRAMES.items():
+    for frame, columns in schemas.frames().items():
         assert f"#### `{frame}`" in README
         for name in columns:
             assert f"| `{name}` |" in README, f"{frame}.{name} missing from README"
@@ -39,3 +40,16 @@ def test_public_api_is_small_and_deliberate() -> None:
         "__version__"])
     for name in abm.__all__:
         assert hasattr(abm, name)
+
+
+def test_generated_blocks_are_up_to_date() -> None:
+    """Every generated table of the documentation is what ``python -m abm.docgen`` makes."""
+    checked = 0
+    for name in docgen.FILES:
+        path = docgen.ROOT / name
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8")
+        assert docgen.render(text) == text, f"{name} is out of date: run python -m abm.docgen"
+        checked += len(docgen.blocks(text))
+    assert checked >= 3

@@ -148,7 +148,7 @@ def test_feedback_off_changes_only_what_feedback_changed() -> None:
     """Same seed, baselines pinned: with the loop off every patient keeps the same weather,
     sleep and diet; stress differs exactly by the feedback's edits; attacks agree until the
     first edit that changed a stress level."""
-    config = Config().replace(**{"population.num_patients": 150, "run.days": 120})
+    config = Config().replace(**{"population.num_patients": 150, "run.days": 60})
     on = abm.simulate(config)
     off = abm.simulate(config.replace(**{"feedback.stress.enabled": False}),
                        baselines=on.patients["baseline_onset_probability"])
@@ -161,7 +161,7 @@ def test_feedback_off_changes_only_what_feedback_changed() -> None:
             "sleep_trigger", "diet_trigger"]
     assert on.daily.select(same).equals(off.daily.select(same))
 
-    n, days = 150, 120
+    n, days = 150, 60
     edits = (on.events.filter(pl.col("event") == "feedback")
              .select(patient=pl.col("patient_id").cast(pl.String).str.slice(1).cast(pl.Int64),
                      day=(pl.col("target_date") - pl.lit(config.run.start)).dt.total_days(),

@@ -14,22 +14,27 @@ import simpy
 
 import abm
 from abm import Config
-from abm.config.settings import Triggers
-from abm.engine import simulation
+from abm.engine import derive, simulation, streams
+from abm.engine.block import Block
 from abm.engine.calendar import Calendar, winter_weight
 from abm.engine.clock import DayClock, Phase, at, tick
-from abm.engine.draws import U, draw_patients
-from abm.engine.hazard import calibrate_baselines, factor_table, onset_probability, previous_codes
-from abm.engine.patient import STATE_ROWS, pack_states, unpack_states
-from abm.engine.rng import location_stream, patient_stream, stream
-from abm.engine.simulation import build_cohort, run_agents
-from abm.model import triggers as T
+from abm.engine.hazard import (
+    calibrate_baselines,
+    factor_tables,
+    factors,
+    onset_probability,
+    previous_codes,
+)
+from abm.engine.model import Model
+from abm.engine.patient import pack_states, state_rows, unpack_states
+from abm.engine.simulation import build_cohort, draw_columns, run_agents
 from abm.model.attacks import Attack, make_attack_draws
-from abm.model.diet import make_diet
 from abm.model.feedback import SleepAfterAttack, StressAfterAttack, default_rules
-from abm.model.population import make_profiles
-from abm.model.sleep import make_sleep
-from abm.model.stress import make_stress
+from abm.model.sleep import Sleep
+from abm.model.triggers.diet import DietTrigger
+from abm.model.triggers.sleep import SleepTrigger
+from abm.model.triggers.stress import StressTrigger
+from abm.model.triggers.weather import WeatherTrigger
 from abm.model.weather import BURN_IN_DAYS, LocationWeather, simulate_locations
 from abm.output.recorder import final_onset_probability, record
 
@@ -44,33 +49,85 @@ def _patient_index(patient_id: str) -> int:
     return int(patient_id[1:])
 
 
+def _block(config: Config, first: int = 0, count: int | None = None) -> Block:
+    """Patients ``first …`` of ``config``, every component drawn (columns in ``.columns``)."""
+    model = Model.build(config)
+    calendar = Calendar(config.run.start, config.run.days)
+    shared = {c.name: c.prepare(config, calendar) for c in model.components}
+    block = Block(config, calendar, shared, first,
+                  config.population.num_patients if count is None else count)
+    draw_columns(model, block)
+    return block
+
+
+def _codes(model: Model, columns: dict[str, np.ndarray]) -> np.ndarray:
+    """The packed flags of stored columns, recomputed from scratch."""
+    return derive.pack(derive.flags(model, columns), model.code_bytes)
+
+
 # --- rng -------------------------------------------------------------------------------------
 
 
 def test_patient_stream_is_keyed_by_index():
+    # a patient's numbers are the same however many patients are drawn, from wherever, also
+    # across the blocks of 64 that share a generator
     days = 15
-    many = draw_patients(123, 0, 10, days)
-    alone = draw_patients(123, 7, 1, days)
-    few = draw_patients(123, 0, 8, days)
-    for block, row in ((alone, 0), (few, 7)):
-        np.testing.assert_array_equal(many.profile_u[7], block.profile_u[row])
-        np.testing.assert_array_equal(many.profile_z[7], block.profile_z[row])
-        np.testing.assert_array_equal(many.daily_u[7], block.daily_u[row])
-        np.testing.assert_array_equal(many.daily_z[7], block.daily_z[row])
-    # a fresh stream for the same key repeats itself; other keys do not
-    np.testing.assert_array_equal(patient_stream(5, 7).random(4), patient_stream(5, 7).random(4))
-    first = patient_stream(5, 7).random(4)
-    for other in (patient_stream(5, 8), patient_stream(6, 7), location_stream(5, 7)):
-        assert not np.array_equal(first, other.random(4))
-    np.testing.assert_array_equal(stream(5, 1, 7).random(4), first)
+
+    def draw(first: int, count: int, days: int = days) -> np.ndarray:
+        return streams.draw(123, streams.PATIENT_DOMAIN, "sleep", "nightly", first, count, days)
+
+    many = draw(0, 200)
+    for first, count in ((70, 1), (0, 71), (60, 20), (64, 64), (3, 197)):
+        np.testing.assert_array_equal(many[first:first + count], draw(first, count))
+    # a longer run's first days are the shorter run's
+    np.testing.assert_array_equal(draw(0, 200, 40)[:, :days], many)
+    # other seeds, purposes, owners and domains give other numbers
+    others = (streams.draw(124, streams.PATIENT_DOMAIN, "sleep", "nightly", 0, 200, days),
+              streams.draw(123, streams.PATIENT_DOMAIN, "sleep", "deep", 0, 200, days),
+              streams.draw(123, streams.PATIENT_DOMAIN, "stress", "nightly", 0, 200, days),
+              streams.draw(123, streams.LOCATION_DOMAIN, "sleep", "nightly", 0, 200, days))
+    for other in others:
+        assert (other != many).mean() > 0.99
+    # uniforms in [0, 1); normals look standard (SE of the mean 1/sqrt(3000) = 0.018)
+    u = streams.draw(5, streams.PATIENT_DOMAIN, "x", "u", 0, 200, days)
+    assert u.min() >= 0 and u.max() < 1
+    z = streams.draw(5, streams.PATIENT_DOMAIN, "x", "z", 0, 200, days, normal=True)
+    assert abs(z.mean()) < 0.1 and abs(z.std() - 1) < 0.05
 
 
 def test_patient_streams_are_not_identical_across_purposes():
-    # SPEC §9: the seed sketch gave every generator the same seed. Here the rows of one
-    # patient's block (one per purpose) must be distinct sequences.
-    d = draw_patients(42, 0, 1, 50)
-    rows = d.daily_u[0]
-    assert len({tuple(r) for r in rows}) == rows.shape[0]
+    # The seed sketch gave every generator the same seed. Here every purpose of every
+    # component draws its own sequence.
+    config = Config()
+    sequences = set()
+    for component in Model.build(config).components:
+        for purpose in component.purposes:
+            values = streams.draw(42, streams.PATIENT_DOMAIN, component.name, purpose, 0, 1, 50)
+            sequences.add(tuple(values[0]))
+    count = sum(len(c.purposes) for c in Model.build(config).components)
+    assert count >= 20 and len(sequences) == count
+
+
+def test_adding_a_purpose_moves_no_other_draw(small_config):
+    # A component that draws from one more purpose (here sleep, which draws and ignores it)
+    # changes no number of any column: every purpose has a stream of its own.
+    class SleepWithExtra(Sleep):
+        purposes = (*Sleep.purposes, "an_extra_purpose")
+
+        def draw(self, block):
+            block.uniform(self, "an_extra_purpose", daily=True)
+            return super().draw(block)
+
+    config = small_config.replace(**{"population.num_patients": 25})
+    reference = abm.simulate(config)
+    model = Model.build(config)
+    model = Model([SleepWithExtra() if c.name == "sleep" else c for c in model.components],
+                  config)
+    cohort = build_cohort(model)
+    run_agents(cohort)
+    other = record(cohort)
+    for name in reference.FRAMES:
+        assert getattr(reference, name).equals(getattr(other, name)), name
 
 
 def test_simulation_touches_no_global_random_state(small_config):
@@ -196,19 +253,21 @@ def test_location_weather_publishes_at_weather_phase():
 
 @pytest.fixture(scope="module")
 def year_of_draws():
-    config = Config().replace(**{"run.days": 364})
-    calendar = Calendar(START, 364)
-    return config, calendar, draw_patients(42, 0, 600, 364)
+    config = Config().replace(**{"run.days": 364, "population.num_patients": 600})
+    block = _block(config)
+    return config, block.calendar, block
 
 
 def test_sleep_ranges_and_stage_fractions(year_of_draws):
     config, calendar, draws = year_of_draws
-    s = make_sleep(config, draws, calendar)
+    s = draws.columns
     hours = s["total_sleep_hours"]
     assert hours.min() >= 2 and hours.max() <= 14
     np.testing.assert_array_equal(hours, np.round(hours, 2))
-    total = s["deep_sleep_pct"] + s["rem_sleep_pct"] + s["light_sleep_pct"]
-    assert np.abs(total - 1).max() < 1e-9
+    # stored as float32, as the frames hold them: sums to 1 within float32 rounding
+    total = (s["deep_sleep_pct"].astype(np.float64) + s["rem_sleep_pct"]
+             + s["light_sleep_pct"])
+    assert np.abs(total - 1).max() < 1e-6
     for name in ("deep_sleep_pct", "rem_sleep_pct", "light_sleep_pct"):
         assert s[name].min() > 0 and s[name].max() < 1
     assert s["awake_time_mins"].min() >= 0
@@ -222,7 +281,7 @@ def test_sleep_statistics_match_spec(year_of_draws):
     # difference is within patients: SE ~ 1.2 h * sqrt(1/104 + 1/260) / sqrt(600) = 0.006 h
     # (0.4 min), far inside the SPEC's 20-35 min band.
     config, calendar, draws = year_of_draws
-    hours = make_sleep(config, draws, calendar)["total_sleep_hours"]
+    hours = draws.columns["total_sleep_hours"].astype(np.float64)
     assert abs(hours.mean() - 7.0) < 0.3
     assert 1.2 <= hours.std() <= 1.5
     weekend = calendar.is_weekend_night
@@ -236,7 +295,7 @@ def test_sleep_statistics_match_spec(year_of_draws):
 
 def test_stress_is_integer_1_to_10_with_weekday_pattern(year_of_draws):
     config, calendar, draws = year_of_draws
-    stress = make_stress(config, draws, calendar)
+    stress = draws.columns["stress_level"]
     assert np.issubdtype(stress.dtype, np.integer)
     assert stress.min() >= 1 and stress.max() <= 10
     assert set(np.unique(stress)) <= set(range(1, 11))
@@ -252,8 +311,8 @@ def test_stress_spikes_add_three_to_five_points(year_of_draws):
     # Switching spikes on and off with the same draws (common random numbers): the only
     # changes are the spike days, by +3 to +5 points before the 10-point cap.
     config, calendar, draws = year_of_draws
-    spiky = make_stress(config.replace(**{"stress.spike_probability": 1.0}), draws, calendar)
-    calm = make_stress(config.replace(**{"stress.spike_probability": 0.0}), draws, calendar)
+    spiky = _block(config.replace(**{"stress.spike_probability": 1.0})).columns["stress_level"]
+    calm = _block(config.replace(**{"stress.spike_probability": 0.0})).columns["stress_level"]
     rise = spiky.astype(int) - calm.astype(int)
     # away from the clipping at 1 and 10, the spike is added in full
     inside = (spiky < 10) & (calm > 1)
@@ -263,7 +322,7 @@ def test_stress_spikes_add_three_to_five_points(year_of_draws):
 
 def test_diet_flags_and_weekend_alcohol(year_of_draws):
     config, calendar, draws = year_of_draws
-    diet = make_diet(config, draws, calendar)
+    diet = draws.columns
     for name in ("alcohol_consumed", "caffeine_consumed", "chocolate_consumed",
                  "processed_food_consumed"):
         assert diet[name].dtype == bool
@@ -279,22 +338,35 @@ def test_diet_flags_and_weekend_alcohol(year_of_draws):
 # --- triggers --------------------------------------------------------------------------------
 
 
+def _flag(rf, config: Config | None = None, **columns: np.ndarray) -> list:
+    """A risk factor's flags over the given stored columns, and the scalar path's agreement."""
+    config = config or Config()
+    vector = derive.flag_of(rf, columns, config)
+    arrays = {c: np.atleast_2d(np.asarray(v)) for c, v in columns.items()}
+    for row in range(next(iter(arrays.values())).shape[0]):
+        for day in range(next(iter(arrays.values())).shape[1]):
+            if day < rf.max_lag:
+                continue
+            values = {(c, lag): arrays[c][row, day - lag].item() for c, lag in rf.inputs}
+            assert bool(rf.flag(values, config)) == bool(np.atleast_2d(vector)[row, day])
+    return vector.tolist()
+
+
 def test_weather_trigger_threshold():
-    rules = Triggers()
     change = np.array([-5.0, -4.9, -5.1, -12.0, 0.0, 5.0])
-    assert T.weather_trigger(change, rules).tolist() == [True, False, True, True, False, False]
-    assert T.weather_trigger(change.astype(np.float32), rules).tolist() == [
-        True, False, True, True, False, False]
-    assert T.weather_trigger(np.array([-3.0, -2.9]), Triggers(pressure_drop_hpa=3.0)).tolist() == [
+    want = [True, False, True, True, False, False]
+    assert _flag(WeatherTrigger(), pressure_change_24h=change) == want
+    assert _flag(WeatherTrigger(), pressure_change_24h=change.astype(np.float32)) == want
+    three = Config().replace(**{"triggers.pressure_drop_hpa": 3.0})
+    assert _flag(WeatherTrigger(), three, pressure_change_24h=np.array([-3.0, -2.9])) == [
         True, False]
 
 
 def test_sleep_trigger_thresholds():
     hours = np.array([4.99, 5.0, 7.0, 9.0, 9.01, 2.0, 14.0])
     expected = [True, False, False, False, True, True, True]
-    assert T.sleep_trigger(hours, Triggers()).tolist() == expected
-    assert T.sleep_trigger(hours.astype(np.float32), Triggers()).tolist() == expected
-    assert [T.sleep_disrupted(h, Triggers()) for h in hours.tolist()] == expected
+    assert _flag(SleepTrigger(), total_sleep_hours=hours) == expected
+    assert _flag(SleepTrigger(), total_sleep_hours=hours.astype(np.float32)) == expected
 
 
 def test_stress_trigger_rise_of_three():
@@ -302,33 +374,37 @@ def test_stress_trigger_rise_of_three():
                        [1, 3, 5, 7, 10, 10, 1, 3]], dtype=np.int8)
     expected = [[False, False, True, False, True, False, True, False],
                 [False, False, False, False, True, False, False, False]]
-    assert T.stress_trigger(levels, Triggers()).tolist() == expected
+    assert _flag(StressTrigger(), stress_level=levels) == expected
     # the first day never triggers, whatever came before in another row
-    assert not T.stress_trigger(np.array([[10], [10]]), Triggers()).any()
-    # the scalar form agrees
-    for row, want in zip(levels.tolist(), expected, strict=True):
-        pairs = zip(row[:-1], row[1:], strict=True)
-        assert [T.stress_rise(a, b, Triggers()) for a, b in pairs] == want[1:]
+    assert not any(sum(_flag(StressTrigger(), stress_level=np.array([[10], [10]])), []))
     # int8 levels must not wrap around: 1 -> 10 is a rise of 9
-    assert T.stress_trigger(np.array([1, 10], dtype=np.int8), Triggers(stress_rise_points=9)
-                            ).tolist() == [False, True]
+    nine = Config().replace(**{"triggers.stress_rise_points": 9})
+    assert _flag(StressTrigger(), nine, stress_level=np.array([1, 10], dtype=np.int8)) == [
+        False, True]
 
 
 def test_diet_trigger_needs_two_of_three():
     combos = np.array([[a, c, h] for a in (0, 1) for c in (0, 1) for h in (0, 1)], dtype=bool)
     count = combos.sum(axis=1)
+    columns = {"alcohol_consumed": combos[:, 0], "caffeine_consumed": combos[:, 1],
+               "chocolate_consumed": combos[:, 2]}
     for min_items in (1, 2, 3):
-        got = T.diet_trigger(combos[:, 0], combos[:, 1], combos[:, 2],
-                             Triggers(diet_min_items=min_items))
-        assert got.tolist() == (count >= min_items).tolist()
-    default = T.diet_trigger(combos[:, 0], combos[:, 1], combos[:, 2], Triggers())
-    assert default.tolist() == [False, False, False, True, False, True, True, True]
+        config = Config().replace(**{"triggers.diet_min_items": min_items})
+        assert _flag(DietTrigger(), config, **columns) == (count >= min_items).tolist()
+    assert _flag(DietTrigger(), **columns) == [False, False, False, True, False, True, True, True]
 
 
-def test_pack_codes():
+def test_pack_codes_any_number_of_risk_factors():
+    rng = np.random.default_rng(0)
+    for k in (1, 4, 8, 9, 17):
+        flags = [rng.random((3, 5)) < 0.5 for _ in range(k)]
+        codes = derive.pack(flags, -(-k // 8))
+        assert codes.shape == (-(-k // 8), 3, 5)
+        for j, flag in enumerate(flags):
+            np.testing.assert_array_equal(derive.unpack(codes, j), flag)
     w, s, st, d = (np.array(v, dtype=bool) for v in ([1, 0, 0, 0, 1], [0, 1, 0, 0, 1],
                                                      [0, 0, 1, 0, 1], [0, 0, 0, 1, 1]))
-    assert T.pack(w, s, st, d).tolist() == [1, 2, 4, 8, 15]
+    assert derive.pack([w, s, st, d], 1)[0].tolist() == [1, 2, 4, 8, 15]
 
 
 # --- hazard ----------------------------------------------------------------------------------
@@ -337,7 +413,7 @@ def test_pack_codes():
 def test_factor_table_hand_computed():
     susceptibility = np.array([[0.5, 1.0, 0.2, 0.0],
                                [1.0, 1.0, 1.0, 1.0]])
-    table = factor_table(susceptibility, (0.32, 1.0, 2.0, 0.5))
+    (table,) = factor_tables(susceptibility, np.array([0.32, 1.0, 2.0, 0.5]))
     assert table.shape == (2, 16)
     row = table[0]
     assert row[0] == 1.0
@@ -351,14 +427,31 @@ def test_factor_table_hand_computed():
     assert table[1, 9] == pytest.approx(1.32 * 1.5)
 
 
+def test_factor_tables_of_more_than_eight_risk_factors():
+    # ten risk factors: two bytes of flags, and the product over both tables is the product of
+    # the active factors
+    rng = np.random.default_rng(4)
+    susceptibility = rng.uniform(0.1, 1, (3, 10))
+    effects = rng.uniform(0, 2, 10)
+    tables = factor_tables(susceptibility, effects)
+    assert [t.shape for t in tables] == [(3, 256), (3, 4)]
+    flags = [rng.random((3, 6)) < 0.5 for _ in range(10)]
+    got = factors(tables, derive.pack(flags, 2))
+    want = np.ones((3, 6))
+    for k, flag in enumerate(flags):
+        want *= np.where(flag, 1 + effects[k] * susceptibility[:, k:k + 1], 1.0)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
 def test_onset_probability_uses_previous_day_and_cap():
-    table = factor_table(np.array([[1.0, 1.0, 1.0, 1.0]]), (1.0, 0.0, 0.0, 0.0))  # weather x2
-    codes = np.array([[1, 0, 1, 1, 0]], dtype=np.uint8)
+    tables = factor_tables(np.array([[1.0, 1.0, 1.0, 1.0]]),
+                           np.array([1.0, 0.0, 0.0, 0.0]))  # weather x2
+    codes = np.array([[[1, 0, 1, 1, 0]]], dtype=np.uint8)
     prev = previous_codes(codes)
-    assert prev.tolist() == [[0, 1, 0, 1, 1]]
-    p = onset_probability(np.array([0.3]), table, prev, cap=0.95)
+    assert prev.tolist() == [[[0, 1, 0, 1, 1]]]
+    p = onset_probability(np.array([0.3]), tables, prev, cap=0.95)
     np.testing.assert_allclose(p, [[0.3, 0.6, 0.3, 0.6, 0.6]])
-    p = onset_probability(np.array([0.6]), table, prev, cap=0.95)
+    p = onset_probability(np.array([0.6]), tables, prev, cap=0.95)
     np.testing.assert_allclose(p, [[0.6, 0.95, 0.6, 0.95, 0.95]])
 
 
@@ -371,17 +464,15 @@ def test_calibration_closed_form_without_triggers():
     rng = np.random.default_rng(3)
     for span in (1, 2, 3):
         n = shares.size
-        table = factor_table(rng.uniform(0.1, 1, (n, 4)), (0.32,) * 4)
-        zeros = np.zeros((n, days), dtype=np.uint8)
-        got = calibrate_baselines(shares, table, zeros, zeros, np.ones((n, days), bool),
+        tables = factor_tables(rng.uniform(0.1, 1, (n, 4)), np.full(4, 0.32))
+        ones = factors(tables, np.zeros((1, n, days), dtype=np.uint8))
+        got = calibrate_baselines(shares, ones, ones, np.ones((n, days), bool),
                                   np.full((n, days), span, dtype=np.int16), cap=0.95)
         expected = shares / (span * (1 - shares) + shares)
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
 
 
-def _renewal_share(b, table, prev, first, valid, span, cap):
-    f_all = np.take_along_axis(table, prev.astype(np.intp), axis=1)
-    f_first = np.take_along_axis(table, first.astype(np.intp), axis=1)
+def _renewal_share(b, f_all, f_first, valid, span, cap):
     pbar = np.minimum(cap, b[:, None] * f_all).mean(axis=1)
     h1 = (np.where(valid, np.minimum(cap, b[:, None] * f_first), 0).sum(axis=1)
           / valid.sum(axis=1))
@@ -397,18 +488,18 @@ def test_calibration_solves_the_renewal_equation(effect):
     rng = np.random.default_rng(11)
     n, days = 40, 120
     shares = rng.uniform(0.02, 0.85, n)
-    table = factor_table(rng.uniform(0.1, 1.0, (n, 4)), (effect,) * 4)
-    codes = rng.integers(0, 16, (n, days)).astype(np.uint8)
-    prev = previous_codes(codes)
-    first = rng.integers(0, 16, (n, days)).astype(np.uint8)
+    tables = factor_tables(rng.uniform(0.1, 1.0, (n, 4)), np.full(4, effect))
+    codes = rng.integers(0, 16, (1, n, days)).astype(np.uint8)
+    f_all = factors(tables, previous_codes(codes))
+    f_first = factors(tables, rng.integers(0, 16, (1, n, days)).astype(np.uint8))
     valid = rng.random((n, days)) < 0.9
     span = rng.integers(1, 4, (n, days)).astype(np.int16)
-    b = calibrate_baselines(shares, table, prev, first, valid, span, cap=0.95)
+    b = calibrate_baselines(shares, f_all, f_first, valid, span, cap=0.95)
     assert (b > 0).all() and (b <= 0.95).all()
-    capped = b * table.max(axis=1) > 0.95
+    capped = b * tables[0].max(axis=1) > 0.95
     if effect > 1:
         assert capped.any()
-    np.testing.assert_allclose(_renewal_share(b, table, prev, first, valid, span, 0.95), shares,
+    np.testing.assert_allclose(_renewal_share(b, f_all, f_first, valid, span, 0.95), shares,
                                rtol=1e-6)
 
 
@@ -453,10 +544,10 @@ def test_realized_migraine_days_match_targets():
 
 
 def test_attack_draws_shapes_and_ranges():
-    config = Config()
-    draws = draw_patients(7, 0, 300, 200)
-    profiles = make_profiles(config, draws)
-    a = make_attack_draws(config, draws, profiles.aura)
+    config = Config().replace(**{"run.seed": 7, "population.num_patients": 300, "run.days": 200})
+    block = _block(config)
+    a = make_attack_draws(block)
+    aura = block.patients["with_aura"]
     assert a.duration_hours.min() >= 4 and a.duration_hours.max() <= 72
     assert a.onset_hour.min() >= 0 and a.onset_hour.max() < 24
     assert a.span_days.min() >= 1
@@ -466,8 +557,8 @@ def test_attack_draws_shapes_and_ranges():
     assert (end <= a.span_days * 24 + 1e-6).all()
     assert a.span_days.max() <= 4
     assert a.severity.min() >= 1 and a.severity.max() <= 10
-    assert not a.aura[~profiles.aura].any()
-    assert a.aura[profiles.aura].any()
+    assert not a.aura[~aura].any()
+    assert a.aura[aura].any()
     # untreated attacks: median about a day. 60,000 lognormal draws with log-SD 0.6: the SE
     # of the median is 1.2533 * 0.6 / sqrt(60000) = 0.3% (0.07 h), so +-2 h is ample.
     assert abs(np.median(a.duration_hours) - 24) < 2
@@ -528,9 +619,8 @@ def test_feedback_off_marks_nothing(small_result_no_feedback, small_config):
     assert r.events.filter(pl.col("event") == "feedback").height == 0
     # stress is exactly the drawn series: nothing edited it
     n, days = small_config.population.num_patients, small_config.run.days
-    draws = draw_patients(small_config.run.seed, 0, n, days)
     np.testing.assert_array_equal(_matrix(r.daily, "stress_level", n, days),
-                                  make_stress(small_config, draws, Calendar(START, days)))
+                                  _block(small_config).columns["stress_level"])
 
 
 @pytest.fixture(scope="module")
@@ -576,17 +666,19 @@ def test_feedback_raises_next_day_stress(feedback_pair):
 
 
 def test_caused_by_feedback_has_a_feedback_cause(feedback_pair):
-    # The only edit is +stress on the day after an onset (day e). It can switch on the stress
-    # trigger of day e (raising p of e + 1) and only switch off that of e + 1. So an attack
-    # that would not have started without the edit starts on e + 1 = previous onset + 2, with
-    # its stress trigger active the day before.
+    # The only edit is +stress on the day after an onset o (day o + 1). It can switch on the
+    # stress trigger of day o + 1 (raising p of o + 2) and only switch off that of o + 2. So an
+    # attack that would not have started without the edits starts two days after some onset
+    # (not always the previous one: an attack of one day may lie between), with its stress
+    # trigger active the day before.
     _, _, on, _ = feedback_pair
-    attacks = on.attacks.sort("patient_id", "onset").with_columns(
-        gap=(pl.col("onset").dt.date() - pl.col("onset").dt.date().shift(1).over("patient_id"))
-        .dt.total_days())
+    day = (pl.col("onset").dt.date() - pl.lit(START)).dt.total_days()
+    attacks = on.attacks.select("patient_id", "caused_by_feedback", "stress_trigger", day=day)
+    onsets = set(attacks.select("patient_id", "day").rows())
     caused = attacks.filter("caused_by_feedback")
     assert caused.height > 0
-    assert (caused["gap"] == 2).all()
+    caused_days = caused.select("patient_id", "day").rows()
+    assert all((patient, d - 2) in onsets for patient, d in caused_days)
     assert caused["stress_trigger"].all()
 
 
@@ -594,8 +686,8 @@ def test_caused_by_feedback_means_not_without_the_edits():
     # SPEC §5: an onset is caused by feedback when, with the same random draws, it would not
     # have started that day on the unedited series. Recompute that from the codes before the run.
     config = Config().replace(**{"population.num_patients": 200, "run.days": 120, "run.seed": 7})
-    cohort = build_cohort(config, default_rules(config))
-    p_unedited = onset_probability(cohort.baseline, cohort.factor_table,
+    cohort = build_cohort(Model.build(config))
+    p_unedited = onset_probability(cohort.baseline, cohort.factor_tables,
                                    previous_codes(cohort.codes.copy()), cohort.cap)
     run_agents(cohort)
     attacks = record(cohort).attacks
@@ -669,10 +761,10 @@ def test_custom_rule_can_edit_the_future(small_config):
 
     config = small_config.replace(**{"population.num_patients": 30})
     rule = StressInThreeDays()
-    cohort = build_cohort(config, [rule])
-    before = cohort.stress_level.copy()
+    cohort = build_cohort(Model.build(config, rules=[rule]))
+    before = cohort.columns["stress_level"].copy()
     run_agents(cohort)
-    edited = cohort.stress_level.astype(int) - before.astype(int)
+    edited = cohort.columns["stress_level"].astype(int) - before.astype(int)
     expected = np.zeros_like(edited)
     for i, onsets in enumerate(cohort.onsets):
         for d in onsets:
@@ -681,12 +773,7 @@ def test_custom_rule_can_edit_the_future(small_config):
     np.testing.assert_array_equal(edited, expected)
     assert len(cohort.edits) == sum(d + 3 < cohort.days for o in cohort.onsets for d in o) > 0
     # the trigger codes follow the edited series, and onsets follow the final probabilities
-    rules = config.triggers
-    change = cohort.locations.pressure_change_hpa.astype(np.float32)[cohort.profiles.location]
-    recomputed = T.codes(change, cohort.sleep["total_sleep_hours"], cohort.stress_level,
-                         cohort.diet["alcohol_consumed"], cohort.diet["caffeine_consumed"],
-                         cohort.diet["chocolate_consumed"], rules)
-    np.testing.assert_array_equal(cohort.codes, recomputed)
+    np.testing.assert_array_equal(cohort.codes, _codes(cohort.model, cohort.columns))
     p = final_onset_probability(cohort)
     for i, onsets in enumerate(cohort.onsets):
         busy = np.zeros(cohort.days, bool)
@@ -701,56 +788,33 @@ def test_custom_rule_can_edit_the_future(small_config):
 def test_feedback_points_come_from_the_feedback_draw():
     config = Config().replace(**{"population.num_patients": 4, "run.days": 30,
                                  "feedback.stress.points": [1, 3]})
-    cohort = build_cohort(config, default_rules(config))
-    before = cohort.stress_level.copy()
+    cohort = build_cohort(Model.build(config))
+    before = cohort.columns["stress_level"].copy()
     run_agents(cohort)
-    draws = draw_patients(config.run.seed, 0, 4, 30)
-    np.testing.assert_array_equal(cohort.feedback_uniform, draws.u(U.FEEDBACK_STRESS))
-    points = 1 + np.floor(draws.u(U.FEEDBACK_STRESS) * 3).astype(int)
+    u = streams.draw(config.run.seed, streams.PATIENT_DOMAIN, "stress_after_attack", "points",
+                     0, 4, 30)
+    points = 1 + np.floor(u * 3).astype(int)
+    ((column, offset, planned),) = cohort.planned["stress_after_attack"]
+    assert (column, offset) == ("stress_level", 1)
+    np.testing.assert_array_equal(planned, points)
     expected = before.astype(int).copy()
     for i, onsets in enumerate(cohort.onsets):
         for d in onsets:
             if d + 1 < 30:
                 expected[i, d + 1] = min(10, before[i, d + 1] + points[i, d])
     assert sum(len(o) for o in cohort.onsets) > 0
-    np.testing.assert_array_equal(cohort.stress_level, expected)
-
-
-def test_feedback_points_of_other_ranges_come_from_the_same_draw():
-    # A rule asking for another range than the configured stress feedback gets
-    # low + floor(u * choices) of the same pre-drawn uniform.
-    class Asks:
-        name = "asks"
-
-        def __init__(self) -> None:
-            self.seen: list[tuple[int, int, int]] = []
-
-        def __call__(self, attack) -> None:
-            patient = attack.patient
-            self.seen.append((patient.index, attack.day,
-                              patient.feedback_points(attack.day, 2, 4)))
-
-    config = Config().replace(**{"population.num_patients": 20, "run.days": 60})
-    rule = Asks()
-    cohort = build_cohort(config, [rule])
-    run_agents(cohort)
-    assert len(rule.seen) > 20
-    u = draw_patients(config.run.seed, 0, 20, 60).u(U.FEEDBACK_STRESS)
-    assert {p for _, _, p in rule.seen} <= {2, 3, 4, 5}
-    assert all(p == 2 + math.floor(u[i, d] * 4) for i, d, p in rule.seen)
+    np.testing.assert_array_equal(cohort.columns["stress_level"], expected)
 
 
 def test_packed_states_round_trip(small_config):
-    cohort = build_cohort(small_config, default_rules(small_config))
-    before = {k: getattr(cohort, k).copy() for k in ("stress_level", "codes")}
+    cohort = build_cohort(Model.build(small_config))
+    before = cohort.codes.copy()
     states = pack_states(cohort)
-    assert len(states) == cohort.codes.shape[0]
-    assert all(len(s) == len(STATE_ROWS) * cohort.days for s in states)
-    cohort.stress_level[:] = 0
+    assert len(states) == cohort.size
+    assert all(len(s) == len(state_rows(cohort.codes.shape[0])) * cohort.days for s in states)
     cohort.codes[:] = 0
     unpack_states(cohort, states)
-    for key, values in before.items():
-        np.testing.assert_array_equal(getattr(cohort, key), values)
+    np.testing.assert_array_equal(cohort.codes, before)
 
 
 def test_stress_edits_stay_within_the_scale_and_flags_stay_unedited(small_config):
@@ -761,11 +825,11 @@ def test_stress_edits_stay_within_the_scale_and_flags_stay_unedited(small_config
         def __call__(self, attack) -> None:
             attack.patient.raise_stress(attack.day + 1, -12, self.name, attack)
 
-    cohort = build_cohort(small_config, [Calm()])
-    before = cohort.stress_level.astype(int)
+    cohort = build_cohort(Model.build(small_config, rules=[Calm()]))
+    before = cohort.columns["stress_level"].astype(int)
     unedited = cohort.would_start.copy()
     run_agents(cohort)
-    assert cohort.stress_level.min() >= 1
+    assert cohort.columns["stress_level"].min() >= 1
     edits, _ = cohort.edits.columns()
     assert edits["patient"].size > 0
     np.testing.assert_array_equal(edits["delta"],

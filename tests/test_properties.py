@@ -17,12 +17,15 @@ from hypothesis import strategies as st
 
 import abm
 from abm import Config
-from abm.engine import simulation
+from abm.engine import derive, simulation
+from abm.engine.model import Model, built_in_triggers
 from abm.engine.simulation import build_cohort, run_agents
-from abm.model import triggers as T
-from abm.model.feedback import default_rules
+from abm.model.triggers.sleep import SleepTrigger
+from abm.model.triggers.stress import StressTrigger
+from abm.model.triggers.weather import WeatherTrigger
 from abm.output.recorder import final_onset_probability, record
 
+TRIGGERS = built_in_triggers()
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
@@ -105,7 +108,7 @@ def test_daily_rows_dates_and_ranges(size, start):
     assert patients.height == n
     assert patients["age"].is_between(18, 64).all()
     assert patients["sex"].is_in(["F", "M"]).all()
-    for name in T.NAMES:
+    for name in TRIGGERS:
         assert patients[f"susceptibility_{name}"].is_between(0.1, 1.0).all()
     target = patients["target_migraine_days_per_month"]
     chronic = patients["is_chronic"]
@@ -184,18 +187,12 @@ def test_triggers_are_recomputable_from_the_logged_columns(size, rules_over):
     daily = r.daily.sort("patient_id", "day")
     rules = config.triggers
 
-    # with abm.model.triggers
-    assert np.array_equal(T.weather_trigger(daily["pressure_change_24h"].to_numpy(), rules),
-                          daily["weather_trigger"].to_numpy())
-    assert np.array_equal(T.sleep_trigger(daily["total_sleep_hours"].to_numpy(), rules),
-                          daily["sleep_trigger"].to_numpy())
-    stress = daily["stress_level"].to_numpy().reshape(n, days)
-    assert np.array_equal(T.stress_trigger(stress, rules).ravel(),
-                          daily["stress_trigger"].to_numpy())
-    assert np.array_equal(T.diet_trigger(daily["alcohol_consumed"].to_numpy(),
-                                         daily["caffeine_consumed"].to_numpy(),
-                                         daily["chocolate_consumed"].to_numpy(), rules),
-                          daily["diet_trigger"].to_numpy())
+    # with the risk factors' own flag functions, from the logged columns only
+    model = Model.build(config)
+    for rf in model.risk_factors:
+        columns = {c: daily[c].to_numpy().reshape(n, days) for c, _ in rf.inputs}
+        assert np.array_equal(derive.flag_of(rf, columns, config).ravel(),
+                              daily[rf.flag_column].to_numpy()), rf.name
 
     # with plain Polars expressions written here, as a user of the export would
     rise = pl.col("stress_level").cast(pl.Int32) - pl.col("stress_level").cast(pl.Int32).shift(
@@ -209,7 +206,7 @@ def test_triggers_are_recomputable_from_the_logged_columns(size, rules_over):
                                       "chocolate_consumed").cast(pl.Int32))
         >= rules.diet_min_items,
     )
-    for name in T.NAMES:
+    for name in TRIGGERS:
         assert mine[name].equals(daily[f"{name}_trigger"], check_names=False), name
     assert not daily.filter(pl.col("day") == 0)["stress_trigger"].any()
 
@@ -219,13 +216,17 @@ def test_triggers_are_recomputable_from_the_logged_columns(size, rules_over):
        st.lists(st.floats(2, 14, allow_nan=False).map(lambda v: round(v, 2)), max_size=30),
        st.lists(st.integers(1, 10), max_size=30))
 def test_trigger_functions_match_their_definitions(changes, hours, levels):
-    rules = abm.Config().triggers
-    assert T.weather_trigger(np.array(changes, float), rules).tolist() == [
+    config = abm.Config()
+
+    def flags(rf, column, values, dtype):
+        return derive.flag_of(rf, {column: np.array(values, dtype)}, config).tolist()
+
+    assert flags(WeatherTrigger(), "pressure_change_24h", changes, float) == [
         c <= -5 for c in changes]
-    assert T.sleep_trigger(np.array(hours, float), rules).tolist() == [
+    assert flags(SleepTrigger(), "total_sleep_hours", hours, float) == [
         h < 5 or h > 9 for h in hours]
     expected = [False] + [b - a >= 3 for a, b in zip(levels, levels[1:], strict=False)]
-    assert T.stress_trigger(np.array(levels, np.int8), rules).tolist() == expected[:len(levels)]
+    assert flags(StressTrigger(), "stress_level", levels, np.int8) == expected[:len(levels)]
 
 
 # --- attacks, migraine days and onset probabilities ------------------------------------------
@@ -269,22 +270,22 @@ def test_migraine_days_are_exactly_the_attack_spans(size, feedback):
 
     # the ground truth: the attack's triggers are those logged the day before its onset
     before = daily.select("patient_id", (pl.col("date") + pl.duration(days=1)).alias("o"),
-                          *[f"{k}_trigger" for k in T.NAMES])
+                          *[f"{k}_trigger" for k in TRIGGERS])
     truth = attacks.with_columns(pl.col("onset").dt.date().alias("o")).join(
         before, on=["patient_id", "o"], how="left", suffix="_logged")
-    for k in T.NAMES:
+    for k in TRIGGERS:
         logged = truth[f"{k}_trigger_logged"].fill_null(False)  # day 0 has no logged past
         assert truth[f"{k}_trigger"].equals(logged, check_names=False), k
 
     # p_onset = min(cap, baseline * prod over active triggers of (1 + effect * susceptibility))
     cfg = config.triggers
-    effects = dict(zip(T.NAMES, (cfg.weather_effect, cfg.sleep_effect, cfg.stress_effect,
+    effects = dict(zip(TRIGGERS, (cfg.weather_effect, cfg.sleep_effect, cfg.stress_effect,
                                  cfg.diet_effect), strict=True))
     full = truth.join(r.patients, on="patient_id", suffix="_patient")
     cap = config.attacks.max_onset_probability
     for row in full.iter_rows(named=True):
         factor = math.prod(1 + effects[k] * row[f"susceptibility_{k}"]
-                           for k in T.NAMES if row[f"{k}_trigger"])
+                           for k in TRIGGERS if row[f"{k}_trigger"])
         expected = min(cap, row["baseline_onset_probability"] * factor)
         assert math.isclose(row["p_onset"], expected, rel_tol=1e-12, abs_tol=1e-15)
         assert math.isclose(row["p_baseline"], min(cap, row["baseline_onset_probability"]),
@@ -312,10 +313,10 @@ def test_onsets_follow_the_final_onset_probabilities(size, variant):
     # run, on every free day (no attack under way at its start) an attack started iff that
     # day's pre-drawn uniform fell below the probability recomputed from the final series.
     config = Config().replace(**size, **variant)
-    cohort = build_cohort(config, default_rules(config))
+    cohort = build_cohort(Model.build(config))
     run_agents(cohort)
     p = final_onset_probability(cohort)
-    n, days = cohort.codes.shape
+    days = cohort.days
     for i, onsets in enumerate(cohort.onsets):
         assert onsets == sorted(set(onsets))
         started = np.zeros(days, bool)
@@ -327,11 +328,8 @@ def test_onsets_follow_the_final_onset_probabilities(size, variant):
         free = ~busy
         assert np.array_equal(started[free], (cohort.onset_uniform[i] < p[i])[free])
     # the trigger codes the agents used are those of the final logged series
-    rules = config.triggers
-    change = cohort.locations.pressure_change_hpa.astype(np.float32)[cohort.profiles.location]
-    recomputed = T.codes(change, cohort.sleep["total_sleep_hours"], cohort.stress_level,
-                         cohort.diet["alcohol_consumed"], cohort.diet["caffeine_consumed"],
-                         cohort.diet["chocolate_consumed"], rules)
+    model = cohort.model
+    recomputed = derive.pack(derive.flags(model, cohort.columns), model.code_bytes)
     assert np.array_equal(cohort.codes, recomputed)
     # and the attacks frame reports exactly these probabilities
     if any(cohort.onsets):
@@ -374,7 +372,7 @@ def test_event_log_is_the_frames_in_time_order(size, start):
         logs.append(daily.select("date", "patient_id", "location_id", event=pl.lit(event),
                                  name=pl.lit(name), value=value.cast(pl.Float64),
                                  attack_id=pl.lit(None, pl.String)))
-    for name in T.NAMES:
+    for name in TRIGGERS:
         logs.append(daily.filter(f"{name}_trigger").select(
             "date", "patient_id", "location_id", event=pl.lit("trigger"), name=pl.lit(name),
             value=pl.lit(None, pl.Float64), attack_id=pl.lit(None, pl.String)))

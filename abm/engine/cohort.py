@@ -1,22 +1,22 @@
 """The cohort of a run: every patient's arrays, with the patient as first axis.
 
-Built by :func:`abm.engine.simulation.build_cohort`, edited by the agents while they run, read by
-the recorder (``abm.output.recorder``) once the run is over.
+Built by :func:`abm.engine.simulation.build_cohort` from the model's components, edited by the
+agents while they run (``abm.engine.patient``), read by the recorder (``abm.output.recorder``)
+once the run is over.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from abm.config.settings import Config
 from abm.engine.calendar import Calendar
 from abm.engine.edits import EditLog
+from abm.engine.model import Model
 from abm.model.attacks import AttackDraws
-from abm.model.population import Profiles
-from abm.model.weather import LocationSeries
 
 #: a progress callback: (stage, done, total)
 Progress = Callable[[str, int, int], None]
@@ -24,32 +24,34 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass
 class Cohort:
-    """Everything about the patients of a run, as arrays with the patient as first axis.
+    """Everything about the patients of a run.
 
-    While the agents run, the stress levels and trigger codes they edit live in the patients'
-    packed states (``abm.engine.patient``); the arrays here hold the final series once
-    :func:`run_agents` returns.
+    ``columns`` holds every daily column ``(n, days)`` in its storage dtype, ``latent`` the
+    latent values of the editable ones (what an edit adds to), ``patients`` the per-patient
+    attributes. While the agents run, the flags and onset decisions they edit live in the
+    patients' packed states and the edited series in their own lists; the arrays here hold the
+    final series once :func:`~abm.engine.simulation.run_agents` returns.
     """
 
-    config: Config
+    config: Any
+    model: Model
     calendar: Calendar
-    locations: LocationSeries
-    profiles: Profiles
-    baseline: np.ndarray
-    factor_table: np.ndarray
-    sleep: dict[str, np.ndarray]
-    stress_level: np.ndarray
-    diet: dict[str, np.ndarray]
+    shared: dict[str, Any]
+    patients: dict[str, np.ndarray]
+    columns: dict[str, np.ndarray]
+    latent: dict[str, np.ndarray]
+    #: packed trigger flags ``(code bytes, n, days)`` (``abm.engine.derive.pack``)
     codes: np.ndarray
+    baseline: np.ndarray
+    #: per byte of flags, the ``(n, 2**bits)`` factor tables (``abm.engine.hazard``)
+    factor_tables: list[np.ndarray]
     attacks: AttackDraws
     onset_uniform: np.ndarray
-    feedback_uniform: np.ndarray
-    #: the points of the configured stress feedback on each day (from ``feedback_uniform``)
-    stress_points: np.ndarray
     #: whether an attack would start on each day on the unedited series (the patients keep their
     #: own working copy, so this stays as drawn: ``caused_by_feedback`` compares with it)
     would_start: np.ndarray
-    rules: list = field(default_factory=list)
+    #: each feedback rule's planned edits: rule name -> [(column, offset_days, delta)]
+    planned: dict[str, list[tuple[str, int, Any]]] = field(default_factory=dict)
     #: index of the patient in row 0 (a shard of a larger run starts past 0)
     first_patient: int = 0
     edits: EditLog = field(default_factory=EditLog)
@@ -59,10 +61,19 @@ class Cohort:
     def days(self) -> int:
         return self.calendar.days
 
+    @property
+    def size(self) -> int:
+        return self.baseline.shape[0]
+
     def __post_init__(self) -> None:
         #: the onset probability cap (a plain attribute: read once per refreshed day)
         self.cap = self.config.attacks.max_onset_probability
-        #: ``(low, choices)`` of the configured stress feedback, whose points ``stress_points``
-        #: holds: ``low + floor(u * choices)``
-        lo, hi = self.config.feedback.stress.points
-        self.packed_points = (lo, hi - lo + 1)
+        #: set by the run: the cast of each editable column's values, the attack callbacks
+        self.casts: dict[str, Any] = {}
+        self.callbacks: list[Any] = []
+
+    def susceptibility(self) -> np.ndarray:
+        """``(n, K)`` susceptibilities in the model's risk-factor order."""
+        return np.stack([self.patients[rf.susceptibility_column]
+                         for rf in self.model.risk_factors], axis=1) \
+            if self.model.risk_factors else np.zeros((self.size, 0))

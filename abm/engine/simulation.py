@@ -1,9 +1,9 @@
-"""Build the cohort, run it on one SimPy environment, and return the frames (SPEC §1).
+"""Build the cohort, run it on one SimPy environment, and return the frames .
 
 A run has three stages:
 
-1. **Draw** (in blocks of patients, so memory stays bounded): profiles, the daily series of every
-   modality, each day's trigger code, the attack each day would bring, the calibrated baseline
+1. **Draw** (in blocks of patients, so memory stays bounded): the components' columns (profiles,
+   daily series, trigger flags), the attack each day would bring, the calibrated baseline
    and, per day, whether an attack would start on it (pre-drawn uniform below the probability).
 2. **Simulate**: one ``simpy.Environment`` (:class:`~abm.engine.clock.DayClock`); a
    :class:`~abm.model.weather.LocationWeather` process per location publishes the weather every day;
@@ -12,7 +12,7 @@ A run has three stages:
 3. **Record**: the final series and the onsets become Polars frames (``abm.output.recorder``).
 
 Same configuration and seed give identical frames: every number comes from the stream of the
-patient or location it belongs to (``abm.engine.rng``), and nothing depends on the order of
+patient or location it belongs to (``abm.engine.streams``), and nothing depends on the order of
 processing.
 """
 
@@ -20,109 +20,101 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import simpy
 
 from abm.config.settings import Config
+from abm.engine import derive
+from abm.engine.block import Block
 from abm.engine.calendar import Calendar
+from abm.engine.calibration import first_free_codes
 from abm.engine.clock import DayClock, Phase, tick
 from abm.engine.cohort import Cohort, Progress
-from abm.engine.draws import U, draw_patients
 from abm.engine.hazard import (
     DAYS_PER_MONTH,
     calibrate_baselines,
-    factor_table,
+    factor_tables,
+    factors,
     onset_probability,
     previous_codes,
 )
-from abm.engine.patient import Patient, pack_states, unpack_states
+from abm.engine.model import Model
+from abm.engine.patient import Patient, casts, pack_states, unpack_states
 from abm.errors import ConfigError
-from abm.model.attacks import AttackDraws, make_attack_draws
-from abm.model.diet import make_diet
-from abm.model.feedback import FeedbackRule, default_rules
-from abm.model.population import Profiles, make_profiles
-from abm.model.sleep import make_sleep
-from abm.model.stress import MAX_LEVEL, make_stress
-from abm.model.triggers import STRESS
-from abm.model.triggers import codes as trigger_codes
-from abm.model.weather import BURN_IN_DAYS, LocationSeries, LocationWeather, simulate_locations
+from abm.model.attacks import AttackDraws, make_attack_draws, onset_uniforms
+from abm.model.component import Component
+from abm.model.weather import LocationWeather
 from abm.output.result import Result
 
 #: patients drawn per block; bounds the memory of the draw stage.
 BLOCK_PATIENTS = 2048
 
 
-def _first_free_codes(codes: np.ndarray, stress: np.ndarray, span: np.ndarray,
-                      points: np.ndarray | None, rise: int) -> tuple[np.ndarray, np.ndarray]:
-    """Code deciding the first free day after an attack on each day, feedback applied."""
-    n, days = codes.shape
-    t = np.arange(days)
-    decide = t[None, :] + span.astype(np.int64) - 1          # day whose code decides
-    valid = decide + 1 < days
-    decide_c = np.minimum(decide, days - 1)
-    out = np.take_along_axis(codes, decide_c, axis=1)
-    if points is not None:
-        s = stress.astype(np.int16)
-        raised = np.empty_like(s)                            # stress of t+1 after the rise
-        raised[:, :-1] = np.minimum(MAX_LEVEL, s[:, 1:] + points[:, :-1])
-        raised[:, -1] = 0
-        nxt = np.zeros_like(s)                               # stress of t+2
-        nxt[:, :-2] = s[:, 2:]
-        bit_next = (raised - s) >= rise                      # trigger of t+1, edited
-        bit_after = (nxt - raised) >= rise                   # trigger of t+2, edited
-        for length, bits in ((2, bit_next), (3, bit_after)):
-            where = span == length
-            edited = (out & ~np.uint8(STRESS)) | (bits.astype(np.uint8) << 2)
-            out = np.where(where, edited, out)
-    return out, valid
+def draw_columns(model: Model, block: Block) -> dict[str, np.ndarray]:
+    """Every component's draw for ``block``, in order: patient attributes into
+    ``block.patients``, daily columns into ``block.columns`` (editable ones derived from their
+    latent values and terms). Returns the latent values."""
+    latent: dict[str, np.ndarray] = {}
+    for component in model.components:
+        for name, values in component.draw(block).items():
+            if values.ndim == 1:
+                block.patients[name] = values
+            elif name in model.editable:
+                latent[name] = values.astype(np.float32)
+            else:
+                block.columns[name] = values
+    derive.derive_editable(model, block.columns, latent)
+    return latent
 
 
-def _draw_block(config: Config, calendar: Calendar, locations: LocationSeries, first: int,
-                count: int, rules_for_calibration: bool,
-                baselines: np.ndarray | None = None) -> dict:
-    """Stage 1 for patients ``first … first + count - 1``."""
-    days = config.run.days
-    draws = draw_patients(config.run.seed, first, count, days)
-    profiles = make_profiles(config, draws)
-    sleep = {k: v.astype(np.float32) for k, v in make_sleep(config, draws, calendar).items()}
-    stress = make_stress(config, draws, calendar)
-    diet = make_diet(config, draws, calendar)
-    diet["water_consumed_liters"] = diet["water_consumed_liters"].astype(np.float32)
-    change = locations.pressure_change_hpa.astype(np.float32)[profiles.location]
-    rules = config.triggers
-    codes = trigger_codes(change, sleep["total_sleep_hours"], stress, diet["alcohol_consumed"],
-                          diet["caffeine_consumed"], diet["chocolate_consumed"], rules)
-    attacks = make_attack_draws(config, draws, profiles.aura)
-    effects = (rules.weather_effect, rules.sleep_effect, rules.stress_effect, rules.diet_effect)
-    table = factor_table(profiles.susceptibility, effects)
-    feedback_u = draws.u(U.FEEDBACK_STRESS).copy()
-    lo, hi = config.feedback.stress.points
-    points = (lo + np.floor(feedback_u * (hi - lo + 1))).astype(np.int16)
-    first_codes, valid = _first_free_codes(codes, stress, attacks.span_days,
-                                           points if rules_for_calibration else None,
-                                           rules.stress_rise_points)
+def _draw_block(model: Model, calendar: Calendar, shared: dict[str, Any], first: int,
+                count: int, baselines: np.ndarray | None = None
+                ) -> tuple[dict[str, np.ndarray], dict[str, list[tuple[str, int, Any]]]]:
+    """Stage 1 for patients ``first … first + count - 1``: every component's columns, the
+    flags, the attack draws, the rules' planned edits, the baselines and the onset flags."""
+    config = model.config
+    block = Block(config, calendar, shared, first, count)
+    latent = draw_columns(model, block)
+    flags = derive.flags(model, block.columns)
+    codes = derive.pack(flags, model.code_bytes) if flags else np.zeros(
+        (1, count, calendar.days), np.uint8)
+    attacks = make_attack_draws(block)
+    planned = {rule.name: [(e.column, e.offset_days, e.delta) for e in rule.planned(block)]
+               for rule in model.rules}
+    susceptibility = (np.stack([block.patients[rf.susceptibility_column]
+                                for rf in model.risk_factors], axis=1)
+                      if model.risk_factors else np.zeros((count, 0)))
+    tables = factor_tables(susceptibility, model.effects())
     prev = previous_codes(codes)
     cap = config.attacks.max_onset_probability
     if baselines is None:
-        baseline = calibrate_baselines(profiles.target_days_per_month / DAYS_PER_MONTH, table,
-                                       prev, first_codes, valid, attacks.span_days, cap)
+        all_edits = [edit for edits in planned.values() for edit in edits]
+        first_codes, valid = first_free_codes(model, block.columns, latent, codes,
+                                              attacks.span_days, all_edits)
+        target = block.patients["target_migraine_days_per_month"] / DAYS_PER_MONTH
+        baseline = calibrate_baselines(target, factors(tables, prev), factors(tables, first_codes),
+                                       valid, attacks.span_days, cap)
     else:
         baseline = np.minimum(baselines.astype(np.float64), cap)
-    onset_u = draws.u(U.ONSET).copy()
-    would_start = onset_u < onset_probability(baseline, table, prev, cap)
-    arrays = {"baseline": baseline, "table": table, "stress": stress, "codes": codes,
-              "onset_u": onset_u, "feedback_u": feedback_u, "would_start": would_start,
-              "stress_points": points.astype(np.uint8)}
-    arrays.update({f"sleep.{k}": v for k, v in sleep.items()})
-    arrays.update({f"diet.{k}": v for k, v in diet.items()})
-    arrays.update({f"profiles.{k}": getattr(profiles, k) for k in Profiles.__dataclass_fields__})
+    onset_u = onset_uniforms(block)
+    arrays: dict[str, np.ndarray] = {
+        "baseline": baseline, "codes": codes, "onset_u": onset_u,
+        "would_start": onset_u < onset_probability(baseline, tables, prev, cap)}
+    arrays.update({f"table.{b}": table for b, table in enumerate(tables)})
+    arrays.update({f"patients.{k}": v for k, v in block.patients.items()})
+    arrays.update({f"columns.{k}": v for k, v in block.columns.items()})
+    arrays.update({f"latent.{k}": v for k, v in latent.items()})
     arrays.update({f"attacks.{k}": getattr(attacks, k) for k in AttackDraws.__dataclass_fields__})
-    return arrays
+    for rule, edits in planned.items():
+        for j, (_, _, delta) in enumerate(edits):
+            if isinstance(delta, np.ndarray):
+                arrays[f"planned.{rule}.{j}"] = delta.astype(np.float32)
+    return arrays, planned
 
 
-def build_cohort(config: Config, rules: Sequence[FeedbackRule],
-                 progress: Progress | None = None,
+def build_cohort(model: Model, progress: Progress | None = None,
                  baselines: np.ndarray | None = None,
                  patients: range | None = None) -> Cohort:
     """Stage 1: draw every patient's series and calibrate them, block by block.
@@ -133,51 +125,63 @@ def build_cohort(config: Config, rules: Sequence[FeedbackRule],
     copied into arrays allocated once, so the draw stage needs the memory of the cohort plus one
     block.
     """
+    config = model.config
     patients = patients if patients is not None else range(config.population.num_patients)
     n = len(patients)
     calendar = Calendar(config.run.start, config.run.days)
-    locations = simulate_locations(config, Calendar(config.run.start, config.run.days,
-                                                    BURN_IN_DAYS))
-    stress_rule_on = any(getattr(r, "name", "") == "stress_after_attack" for r in rules)
+    shared = {c.name: c.prepare(config, calendar) for c in model.components}
     full: dict[str, np.ndarray] = {}
+    planned: dict[str, list[tuple[str, int, Any]]] = {}
     for first in range(0, n, BLOCK_PATIENTS):
         count = min(BLOCK_PATIENTS, n - first)
         pinned = None if baselines is None else baselines[first:first + count]
-        block = _draw_block(config, calendar, locations, patients.start + first, count,
-                            stress_rule_on, pinned)
+        block, planned = _draw_block(model, calendar, shared, patients.start + first, count,
+                                     pinned)
         for key, values in block.items():
+            axis = 1 if key == "codes" else 0
             if key not in full:
-                full[key] = np.empty((n, *values.shape[1:]), dtype=values.dtype)
-            full[key][first:first + count] = values
+                shape = list(values.shape)
+                shape[axis] = n
+                full[key] = np.empty(shape, dtype=values.dtype)
+            if axis:
+                full[key][:, first:first + count] = values
+            else:
+                full[key][first:first + count] = values
         del block
         if progress:
             progress("draw", first + count, n)
+    if n == 0:
+        raise ConfigError("population.num_patients must be at least 1")
 
     def section(prefix: str) -> dict[str, np.ndarray]:
         return {k.split(".", 1)[1]: v for k, v in full.items() if k.startswith(prefix + ".")}
 
+    for rule, edits in planned.items():
+        planned[rule] = [(column, offset, full.get(f"planned.{rule}.{j}", delta))
+                         for j, (column, offset, delta) in enumerate(edits)]
+    tables = section("table")
     return Cohort(
-        config=config, calendar=calendar, locations=locations,
-        profiles=Profiles(**section("profiles")), baseline=full["baseline"],
-        factor_table=full["table"], sleep=section("sleep"), stress_level=full["stress"],
-        diet=section("diet"), codes=full["codes"], attacks=AttackDraws(**section("attacks")),
-        onset_uniform=full["onset_u"], feedback_uniform=full["feedback_u"],
-        stress_points=full["stress_points"],
-        would_start=full["would_start"], rules=list(rules),
-        first_patient=patients.start)
+        config=config, model=model, calendar=calendar, shared=shared,
+        patients=section("patients"), columns=section("columns"), latent=section("latent"),
+        codes=full["codes"], baseline=full["baseline"],
+        factor_tables=[tables[str(b)] for b in range(len(tables))],
+        attacks=AttackDraws(**section("attacks")), onset_uniform=full["onset_u"],
+        would_start=full["would_start"], planned=planned, first_patient=patients.start)
 
 
 def run_agents(cohort: Cohort, progress: Progress | None = None) -> simpy.Environment:
     """Stage 2: the agents on one environment, until the last day is over."""
     env = DayClock()
     days = cohort.days
-    weather_agents = [LocationWeather(k, cohort.locations)
+    weather_agents = [LocationWeather(k, cohort.shared["weather"])
                       for k in range(cohort.config.population.num_locations)]
     for agent in weather_agents:
         env.process(agent.live(env, days))
     states = pack_states(cohort)
+    cohort.casts = casts(cohort.model)
+    cohort.callbacks = [*cohort.model.rules, *cohort.model.callbacks]
     patients = [Patient(i, cohort, weather_agents[loc], states[i])
-                for i, loc in enumerate(cohort.profiles.location.tolist())]
+                for i, loc in enumerate(cohort.patients["location"].tolist())]
     for patient in patients:
         env.process(patient.live(env))
     if progress:
@@ -199,17 +203,21 @@ def run_agents(cohort: Cohort, progress: Progress | None = None) -> simpy.Enviro
         if collecting:
             gc.enable()
         unpack_states(cohort, states)
+        for patient in patients:
+            patient.write_back()
     cohort.onsets = [p.onsets for p in patients]
     return env
 
 
-def simulate(config: Config | None = None, *, feedback_rules: Sequence[FeedbackRule] | None = None,
+def simulate(config: Config | None = None, *, feedback_rules: Sequence[Any] | None = None,
+             components: Sequence[Component] = (),
              baselines: Sequence[float] | np.ndarray | None = None,
              progress: Progress | None = None) -> Result:
     """Run ``config`` (default: the user's design) and return its frames.
 
-    ``feedback_rules`` replaces the built-in rules that the configuration switches on; pass
-    ``default_rules(config) + [my_rule]`` to add one.
+    ``components`` adds your own risk factors, couplings or feedback rules to the built-in ones
+    (``abm.model.component``). ``feedback_rules`` replaces the built-in rules that the
+    configuration switches on; pass ``default_rules(config) + [my_rule]`` to add one.
 
     ``baselines`` (one onset probability per patient) replaces the calibration. Experiments pass
     the reference run's ``patients["baseline_onset_probability"]`` so that a variant which removes
@@ -219,7 +227,7 @@ def simulate(config: Config | None = None, *, feedback_rules: Sequence[FeedbackR
     from abm.output.recorder import record
 
     config = config or Config()
-    rules = default_rules(config) if feedback_rules is None else list(feedback_rules)
+    model = Model.build(config, components, feedback_rules)
     pinned = None
     if baselines is not None:
         pinned = np.asarray(baselines, dtype=np.float64)
@@ -227,6 +235,6 @@ def simulate(config: Config | None = None, *, feedback_rules: Sequence[FeedbackR
         if pinned.shape != (n,) or not np.isfinite(pinned).all() or (pinned < 0).any():
             raise ConfigError(f"baselines must be {n} finite probabilities >= 0 (one per "
                               f"patient), got shape {pinned.shape}")
-    cohort = build_cohort(config, rules, progress, pinned)
+    cohort = build_cohort(model, progress, pinned)
     run_agents(cohort, progress)
     return record(cohort, progress)

@@ -26,8 +26,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from abm.model.triggers import NAMES as TRIGGERS
+from abm.engine.model import built_in_triggers
 from abm.output.recorder import MS_PER_DAY
+
+TRIGGERS = built_in_triggers()
 
 #: days shown in a timeline (the start of the run)
 TIMELINE_DAYS = 120

@@ -51,9 +51,11 @@ import numpy as np
 import polars as pl
 
 from abm.engine.hazard import DAYS_PER_MONTH
-from abm.model.triggers import NAMES as TRIGGERS
+from abm.engine.model import built_in_triggers
 from abm.validation.checks import patient_day_matrix
 from abm.validation.stats import mean_interval
+
+TRIGGERS = built_in_triggers()
 
 CHRONIC_DAYS = 15.0
 #: susceptibility_weather at or above which a patient counts as weather-sensitive

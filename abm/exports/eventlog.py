@@ -49,9 +49,9 @@ from typing import TextIO
 import numpy as np
 import polars as pl
 
+from abm.engine.model import built_in_triggers
 from abm.errors import ConfigError
 from abm.exports import atomic
-from abm.model.triggers import NAMES
 from abm.output import files
 
 FORMATS = ("xes", "ocel", "parquet", "csv")
@@ -62,6 +62,7 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.3f+00:00"
 INITIAL_TIME = "1970-01-01T00:00:00.000+00:00"
 #: events rendered and written at a time
 EVENTS_PER_CHUNK = 100_000
+NAMES = built_in_triggers()
 XES_NAMESPACE = "http://www.xes-standard.org/"
 XES_EXTENSIONS = (("Concept", "concept"), ("Time", "time"), ("Lifecycle", "lifecycle"))
 

@@ -55,7 +55,7 @@ import polars as pl
 from abm.errors import ConfigError, InputError
 from abm.exports import atomic
 from abm.output import files
-from abm.output.events import LOG_HOUR
+from abm.output.events import log_hours
 
 TASK = "ihm-migraine"
 WINDOW_DAYS = 2
@@ -84,6 +84,7 @@ class Feature:
 
 
 def _features() -> tuple[Feature, ...]:
+    LOG_HOUR = log_hours()  # noqa: N806
     groups = (
         ("weather", LOG_HOUR["weather"], ("temperature", "humidity", "pressure",
                                           "pressure_change_24h")),

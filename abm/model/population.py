@@ -1,73 +1,86 @@
-"""Who the patients are (SPEC §2): demographics, migraine type, target frequency, susceptibility.
+"""Who the patients are: demographics, migraine type and target frequency.
 
-Each attribute comes from one profile uniform of the patient's own stream (``abm.engine.draws.PU``),
-so a patient's profile does not depend on any other patient or on the order of generation.
+Each attribute comes from a random stream of its own (``abm.engine.streams``), so a patient's
+profile depends on no other patient and on no order of generation. The cohort is the user's
+design: a clinic-like cohort with 15% chronic patients (targets U(15, 25) migraine days a month)
+and episodic ones at U(1, 14).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import polars as pl
 
-from abm.config.settings import Config
-from abm.engine.draws import PU, PZ, Draws
+from abm.config.fields import Section, setting
+from abm.engine.block import Block
+from abm.model.component import Column, Component
 
-TRIGGERS = ("weather", "sleep", "stress", "diet")
+
+@dataclass(frozen=True)
+class PopulationSettings(Section):
+    """Who the patients are."""
+
+    _path = "population"
+    num_patients: int = setting(1000, 1, 10_000_000_000, source="seed: 1000 patients")
+    num_locations: int = setting(20, 1, 100_000, source="seed: up to 20 weather patterns")
+    chronic_ratio: float = setting(0.15, 0, 1, source="seed: 15% chronic (a clinic-like cohort; "
+                                   "population studies give 7-9%, Buse 2012, Adams 2015)")
+    aura_ratio: float = setting(0.30, 0, 1, source="seed: 30% with aura (Le 2012: about 33%)")
+    female_ratio: float = setting(0.70, 0, 1, source="seed: 70% female (AMPP: 80%, Buse 2020)")
+    age_years: tuple = setting((18, 64), 0, 120, source="seed: randint(18, 65)")
+    chronic_days_per_month: tuple = setting((15.0, 25.0), 15, 30, source="seed: U(15, 25)")
+    episodic_days_per_month: tuple = setting((1.0, 14.0), 0, 15, hi_open=True, source="seed: U(1, "
+                                             "14)")
+    susceptibility: tuple = setting((0.1, 1.0), 0, 1, source="seed: U(0.1, 1.0) for each trigger")
 
 
-@dataclass
-class Profiles:
-    """Per-patient attributes of a block of patients (arrays of length n)."""
+class Population(Component):
+    """The patients' profiles: the first component of every model."""
 
-    location: np.ndarray          # int32 location index
-    age: np.ndarray               # int16 years
-    female: np.ndarray            # bool
-    chronic: np.ndarray           # bool, the label
-    aura: np.ndarray              # bool, has attacks with aura
-    target_days_per_month: np.ndarray  # float64, per 30 days
-    susceptibility: np.ndarray    # (n, 4) float64 in TRIGGERS order
-    offset_temperature_c: np.ndarray
-    offset_humidity_pct: np.ndarray
-    offset_pressure_hpa: np.ndarray
+    name = "population"
+    section = PopulationSettings
+    purposes = ("location", "age", "sex", "chronic", "aura", "target_days")
+    columns = (
+        Column("age", pl.Int16, "years", "age at the start", frame="patients"),
+        Column("sex", pl.String, "", "F or M", frame="patients"),
+        Column("is_chronic", pl.Boolean, "", "label: chronic migraine (target ≥ 15 days a month)",
+               frame="patients"),
+        Column("with_aura", pl.Boolean, "", "has attacks with aura", frame="patients"),
+        Column("target_migraine_days_per_month", pl.Float64, "days/30 days",
+               "calibration target", frame="patients"),
+    )
+    source = "seed: the user's design document"
+
+    def draw(self, block: Block) -> dict[str, np.ndarray]:
+        pop = self.settings(block.config)
+        n_loc = pop.num_locations
+        location = np.minimum((block.uniform(self, "location") * n_loc).astype(np.int32),
+                              n_loc - 1)
+        age_lo, age_hi = pop.age_years
+        age = np.minimum(age_lo + (block.uniform(self, "age") * (age_hi - age_lo + 1))
+                         .astype(np.int64), age_hi)
+        chronic = block.uniform(self, "chronic") < pop.chronic_ratio
+        u_target = block.uniform(self, "target_days")
+        target = np.where(chronic, _between(u_target, pop.chronic_days_per_month),
+                          _between(u_target, pop.episodic_days_per_month))
+        female = block.uniform(self, "sex") < pop.female_ratio
+        return {
+            "location": location,
+            "female": female,
+            "age": age.astype(np.int16),
+            "sex": np.where(female, "F", "M"),
+            "is_chronic": chronic,
+            "with_aura": block.uniform(self, "aura") < pop.aura_ratio,
+            "target_migraine_days_per_month": target,
+        }
+
+    def parameters(self, config: Any) -> dict[str, Any]:
+        return {}
 
 
 def _between(u: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
     lo, hi = bounds
     return lo + u * (hi - lo)
-
-
-def make_profiles(config: Config, draws: Draws) -> Profiles:
-    """Turn profile draws into attributes."""
-    pop = config.population
-    wx = config.weather
-    u = draws.profile_u
-    location = np.minimum((u[:, PU.LOCATION] * pop.num_locations).astype(np.int32),
-                          pop.num_locations - 1)
-    age_lo, age_hi = pop.age_years
-    age = np.minimum(age_lo + (u[:, PU.AGE] * (age_hi - age_lo + 1)).astype(np.int64), age_hi)
-    chronic = u[:, PU.CHRONIC] < pop.chronic_ratio
-    target = np.where(chronic, _between(u[:, PU.TARGET_DAYS], pop.chronic_days_per_month),
-                      _between(u[:, PU.TARGET_DAYS], pop.episodic_days_per_month))
-    first_susceptibility = PU.SUSCEPTIBILITY_WEATHER
-    susceptibility = _between(u[:, first_susceptibility:first_susceptibility + 4],
-                              pop.susceptibility)
-    return Profiles(
-        location=location,
-        age=age.astype(np.int16),
-        female=u[:, PU.SEX] < pop.female_ratio,
-        chronic=chronic,
-        aura=u[:, PU.AURA] < pop.aura_ratio,
-        target_days_per_month=target,
-        susceptibility=susceptibility,
-        offset_temperature_c=(2 * u[:, PU.OFFSET_TEMPERATURE] - 1)
-        * wx.patient_offset_temperature_c,
-        offset_humidity_pct=(2 * u[:, PU.OFFSET_HUMIDITY] - 1) * wx.patient_offset_humidity_pct,
-        offset_pressure_hpa=(2 * u[:, PU.OFFSET_PRESSURE] - 1) * wx.patient_offset_pressure_hpa,
-    )
-
-
-def habitual_sleep_hours(config: Config, draws: Draws) -> np.ndarray:
-    """Each patient's habitual nightly sleep (hours)."""
-    s = config.sleep
-    return s.mean_hours + s.between_patient_sd_hours * draws.profile_z[:, PZ.SLEEP_MEAN]

@@ -1,69 +1,125 @@
-"""Nightly sleep (SPEC §3): the night that starts on the evening of a date is logged as that date.
+"""Nightly sleep: the night that starts on the evening of a date is logged as that date.
 
 Total sleep is a patient's habitual duration plus an autocorrelated nightly deviation, longer on
 Friday and Saturday nights (Scott 2025: +20-35 min), with occasional disrupted nights that are
 either short (3-5 h) or long (9-11 h). Stages split the time asleep; awake time is lognormal;
-quality (0-100) falls with less deep and REM sleep, with wakefulness and with an unusual duration.
-Values are rounded as a wearable would report them; the sleep trigger is computed from these
-rounded values only (``abm.model.triggers``).
+quality (0-100) falls with less deep and REM sleep, with wakefulness and with an unusual duration
+(a term of the duration, so a changed night changes its quality). Values are rounded as a wearable
+would report them; the sleep trigger is computed from these rounded values only.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
+from typing import Any
 
-from abm.config.settings import Config
-from abm.engine.calendar import Calendar
-from abm.engine.draws import Draws, U, Z
-from abm.model.population import habitual_sleep_hours
+import numpy as np
+import polars as pl
+
+from abm.config.fields import Section, setting
+from abm.engine.block import Block
+from abm.model.component import Column, Component, LogEntry, Term
+from abm.model.processes import ar1
 
 MIN_HOURS, MAX_HOURS = 2.0, 14.0
+#: quality points lost per hour away from this duration (assumption)
+QUALITY_BEST_HOURS, QUALITY_POINTS_PER_HOUR = 7.5, 8.0
 
 
-def ar1(shocks: np.ndarray, persistence: float) -> np.ndarray:
-    """Stationary AR(1) along the last axis with unit-variance ``shocks`` (keeps their SD)."""
-    out = np.empty_like(shocks)
-    scale = np.sqrt(1 - persistence * persistence)
-    state = shocks[..., 0]
-    out[..., 0] = state
-    for d in range(1, shocks.shape[-1]):
-        state = persistence * state + scale * shocks[..., d]
-        out[..., d] = state
-    return out
+@dataclass(frozen=True)
+class SleepSettings(Section):
+    """Nightly sleep."""
+
+    _path = "sleep"
+    mean_hours: float = setting(7.0, 3, 12, source="seed: N(7, 1.5); Vgontzas 2020: 7.3 +- 1.2 h")
+    between_patient_sd_hours: float = setting(0.5, 0, 3, source="assumption: habitual sleep "
+                                              "varies by person; with the nightly SD gives total "
+                                              "SD about 1.2")
+    nightly_sd_hours: float = setting(1.0, 0, 5, source="assumption: within-person night-to-night "
+                                      "SD")
+    persistence: float = setting(0.3, 0, 0.95, source="seed: 0.3 weight on the previous night")
+    weekend_extra_hours: float = setting(0.45, -3, 3, source="Scott 2025: weekend nights 20-35 "
+                                         "min longer (27 min)")
+    disruption_probability: float = setting(0.05, 0, 1, source="assumption: about one disrupted "
+                                            "night in 20 (the seed's 15% gave too many)")
+    short_night_hours: tuple = setting((3.0, 5.0), 2, 14, source="seed: U(3, 5) short nights")
+    long_night_hours: tuple = setting((9.0, 11.0), 2, 14, source="seed: U(9, 12) long nights")
+    deep_fraction: float = setting(0.18, 0.05, 0.35, source="seed: U(0.1, 0.3), mean 0.2")
+    rem_fraction: float = setting(0.22, 0.10, 0.35, source="seed: U(0.15, 0.25), mean 0.2")
+    awake_median_minutes: float = setting(20.0, 0, 240, lo_open=True, source="seed: U(10, 60)")
 
 
-def round_hours(hours: np.ndarray) -> np.ndarray:
+def round_hours(hours: Any) -> Any:
     """Sleep hours as logged: two decimals, within [2, 14]."""
     return np.round(np.clip(hours, MIN_HOURS, MAX_HOURS), 2)
 
 
-def make_sleep(config: Config, draws: Draws, calendar: Calendar) -> dict[str, np.ndarray]:
-    """Sleep columns ``(n, days)`` of a block of patients."""
-    s = config.sleep
-    habitual = habitual_sleep_hours(config, draws)[:, None]
-    deviation = s.nightly_sd_hours * ar1(draws.z(Z.SLEEP), s.persistence)
-    hours = habitual + deviation + s.weekend_extra_hours * calendar.is_weekend_night
-    disrupted = draws.u(U.SLEEP_DISRUPTION) < s.disruption_probability
-    v = draws.u(U.SLEEP_DISRUPTION_HOURS)
-    short_lo, short_hi = s.short_night_hours
-    long_lo, long_hi = s.long_night_hours
-    short = short_lo + 2 * v * (short_hi - short_lo)
-    long_ = long_lo + (2 * v - 1) * (long_hi - long_lo)
-    hours = np.where(disrupted, np.where(v < 0.5, short, long_), hours)
-    hours = round_hours(hours)
+def round_quality(score: Any) -> Any:
+    """Quality as logged: one decimal, within [0, 100]."""
+    return np.round(np.clip(score, 0.0, 100.0), 1)
 
-    deep = np.round(np.clip(s.deep_fraction + 0.04 * draws.z(Z.DEEP_SLEEP), 0.05, 0.40), 3)
-    rem = np.round(np.clip(s.rem_fraction + 0.04 * draws.z(Z.REM_SLEEP), 0.05, 0.40), 3)
-    light = 1.0 - deep - rem
-    awake = np.round(np.clip(s.awake_median_minutes * np.exp(0.5 * draws.z(Z.AWAKE)), 1, 240), 1)
-    quality = (75 + 150 * (deep - s.deep_fraction) + 100 * (rem - s.rem_fraction)
-               - 0.4 * (awake - s.awake_median_minutes) - 8 * np.abs(hours - 7.5))
-    quality = np.round(np.clip(quality, 0, 100), 1)
-    return {
-        "total_sleep_hours": hours,
-        "deep_sleep_pct": deep,
-        "rem_sleep_pct": rem,
-        "light_sleep_pct": light,
-        "awake_time_mins": awake,
-        "sleep_quality": quality,
-    }
+
+def duration_penalty(v: Any) -> Any:
+    """Quality lost to an unusual night's length (elementwise)."""
+    return -QUALITY_POINTS_PER_HOUR * abs(v["total_sleep_hours", 0] - QUALITY_BEST_HOURS)
+
+
+class Sleep(Component):
+    """The night's duration, stages, wakefulness and quality."""
+
+    name = "sleep"
+    section = SleepSettings
+    purposes = ("habitual", "nightly", "disruption", "disruption_hours", "deep", "rem", "awake")
+    columns = (
+        Column("total_sleep_hours", pl.Float32, "h", "sleep of the night starting that evening, "
+               "2-14", finalize=round_hours),
+        Column("deep_sleep_pct", pl.Float32, "fraction", "share of sleep in deep stage"),
+        Column("rem_sleep_pct", pl.Float32, "fraction", "share of sleep in REM"),
+        Column("light_sleep_pct", pl.Float32, "fraction",
+               "share in light stage; the three sum to 1"),
+        Column("awake_time_mins", pl.Float32, "min", "time awake during the night"),
+        Column("sleep_quality", pl.Float32, "0-100", "sleep quality score",
+               finalize=round_quality),
+    )
+    logs = (LogEntry("sleep", 22, "total_sleep_hours", "total_sleep_hours"),)
+    source = "seed: N(7, 1.5) h; Scott 2025: longer weekend nights"
+
+    def terms(self, config: Any) -> tuple[Term, ...]:
+        return (Term("sleep_quality", (("total_sleep_hours", 0),), duration_penalty, self.name),)
+
+    def draw(self, block: Block) -> dict[str, np.ndarray]:
+        s = self.settings(block.config)
+        habitual = s.mean_hours + s.between_patient_sd_hours * block.normal(self, "habitual")
+        deviation = s.nightly_sd_hours * ar1(block.normal(self, "nightly", daily=True),
+                                             s.persistence)
+        weekend = s.weekend_extra_hours * block.calendar.is_weekend_night
+        hours = habitual[:, None] + deviation + weekend
+        disrupted = block.uniform(self, "disruption", daily=True) < s.disruption_probability
+        v = block.uniform(self, "disruption_hours", daily=True)
+        short_lo, short_hi = s.short_night_hours
+        long_lo, long_hi = s.long_night_hours
+        short = short_lo + 2 * v * (short_hi - short_lo)
+        long_ = long_lo + (2 * v - 1) * (long_hi - long_lo)
+        # a night beyond the device's range counts as its end, so an edit moves what is logged
+        hours = np.clip(np.where(disrupted, np.where(v < 0.5, short, long_), hours),
+                        MIN_HOURS, MAX_HOURS)
+
+        deep = np.round(np.clip(s.deep_fraction + 0.04 * block.normal(self, "deep", daily=True),
+                                0.05, 0.40), 3)
+        rem = np.round(np.clip(s.rem_fraction + 0.04 * block.normal(self, "rem", daily=True),
+                               0.05, 0.40), 3)
+        light = 1.0 - deep - rem
+        awake = np.round(np.clip(s.awake_median_minutes
+                                 * np.exp(0.5 * block.normal(self, "awake", daily=True)), 1, 240),
+                         1)
+        # the duration's share of the quality is a term (``duration_penalty``), added by the engine
+        quality = (75 + 150 * (deep - s.deep_fraction) + 100 * (rem - s.rem_fraction)
+                   - 0.4 * (awake - s.awake_median_minutes))
+        return {
+            "total_sleep_hours": hours,
+            "deep_sleep_pct": deep.astype(np.float32),
+            "rem_sleep_pct": rem.astype(np.float32),
+            "light_sleep_pct": light.astype(np.float32),
+            "awake_time_mins": awake.astype(np.float32),
+            "sleep_quality": quality,
+        }

@@ -1,7 +1,8 @@
 """The ``events`` frame: every logged observation and every attack event, in time order.
 
-Most events happen at fixed times of day (``abm.engine.clock``'s phases): weather at 00:00, stress
-and diet logs at 20:00, the night's sleep at 22:00 and the day's active triggers at 23:00. Onsets,
+Most events happen at fixed times of day, declared by the components (``logs``): weather at
+00:00, stress and diet logs at 20:00, the night's sleep at 22:00; the day's active triggers
+follow at 23:00. Onsets,
 ends and feedback happen at an attack's own times. Instead of sorting millions of rows, the log is
 laid out by construction: a day is a sequence of slots, each fixed-time kind followed by the slot
 of the attack events that fall before the next fixed time. Every fixed-time kind is built in
@@ -12,12 +13,12 @@ Text columns are categorical codes into small tables of names.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
-from abm.model.triggers import NAMES
+from abm.engine.derive import unpack
 from abm.output import schemas
 
 if TYPE_CHECKING:
@@ -25,20 +26,34 @@ if TYPE_CHECKING:
 
 MS_PER_HOUR = 3_600_000
 MS_PER_DAY = 24 * MS_PER_HOUR
-KIND_CODE = {k: i for i, k in enumerate(schemas.EVENT_KINDS)}
-#: the fixed-time kinds of a day, in order, with the hour they are logged at
-FIXED = (("weather", 0), ("stress_log", 20), ("diet_log", 20), ("sleep", 22), ("trigger", 23))
-LOG_HOUR = dict(FIXED)
-SLOTS_PER_DAY = 2 * len(FIXED)
+#: the hour the day's active triggers are logged at
+TRIGGER_HOUR = 23
 #: days of the log assembled at a time (bounds the memory of temporaries)
 DAYS_PER_CHUNK = 15
 
 
-def gap_slot(ms_of_day: np.ndarray) -> np.ndarray:
+def fixed_kinds(model: Any) -> list[tuple[str, int]]:
+    """The fixed-time kinds of a day, in time order, with the hour they are logged at."""
+    logs = sorted(((e.kind, e.hour) for c in model.components for e in c.logs),
+                  key=lambda kind_hour: kind_hour[1])
+    return [*logs, ("trigger", TRIGGER_HOUR)]
+
+
+def log_hours(model: Any = None) -> dict[str, int]:
+    """The hour of each fixed-time kind (default: the built-in model's)."""
+    if model is None:
+        from abm.config.settings import Config
+        from abm.engine.model import Model
+
+        model = Model.build(Config())
+    return dict(fixed_kinds(model))
+
+
+def gap_slot(ms_of_day: np.ndarray, fixed: list[tuple[str, int]]) -> np.ndarray:
     """Slot of an attack event from its time of day: right after the last fixed kind logged at
-    or before that time (weather at 00:00 always qualifies)."""
-    fixed_ms = np.array([h * MS_PER_HOUR for _, h in FIXED])
-    return 2 * (np.searchsorted(fixed_ms, ms_of_day, side="right") - 1) + 1
+    or before that time (a kind at 00:00 always qualifies)."""
+    fixed_ms = np.array([h * MS_PER_HOUR for _, h in fixed])
+    return 2 * np.maximum(np.searchsorted(fixed_ms, ms_of_day, side="right") - 1, 0) + 1
 
 
 def build_events(cohort: Cohort, patient_ids: pl.Series, location_ids: pl.Series,
@@ -51,34 +66,43 @@ def build_events(cohort: Cohort, patient_ids: pl.Series, location_ids: pl.Series
     ``weather_events=False`` leaves out the locations' weather events (a shard other than the
     first: the weather is the same in every shard and is logged once).
     """
-    n, days = cohort.codes.shape
-    loc = cohort.locations
-    n_loc = loc.pressure_hpa.shape[0]
-    patient_loc = cohort.profiles.location.astype(np.uint32)
-    names = ["pressure", "stress_level", "diet_items", "total_sleep_hours", *NAMES, "severity",
-             "duration_hours"]
+    model = cohort.model
+    n, days = cohort.size, cohort.days
+    fixed_order = fixed_kinds(model)
+    slots_per_day = 2 * len(fixed_order)
+    log_hour = dict(fixed_order)
+    kind_code = {k: i for i, k in enumerate(schemas.event_kinds(model))}
+    patient_loc = cohort.patients["location"].astype(np.uint32)
+    entries = [(c, e) for c in model.components for e in c.logs]
+    names = [e.name for _, e in entries]
+    first_trigger = len(names)
+    names += [*model.triggers, "severity", "duration_hours"]
     code = {name: i for i, name in enumerate(names)}
     no_patient, no_attack = n, onset_day.size  # index of the null entry of each table
 
     # fixed-time kinds: values as (days, k) contiguous arrays, k rows a day
-    diet = cohort.diet
-    items = (diet["alcohol_consumed"].astype(np.int8) + diet["caffeine_consumed"]
-             + diet["chocolate_consumed"])
     everyone = np.arange(n, dtype=np.uint32)
-    fixed = {
-        "weather": (np.ascontiguousarray(loc.pressure_hpa.T[:, :n_loc if weather_events else 0]),
-                    np.full(n_loc, no_patient, np.uint32), np.arange(n_loc, dtype=np.uint32),
-                    code["pressure"]),
-        "stress_log": (np.ascontiguousarray(cohort.stress_level.T), everyone, patient_loc,
-                       code["stress_level"]),
-        "diet_log": (np.ascontiguousarray(items.T), everyone, patient_loc, code["diet_items"]),
-        "sleep": (np.ascontiguousarray(cohort.sleep["total_sleep_hours"].T), everyone,
-                  patient_loc, code["total_sleep_hours"]),
-    }
+    fixed = {}
+    for component, entry in entries:
+        if entry.per_location:
+            values = component.location_values(cohort.shared[component.name])[entry.column]
+            n_loc = values.shape[0] if weather_events else 0
+            fixed[entry.kind] = (np.ascontiguousarray(values.T[:, :n_loc]),
+                                 np.full(n_loc, no_patient, np.uint32),
+                                 np.arange(n_loc, dtype=np.uint32), code[entry.name])
+            continue
+        values = (cohort.columns[entry.column] if entry.column is not None
+                  else entry.value(cohort.columns))
+        fixed[entry.kind] = (np.ascontiguousarray(values.T), everyone, patient_loc,
+                             code[entry.name])
     # active triggers, in (day, patient, trigger) order
-    flat = np.flatnonzero((cohort.codes.T[:, :, None] >> np.arange(4, dtype=np.uint8)) & 1)
-    t_day, rest = np.divmod(flat, n * 4)
-    t_patient, t_trigger = np.divmod(rest, 4)
+    k_total = len(model.risk_factors)
+    active = np.zeros((days, n, max(k_total, 1)), dtype=bool)
+    for k in range(k_total):
+        active[:, :, k] = unpack(cohort.codes, k).T
+    flat = np.flatnonzero(active[:, :, :k_total] if k_total else active[:, :, :0])
+    t_day, rest = np.divmod(flat, n * max(k_total, 1))
+    t_patient, t_trigger = np.divmod(rest, max(k_total, 1))
     t_per_day = np.bincount(t_day, minlength=days)
     t_start = np.concatenate([[0], np.cumsum(t_per_day)])
 
@@ -96,9 +120,9 @@ def build_events(cohort: Cohort, patient_ids: pl.Series, location_ids: pl.Series
     a = onset_day.size
     rows = np.arange(a, dtype=np.uint32)
     a_time = np.concatenate([onset_ms, onset_ms[e_attack], end_ms])
-    a_kind = np.concatenate([np.full(a, KIND_CODE["migraine_onset"], np.uint8),
-                             np.full(m, KIND_CODE["feedback"], np.uint8),
-                             np.full(a, KIND_CODE["migraine_end"], np.uint8)])
+    a_kind = np.concatenate([np.full(a, kind_code["migraine_onset"], np.uint8),
+                             np.full(m, kind_code["feedback"], np.uint8),
+                             np.full(a, kind_code["migraine_end"], np.uint8)])
     a_patient = np.concatenate([onset_patient, e_patient, onset_patient]).astype(np.uint32)
     order = np.lexsort((a_patient, a_kind, a_time))
     attack_rows = {
@@ -116,31 +140,32 @@ def build_events(cohort: Cohort, patient_ids: pl.Series, location_ids: pl.Series
     }
     attack_rows["location"] = patient_loc[attack_rows["patient"]]
     a_day = attack_rows["time"] // MS_PER_DAY
-    a_slot = np.minimum(a_day * SLOTS_PER_DAY + gap_slot(attack_rows["time"]
-                                                          - a_day * MS_PER_DAY),
-                        days * SLOTS_PER_DAY)  # ends after the last day go last
-    a_start = np.searchsorted(a_slot, np.arange(days * SLOTS_PER_DAY + 1))
+    a_slot = np.minimum(a_day * slots_per_day + gap_slot(attack_rows["time"]
+                                                          - a_day * MS_PER_DAY, fixed_order),
+                        days * slots_per_day)  # ends after the last day go last
+    a_start = np.searchsorted(a_slot, np.arange(days * slots_per_day + 1))
 
     # the runs of the log, slot by slot: (kind or None for attack events, day, first, last)
     runs: list[tuple[str | None, int, int, int]] = []
     for d in range(days):
-        for i, (kind, _hour) in enumerate(FIXED):
+        for i, (kind, _hour) in enumerate(fixed_order):
             size = t_per_day[d] if kind == "trigger" else fixed[kind][0].shape[1]
             if size:
                 runs.append((kind, d, int(t_start[d]), int(t_start[d]) + int(size)))
-            slot = d * SLOTS_PER_DAY + 2 * i + 1
+            slot = d * slots_per_day + 2 * i + 1
             if a_start[slot + 1] > a_start[slot]:
                 runs.append((None, d, int(a_start[slot]), int(a_start[slot + 1])))
-    last = days * SLOTS_PER_DAY
+    last = days * slots_per_day
     if a_start[last + 1 - 1] < a_slot.size:
         runs.append((None, days, int(a_start[last]), int(a_slot.size)))
     tables = {
         "patient": schemas.with_null(patient_ids), "location": schemas.with_null(location_ids),
         "name": schemas.with_null(pl.Series(names)), "attack": schemas.with_null(attack_ids),
     }
-    kinds = pl.Series(list(schemas.EVENT_KINDS), dtype=schemas.EventKind)
+    kind_names = schemas.event_kinds(model)
+    kinds = pl.Series(list(kind_names), dtype=pl.Enum(list(kind_names)))
     start_day = np.datetime64(cohort.calendar.start, "D")
-    trigger_name = (code["weather"] + t_trigger).astype(np.uint32)
+    trigger_name = (first_trigger + t_trigger).astype(np.uint32)
 
     def frame_of(chunk: list[tuple[str | None, int, int, int]]) -> pl.DataFrame:
         """The rows of a run of consecutive runs, as a frame."""
@@ -173,8 +198,8 @@ def build_events(cohort: Cohort, patient_ids: pl.Series, location_ids: pl.Series
                     parts.append(fixed_piece(kind, d))
             return np.concatenate(parts)
 
-        kind_of = [KIND_CODE[r[0]] if r[0] else 0 for r in chunk]
-        time_of = [r[1] * MS_PER_DAY + LOG_HOUR[r[0]] * MS_PER_HOUR if r[0] else 0
+        kind_of = [kind_code[r[0]] if r[0] else 0 for r in chunk]
+        time_of = [r[1] * MS_PER_DAY + log_hour[r[0]] * MS_PER_HOUR if r[0] else 0
                    for r in chunk]
         name_of = [fixed[r[0]][3] if r[0] in fixed else 0 for r in chunk]
         target = per_run([-1] * len(chunk), np.int32, "target")
@@ -206,7 +231,8 @@ def build_events(cohort: Cohort, patient_ids: pl.Series, location_ids: pl.Series
             chunks.append(frame_of(runs[first:i]))
             first = i
     frame = pl.concat(chunks, rechunk=False) if chunks else frame_of([])
-    return frame.select([pl.col(c).cast(t) for c, t in schemas.schema("events").items()])
+    return frame.select([pl.col(c).cast(t)
+                         for c, t in schemas.schema("events", model).items()])
 
 
 def _gather(categories: pl.Series, index: np.ndarray) -> pl.Series:

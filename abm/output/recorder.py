@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
+from abm.engine.derive import unpack
 from abm.engine.hazard import onset_probability, previous_codes
-from abm.model.triggers import NAMES
 from abm.output import schemas
 from abm.output.events import build_events
 from abm.output.result import Result
@@ -43,8 +43,8 @@ def _gather(ids: pl.Series, index: np.ndarray, name: str) -> pl.Series:
     return ids.gather(pl.Series(index, dtype=pl.UInt32)).alias(name)
 
 
-def _cast(frame: pl.DataFrame, name: str) -> pl.DataFrame:
-    return frame.select([pl.col(c).cast(t) for c, t in schemas.schema(name).items()])
+def _cast(frame: pl.DataFrame, name: str, model: object) -> pl.DataFrame:
+    return frame.select([pl.col(c).cast(t) for c, t in schemas.schema(name, model).items()])
 
 
 class _Onsets:
@@ -73,7 +73,7 @@ def record(cohort: Cohort, progress: Progress | None = None,
            weather_events: bool = True) -> Result:
     """Build the five frames."""
     cfg = cohort.config
-    n, days = cohort.codes.shape
+    n = cohort.size
     n_loc = cfg.population.num_locations
     pids = patient_ids(n, cohort.first_patient)
     lids = location_ids(n_loc)
@@ -93,47 +93,42 @@ def record(cohort: Cohort, progress: Progress | None = None,
                           weather_events)
     if progress:
         progress("record", 1, 1)
-    return Result(cfg, patients, daily, weather, attacks, events)
+    return Result(cfg, patients, daily, weather, attacks, events, cohort.model)
 
 
 def _patients_frame(cohort: Cohort, pids: pl.Series, lids: pl.Series) -> pl.DataFrame:
-    p = cohort.profiles
+    model = cohort.model
     columns = {
         "patient_id": pids,
-        "location_id": _gather(lids, p.location, "location_id"),
-        "age": p.age,
-        "sex": np.where(p.female, "F", "M"),
-        "is_chronic": p.chronic,
-        "with_aura": p.aura,
-        "target_migraine_days_per_month": p.target_days_per_month,
+        "location_id": _gather(lids, cohort.patients["location"], "location_id"),
     }
-    for k, name in enumerate(NAMES):
-        columns[f"susceptibility_{name}"] = p.susceptibility[:, k]
+    columns.update({c.name: cohort.patients[c.name] for c in model.patient_columns})
     columns["baseline_onset_probability"] = cohort.baseline
-    return _cast(pl.DataFrame(columns), "patients")
+    return _cast(pl.DataFrame(columns), "patients", model)
 
 
 def _weather_frame(cohort: Cohort, lids: pl.Series) -> pl.DataFrame:
-    loc = cohort.locations
-    n_loc, days = loc.pressure_hpa.shape
+    columns: dict[str, object] = {}
+    for component in cohort.model.components:
+        if hasattr(component, "location_values"):
+            columns.update(component.location_values(cohort.shared[component.name]))
+    n_loc = cohort.config.population.num_locations
+    days = cohort.days
     index = np.repeat(np.arange(n_loc), days)
-    return _cast(pl.DataFrame({
+    frame = {
         "location_id": _gather(lids, index, "location_id"),
         "date": np.tile(cohort.calendar.dates, n_loc),
         "day": np.tile(np.arange(days, dtype=np.int32), n_loc),
-        "temperature": loc.temperature_c.ravel(),
-        "humidity": loc.humidity_pct.ravel(),
-        "pressure": loc.pressure_hpa.ravel(),
-        "pressure_change_24h": loc.pressure_change_hpa.ravel(),
-    }), "weather")
+    }
+    frame.update({name: values.ravel() for name, values in columns.items()})
+    return _cast(pl.DataFrame(frame), "weather", cohort.model)
 
 
 def _daily_frame(cohort: Cohort, pids: pl.Series, lids: pl.Series, onsets: _Onsets,
                  attack_ids: pl.Series) -> pl.DataFrame:
-    n, days = cohort.codes.shape
-    p = cohort.profiles
-    loc = cohort.locations
-    at = p.location
+    n, days = cohort.size, cohort.days
+    model = cohort.model
+    at = cohort.patients["location"]
     # which attack (row in the attacks frame) is under way on each patient-day, -1 if none
     covered = np.minimum(onsets.span, days - onsets.day)
     rows = np.repeat(np.arange(len(onsets.day)), covered)
@@ -146,28 +141,18 @@ def _daily_frame(cohort: Cohort, pids: pl.Series, lids: pl.Series, onsets: _Onse
     onset_flag[onsets.patient * days + onsets.day] = True
     patient_index = np.repeat(np.arange(n, dtype=np.uint32), days)
 
-    def per_patient(location_values: np.ndarray, offset_values: np.ndarray) -> np.ndarray:
-        v = location_values.astype(np.float64)[at] + offset_values[:, None]
-        return np.round(v, 1).astype(np.float32).ravel()
-
-    codes = cohort.codes.ravel()
     columns = {
         "patient_id": pids.gather(pl.Series(patient_index)),
         "date": np.tile(cohort.calendar.dates, n),
         "day": np.tile(np.arange(days, dtype=np.int32), n),
         "location_id": lids.gather(pl.Series(np.repeat(at.astype(np.uint32), days))),
-        "temperature": per_patient(loc.temperature_c, p.offset_temperature_c),
-        "humidity": np.clip(per_patient(loc.humidity_pct, p.offset_humidity_pct), 20, 100),
-        "pressure": per_patient(loc.pressure_hpa, p.offset_pressure_hpa),
-        "pressure_change_24h": loc.pressure_change_hpa.astype(np.float32)[at].ravel(),
     }
-    for name, values in cohort.sleep.items():
-        columns[name] = values.ravel()
-    columns["stress_level"] = cohort.stress_level.ravel()
-    for name, values in cohort.diet.items():
-        columns[name] = values.ravel()
-    for k, name in enumerate(NAMES):
-        columns[f"{name}_trigger"] = (codes & (1 << k)) != 0
+    flags = {rf.flag_column: k for k, rf in enumerate(model.risk_factors)}
+    for column in model.daily_columns:
+        if column.name in flags:
+            columns[column.name] = unpack(cohort.codes, flags[column.name]).ravel()
+        else:
+            columns[column.name] = cohort.columns[column.name].ravel()
     columns["has_migraine"] = attack_of_day >= 0
     columns["migraine_onset"] = onset_flag
     # index len(attack_ids) is the null entry of the table: days with no attack under way
@@ -175,16 +160,21 @@ def _daily_frame(cohort: Cohort, pids: pl.Series, lids: pl.Series, onsets: _Onse
     columns["attack_id"] = schemas.with_null(attack_ids).gather(
         pl.Series(no_attack, dtype=pl.UInt32))
     frame = pl.DataFrame(columns)
-    return _cast(frame, "daily")
+    return _cast(frame, "daily", model)
 
 
 def _attacks_frame(cohort: Cohort, pids: pl.Series, onsets: _Onsets, attack_ids: pl.Series,
                    start_ms: int) -> pl.DataFrame:
     i, d = onsets.patient, onsets.day
-    prev_code = np.where(d > 0, cohort.codes[i, np.maximum(d - 1, 0)], 0).astype(np.intp)
-    table = cohort.factor_table
+    model = cohort.model
+    before = np.maximum(d - 1, 0)
+    prev_codes = np.where(d > 0, cohort.codes[:, i, before], 0).astype(np.uint8)
     cap = cohort.cap
-    p_onset = np.minimum(cap, cohort.baseline[i] * table[i, prev_code])
+    factor = np.ones(i.size)
+    for b, table in enumerate(cohort.factor_tables):
+        factor = factor * table[i, prev_codes[b].astype(np.intp)] if b else \
+            table[i, prev_codes[b].astype(np.intp)]
+    p_onset = np.minimum(cap, cohort.baseline[i] * factor)
     columns = {
         "attack_id": attack_ids,
         "patient_id": pids.gather(pl.Series(i, dtype=pl.UInt32)),
@@ -194,17 +184,18 @@ def _attacks_frame(cohort: Cohort, pids: pl.Series, onsets: _Onsets, attack_ids:
         "with_aura": onsets.aura,
         "severity": onsets.severity,
     }
-    for k, name in enumerate(NAMES):
-        columns[f"{name}_trigger"] = (prev_code & (1 << k)) != 0
+    for k, rf in enumerate(model.risk_factors):
+        byte, bit = divmod(k, 8)
+        columns[rf.flag_column] = ((prev_codes[byte] >> bit) & 1).astype(bool)
     columns["p_onset"] = p_onset
     columns["p_baseline"] = np.minimum(cap, cohort.baseline[i])
     columns["caused_by_feedback"] = ~cohort.would_start[i, d]
     frame = pl.DataFrame(columns).with_columns(
         pl.col("onset").cast(pl.Datetime("ms")), pl.col("end").cast(pl.Datetime("ms")))
-    return _cast(frame, "attacks")
+    return _cast(frame, "attacks", model)
 
 
 def final_onset_probability(cohort: Cohort) -> np.ndarray:
     """Onset probabilities recomputed from the final (edited) series, ``(n, days)``."""
-    return onset_probability(cohort.baseline, cohort.factor_table, previous_codes(cohort.codes),
-                             cohort.cap)
+    return onset_probability(cohort.baseline, cohort.factor_tables,
+                             previous_codes(cohort.codes), cohort.cap)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -19,6 +20,8 @@ class Result:
     weather: pl.DataFrame
     attacks: pl.DataFrame
     events: pl.DataFrame
+    #: the components that made it (``abm.engine.model.Model``); None when read from files
+    model: Any = None
 
     FRAMES = ("patients", "daily", "weather", "attacks", "events")
 

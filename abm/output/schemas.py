@@ -1,7 +1,10 @@
-"""Every output frame's columns, dtypes, units and meaning, declared once (SPEC §2-§6).
+"""Every output frame's columns, dtypes, units and meaning, derived from the model.
 
-The recorder builds frames in exactly these schemas, the exporters write them, validation reads
-them back, and the README's tables of columns are these declarations.
+The key columns of each frame and the engine's own columns (attacks, onset probabilities,
+identifiers) are declared here; every other column is declared by the component that writes it
+(``abm.model``), and :func:`frames` puts them together in the order the frames have. The recorder
+builds frames in exactly these schemas, the writers write them, validation reads them back, and
+the README's tables of columns are these declarations.
 
 Identifiers (``patient_id``, ``location_id``, ``attack_id``) are categorical: text values stored as
 codes into one table of names. They compare and join like strings, are written to Parquet as
@@ -11,70 +14,39 @@ frames of millions of rows small and fast to build.
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import polars as pl
 
-EVENT_KINDS = ("weather", "migraine_onset", "feedback", "stress_log", "diet_log", "sleep",
-               "trigger", "migraine_end")
-EventKind = pl.Enum(list(EVENT_KINDS))
+#: a column's declaration in a frame: (dtype, unit, meaning)
+Spec = tuple[pl.DataType, str, str]
 
-# name: (dtype, unit, meaning)
-PATIENTS = {
+PATIENT_KEYS: dict[str, Spec] = {
     "patient_id": (pl.Categorical(), "", "P0000, P0001, … (index order)"),
     "location_id": (pl.Categorical(), "", "L00, L01, … the patient's weather location"),
-    "age": (pl.Int16, "years", "age at the start"),
-    "sex": (pl.String, "", "F or M"),
-    "is_chronic": (pl.Boolean, "", "label: chronic migraine (target ≥ 15 days a month)"),
-    "with_aura": (pl.Boolean, "", "has attacks with aura"),
-    "target_migraine_days_per_month": (pl.Float64, "days/30 days", "calibration target"),
-    "susceptibility_weather": (pl.Float64, "0-1", "scales the weather trigger's effect"),
-    "susceptibility_sleep": (pl.Float64, "0-1", "scales the sleep trigger's effect"),
-    "susceptibility_stress": (pl.Float64, "0-1", "scales the stress trigger's effect"),
-    "susceptibility_diet": (pl.Float64, "0-1", "scales the diet trigger's effect"),
+}
+PATIENT_ENGINE: dict[str, Spec] = {
     "baseline_onset_probability": (pl.Float64, "per day", "calibrated onset probability with no "
                                    "trigger active (ground truth)"),
 }
-
-DAILY = {
+DAILY_KEYS: dict[str, Spec] = {
     "patient_id": (pl.Categorical(), "", "patient"),
     "date": (pl.Date, "", "calendar date"),
     "day": (pl.Int32, "days", "0-based day of the run"),
     "location_id": (pl.Categorical(), "", "the patient's location"),
-    "temperature": (pl.Float32, "°C", "daily mean air temperature at the patient"),
-    "humidity": (pl.Float32, "%", "relative humidity, 20-100"),
-    "pressure": (pl.Float32, "hPa", "barometric pressure"),
-    "pressure_change_24h": (pl.Float32, "hPa", "pressure minus the previous day's"),
-    "total_sleep_hours": (pl.Float32, "h", "sleep of the night starting that evening, 2-14"),
-    "deep_sleep_pct": (pl.Float32, "fraction", "share of sleep in deep stage"),
-    "rem_sleep_pct": (pl.Float32, "fraction", "share of sleep in REM"),
-    "light_sleep_pct": (pl.Float32, "fraction", "share in light stage; the three sum to 1"),
-    "awake_time_mins": (pl.Float32, "min", "time awake during the night"),
-    "sleep_quality": (pl.Float32, "0-100", "sleep quality score"),
-    "stress_level": (pl.Int8, "1-10", "self-reported daily stress, whole points"),
-    "alcohol_consumed": (pl.Boolean, "", "any alcohol that day"),
-    "caffeine_consumed": (pl.Boolean, "", "any caffeine that day"),
-    "chocolate_consumed": (pl.Boolean, "", "any chocolate that day"),
-    "processed_food_consumed": (pl.Boolean, "", "any processed food that day"),
-    "water_consumed_liters": (pl.Float32, "L", "water drunk that day"),
-    "weather_trigger": (pl.Boolean, "", "pressure_change_24h <= -5"),
-    "sleep_trigger": (pl.Boolean, "", "total_sleep_hours < 5 or > 9"),
-    "stress_trigger": (pl.Boolean, "", "stress_level minus the previous day's >= 3"),
-    "diet_trigger": (pl.Boolean, "", ">= 2 of alcohol, caffeine, chocolate"),
+}
+DAILY_ENGINE: dict[str, Spec] = {
     "has_migraine": (pl.Boolean, "", "an attack is under way at some time that day"),
     "migraine_onset": (pl.Boolean, "", "an attack starts that day"),
     "attack_id": (pl.Categorical(), "", "the attack under way that day (null if none)"),
 }
-
-WEATHER = {
+WEATHER_KEYS: dict[str, Spec] = {
     "location_id": (pl.Categorical(), "", "location"),
     "date": (pl.Date, "", "calendar date"),
     "day": (pl.Int32, "days", "0-based day of the run"),
-    "temperature": (pl.Float32, "°C", "daily mean air temperature"),
-    "humidity": (pl.Float32, "%", "relative humidity"),
-    "pressure": (pl.Float32, "hPa", "barometric pressure"),
-    "pressure_change_24h": (pl.Float32, "hPa", "pressure minus the previous day's"),
 }
-
-ATTACKS = {
+ATTACK_HEAD: dict[str, Spec] = {
     "attack_id": (pl.Categorical(), "", "P0000-A000: patient and attack number"),
     "patient_id": (pl.Categorical(), "", "patient"),
     "onset": (pl.Datetime("ms"), "", "when the attack starts"),
@@ -82,38 +54,82 @@ ATTACKS = {
     "duration_hours": (pl.Float64, "h", "untreated duration, 4-72"),
     "with_aura": (pl.Boolean, "", "this attack has an aura"),
     "severity": (pl.Int8, "1-10", "peak pain"),
-    "weather_trigger": (pl.Boolean, "", "active the day before onset"),
-    "sleep_trigger": (pl.Boolean, "", "active the day before onset"),
-    "stress_trigger": (pl.Boolean, "", "active the day before onset"),
-    "diet_trigger": (pl.Boolean, "", "active the day before onset"),
+}
+ATTACK_TAIL: dict[str, Spec] = {
     "p_onset": (pl.Float64, "", "onset probability that day, triggers and feedback included"),
     "p_baseline": (pl.Float64, "", "onset probability with no trigger (baseline)"),
     "caused_by_feedback": (pl.Boolean, "", "would not have started that day without the "
                            "feedback rules' edits (same random draws)"),
 }
-
-EVENTS = {
-    "time": (pl.Datetime("ms"), "", "when it happened"),
-    "patient_id": (pl.Categorical(), "", "patient (null for weather)"),
-    "location_id": (pl.Categorical(), "", "location"),
-    "event": (EventKind, "", "weather, migraine_onset, feedback, stress_log, diet_log, sleep, "
-              "trigger, migraine_end"),
-    "name": (pl.Categorical(), "", "what ``value`` is: pressure, stress_level, diet_items, "
-             "total_sleep_hours, severity, duration_hours; the trigger's name; or "
-             "rule:column for feedback"),
-    "value": (pl.Float64, "", "sleep hours, stress level, number of diet items, pressure "
-              "change, severity, or the feedback's change"),
-    "attack_id": (pl.Categorical(), "", "the attack an onset, end or feedback belongs to"),
-    "target_date": (pl.Date, "", "feedback only: the date whose value the rule changed"),
-}
-
-FRAMES = {"patients": PATIENTS, "daily": DAILY, "weather": WEATHER, "attacks": ATTACKS,
-          "events": EVENTS}
+#: the event kinds attacks make; the fixed-time kinds come from the components' logs
+ATTACK_KINDS = ("migraine_onset", "feedback")
+CLOSING_KINDS = ("trigger", "migraine_end")
 
 
-def schema(frame: str) -> pl.Schema:
+def event_kinds(model: Any) -> tuple[str, ...]:
+    """Every kind of the ``events`` log, in the order of the Enum: location logs, attack
+    kinds, patient logs, then the day's triggers and attack ends."""
+    logs = sorted((entry for c in model.components for entry in c.logs), key=lambda e: e.hour)
+    return (*[e.kind for e in logs if e.per_location], *ATTACK_KINDS,
+            *[e.kind for e in logs if not e.per_location], *CLOSING_KINDS)
+
+
+def _events(model: Any) -> dict[str, Spec]:
+    kinds = event_kinds(model)
+    logs = [entry for c in model.components for entry in c.logs]
+    location_values = ", ".join(f"{e.name} ({e.kind})" for e in logs if e.per_location)
+    patient_values = ", ".join(e.name for e in logs if not e.per_location)
+    return {
+        "time": (pl.Datetime("ms"), "", "when it happened"),
+        "patient_id": (pl.Categorical(), "", "patient (null for location events)"),
+        "location_id": (pl.Categorical(), "", "location"),
+        "event": (pl.Enum(list(kinds)), "", ", ".join(kinds)),
+        "name": (pl.Categorical(), "", f"what ``value`` is: {patient_values}, severity, "
+                 f"duration_hours; the trigger's name; or rule:column for feedback"),
+        "value": (pl.Float64, "", f"the logged value ({patient_values}); at locations "
+                  f"{location_values}; an onset's severity, an end's duration, or the "
+                  f"feedback's change"),
+        "attack_id": (pl.Categorical(), "", "the attack an onset, end or feedback belongs to"),
+        "target_date": (pl.Date, "", "feedback only: the date whose value the rule changed"),
+    }
+
+
+def frames(model: Any = None) -> dict[str, dict[str, Spec]]:
+    """Every frame's columns for ``model`` (default: the built-in model of ``Config()``)."""
+    if model is None:
+        return _default_frames()
+    spec = lambda col: (col.dtype, col.unit, col.meaning)  # noqa: E731
+    patients = dict(PATIENT_KEYS)
+    patients.update({c.name: spec(c) for c in model.patient_columns})
+    patients.update(PATIENT_ENGINE)
+    daily = dict(DAILY_KEYS)
+    daily.update({c.name: spec(c) for c in model.daily_columns})
+    daily.update(DAILY_ENGINE)
+    weather = dict(WEATHER_KEYS)
+    for c in model.components:
+        weather.update({col.name: spec(col) for col in getattr(c, "location_columns", ())})
+    attacks = dict(ATTACK_HEAD)
+    attacks.update({rf.flag_column: (pl.Boolean, "", "active the day before onset")
+                    for rf in model.risk_factors})
+    attacks.update(ATTACK_TAIL)
+    return {"patients": patients, "daily": daily, "weather": weather, "attacks": attacks,
+            "events": _events(model)}
+
+
+@functools.cache
+def _default_frames() -> dict[str, dict[str, Spec]]:
+    from abm.config.settings import Config
+    from abm.engine.model import Model
+
+    return frames(Model.build(Config()))
+
+
+FRAME_NAMES = ("patients", "daily", "weather", "attacks", "events")
+
+
+def schema(frame: str, model: Any = None) -> pl.Schema:
     """The Polars schema of ``frame``."""
-    return pl.Schema({name: spec[0] for name, spec in FRAMES[frame].items()})
+    return pl.Schema({name: spec[0] for name, spec in frames(model)[frame].items()})
 
 
 def with_null(ids: pl.Series) -> pl.Series:
@@ -131,10 +147,10 @@ def _type_name(dtype: pl.DataType) -> str:
     return str(dtype)
 
 
-def markdown_tables() -> str:
+def markdown_tables(model: Any = None) -> str:
     """The README's tables of columns, one per frame."""
     out = []
-    for frame, columns in FRAMES.items():
+    for frame, columns in frames(model).items():
         out.append(f"#### `{frame}`\n\n| column | type | unit | meaning |\n|---|---|---|---|")
         out += [f"| `{name}` | {_type_name(dtype)} | {unit} | {meaning} |"
                 for name, (dtype, unit, meaning) in columns.items()]

@@ -197,7 +197,7 @@ def read_outputs(folder: Path) -> tuple[dict[str, pl.DataFrame], Config]:
         raise InputError(f"{folder}: format {fmt!r} cannot be validated; write with "
                          "--format parquet or csv")
     frames = {}
-    for name in schemas.FRAMES:
+    for name in schemas.FRAME_NAMES:
         single = folder / f"{name}.{fmt}"
         parts = sorted((folder / name).glob(f"part-*.{fmt}")) if (folder / name).is_dir() else []
         if not single.is_file() and not parts:

@@ -72,14 +72,14 @@ def run_shard(config: Config, shard: Shard, staging: str, fmt: str) -> dict:
 
     Runs in a worker process (local or Dask): everything it needs comes in its arguments.
     """
+    from abm.engine.model import Model
     from abm.engine.simulation import build_cohort, run_agents
-    from abm.model.feedback import default_rules
     from abm.output.recorder import record
     from abm.output.write import write_frame
 
     started = time.perf_counter()
     root = Path(staging)
-    cohort = build_cohort(config, default_rules(config),
+    cohort = build_cohort(Model.build(config),
                           patients=range(shard.first, shard.first + shard.count))
     run_agents(cohort)
     result = record(cohort, weather_events=shard.index == 0)

@@ -18,8 +18,9 @@ import numpy as np
 import polars as pl
 
 from abm.config.settings import Config
+from abm.engine import derive
+from abm.engine.model import Model
 from abm.errors import InputError
-from abm.model.triggers import NAMES, diet_trigger, sleep_trigger, stress_trigger, weather_trigger
 from abm.validation.stats import auroc, fit_logistic, mantel_haenszel_rr, predict_logistic
 
 #: patients re-simulated for the determinism check
@@ -28,7 +29,7 @@ LEARNABILITY_FEATURES = (
     "temperature", "humidity", "pressure", "pressure_change_24h", "total_sleep_hours",
     "deep_sleep_pct", "rem_sleep_pct", "awake_time_mins", "sleep_quality", "stress_level",
     "alcohol_consumed", "caffeine_consumed", "chocolate_consumed", "processed_food_consumed",
-    "water_consumed_liters", "weather_trigger", "sleep_trigger", "stress_trigger", "diet_trigger",
+    "water_consumed_liters",
 )
 RANGES = {
     "humidity": (20, 100), "total_sleep_hours": (2, 14), "deep_sleep_pct": (0, 1),
@@ -58,6 +59,11 @@ def migraine_days_per_month(daily: pl.DataFrame) -> pl.DataFrame:
             .agg((pl.col("has_migraine").mean() * 30).alias("migraine_days_per_month")))
 
 
+def trigger_names(daily: pl.DataFrame) -> list[str]:
+    """The triggers whose flags ``daily`` holds (``<name>_trigger`` columns), in order."""
+    return [c.removesuffix("_trigger") for c in daily.columns if c.endswith("_trigger")]
+
+
 def trigger_risk_ratios(daily: pl.DataFrame, n: int, days: int
                         ) -> dict[str, tuple[float, float, float]]:
     """Per trigger: MH risk ratio (and 95% CI) of onset on d+1 given the trigger on d.
@@ -69,7 +75,7 @@ def trigger_risk_ratios(daily: pl.DataFrame, n: int, days: int
     at_risk = (~has | onset)[:, 1:]
     outcome = onset[:, 1:]
     out = {}
-    for name in NAMES:
+    for name in trigger_names(daily):
         exposed = patient_day_matrix(daily, f"{name}_trigger", n, days)[:, :-1]
         e1 = exposed & at_risk
         e0 = ~exposed & at_risk
@@ -80,8 +86,9 @@ def trigger_risk_ratios(daily: pl.DataFrame, n: int, days: int
 
 def learnability_auroc(daily: pl.DataFrame, n: int, days: int) -> float:
     """AUROC of a logistic regression on day-d columns for onset on d+1, split by patient."""
+    features = [*LEARNABILITY_FEATURES, *(f"{t}_trigger" for t in trigger_names(daily))]
     x = np.stack([patient_day_matrix(daily, c, n, days)[:, :-1].astype(np.float64)
-                  for c in LEARNABILITY_FEATURES], axis=-1)
+                  for c in features], axis=-1)
     onset = patient_day_matrix(daily, "migraine_onset", n, days)
     has = patient_day_matrix(daily, "has_migraine", n, days)
     at_risk = (~has | onset)[:, 1:]
@@ -132,9 +139,20 @@ def _consistency(daily: pl.DataFrame, attacks: pl.DataFrame, n: int, days: int,
     return total, len(problems), problems
 
 
+def recomputed_flags(daily: pl.DataFrame, model: Model, n: int, days: int
+                     ) -> dict[str, np.ndarray]:
+    """Every risk factor's flags recomputed from the logged columns of ``daily``."""
+    inputs = {c: patient_day_matrix(daily, c, n, days)
+              for rf in model.risk_factors for c, _ in rf.inputs}
+    return {rf.flag_column: flag.ravel()
+            for rf, flag in zip(model.risk_factors, derive.flags(model, inputs), strict=True)}
+
+
 def run_checks(frames: dict[str, pl.DataFrame], config: Config,
-               resimulate: bool = True) -> list[Check]:
-    """Measure every SPEC §7 target on ``frames`` made with ``config``."""
+               resimulate: bool = True, model: Model | None = None) -> list[Check]:
+    """Measure every validation target on ``frames`` made with ``config`` (and ``model``:
+    default, the built-in components the configuration switches on)."""
+    model = model or Model.build(config)
     patients = frames["patients"]
     daily = frames["daily"].sort(["patient_id", "date"]) if not _sorted(frames["daily"]) \
         else frames["daily"]
@@ -159,23 +177,25 @@ def run_checks(frames: dict[str, pl.DataFrame], config: Config,
     checks.append(Check("aura share", f"{aura:.1%}", f"{want:.0%} ± 4 pp",
                         abs(aura - want) <= 0.04))
 
-    for name, (rr, lo, hi) in trigger_risk_ratios(daily, n, days).items():
-        ok = (1.10 <= rr <= 1.25) and lo <= 1.20 and hi >= 1.15
-        checks.append(Check(f"trigger effect: {name}", f"RR {rr:.3f} (95% CI {lo:.3f}-{hi:.3f})",
-                            "1.10-1.25, CI overlaps 1.15-1.20", bool(ok)))
+    ratios = trigger_risk_ratios(daily, n, days)
+    for rf in model.risk_factors:
+        rr, lo, hi = ratios[rf.trigger]
+        measured = f"RR {rr:.3f} (95% CI {lo:.3f}-{hi:.3f})"
+        target = rf.target_risk_ratio(config)
+        if target is None:
+            ok = lo > 1.0 if rf.effect(config) > 0 else lo <= 1.0 <= hi
+            wanted = "CI above 1" if rf.effect(config) > 0 else "CI includes 1"
+        else:
+            (low, high), (core_low, core_high) = target
+            ok = (low <= rr <= high) and lo <= core_high and hi >= core_low
+            wanted = f"{low:.2f}-{high:.2f}, CI overlaps {core_low:.2f}-{core_high:.2f}"
+        checks.append(Check(f"trigger effect: {rf.trigger}", measured, wanted, bool(ok)))
 
-    rules = config.triggers
-    recomputed = {
-        "weather": weather_trigger(daily["pressure_change_24h"].to_numpy(), rules),
-        "sleep": sleep_trigger(daily["total_sleep_hours"].to_numpy(), rules),
-        "stress": stress_trigger(patient_day_matrix(daily, "stress_level", n, days), rules).ravel(),
-        "diet": diet_trigger(daily["alcohol_consumed"].to_numpy(),
-                             daily["caffeine_consumed"].to_numpy(),
-                             daily["chocolate_consumed"].to_numpy(), rules),
-    }
-    equal = sum(int((recomputed[k] == daily[f"{k}_trigger"].to_numpy()).sum()) for k in NAMES)
-    frac = equal / (4 * daily.height)
-    checks.append(Check("triggers recomputable", f"{frac:.2%}", "100%", equal == 4 * daily.height))
+    recomputed = recomputed_flags(daily, model, n, days)
+    equal = sum(int((flags == daily[name].to_numpy()).sum()) for name, flags in recomputed.items())
+    total = max(len(recomputed) * daily.height, 1)
+    checks.append(Check("triggers recomputable", f"{equal / total:.2%}", "100%",
+                        equal == len(recomputed) * daily.height))
 
     start = np.datetime64(config.run.start, "D")
     _, n_problems, problems = _consistency(daily, attacks, n, days, start)
@@ -218,7 +238,7 @@ def validate(source: object, resimulate: bool = True) -> list[Check]:
     from abm.output.write import read_outputs
 
     if isinstance(source, Result):
-        return run_checks(source.frames(), source.config, resimulate)
+        return run_checks(source.frames(), source.config, resimulate, source.model)
     frames, config = read_outputs(Path(source))
     return run_checks(frames, config, resimulate)
 

@@ -1,0 +1,164 @@
+"""The model of a run: the components the configuration switches on, and what follows from them.
+
+:class:`Model` checks a list of components (unique names and columns, inputs that exist, no
+same-day cycle between columns) and derives everything the rest of the package reads: the daily
+and per-patient columns in order, the risk factors and their flag columns, the editable columns
+with the terms that feed them, and for each column its dependants (the terms and risk factors
+that read it, with their lags) — the edges an edit follows to re-derive what depends on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from abm.errors import ConfigError
+from abm.model.catalog import built_in
+from abm.model.component import Column, Component, Coupling, FeedbackRule, RiskFactor, Term
+
+#: columns the engine writes itself, which components may read
+ENGINE_COLUMNS = ("migraine_onset", "has_migraine")
+
+
+@dataclass(frozen=True)
+class Dependant:
+    """Something that reads ``column`` with a lag: a term of an editable column, or a risk
+    factor's flag (``risk_factor`` is its index in :attr:`Model.risk_factors`)."""
+
+    lag: int
+    term: Term | None = None
+    risk_factor: int = -1
+
+
+class Model:
+    """An ordered, checked set of components."""
+
+    def __init__(self, components: Sequence[Component], config: Any) -> None:
+        self.components = list(components)
+        self.config = config
+        names = [c.name for c in self.components]
+        if len(set(names)) != len(names):
+            duplicated = sorted({n for n in names if names.count(n) > 1})
+            raise ConfigError(f"components must have unique names; repeated: {duplicated}")
+        self.risk_factors = [c for c in self.components if isinstance(c, RiskFactor)]
+        self.rules = [c for c in self.components if isinstance(c, FeedbackRule)]
+        self.couplings = [c for c in self.components if isinstance(c, Coupling)]
+        modal = [c for c in self.components if not isinstance(c, (RiskFactor, FeedbackRule))]
+        self.daily_columns: list[Column] = [
+            col for c in modal for col in c.outputs() if col.frame == "daily"]
+        self.daily_columns += [rf.outputs()[0] for rf in self.risk_factors]
+        self.patient_columns: list[Column] = [
+            col for c in self.components for col in c.outputs() if col.frame == "patients"]
+        seen: set[str] = set()
+        for col in self.daily_columns + self.patient_columns:
+            if col.name in seen:
+                raise ConfigError(f"column {col.name!r} is written by two components")
+            seen.add(col.name)
+        self.columns = {col.name: col for col in self.daily_columns}
+        self.editable = {name: col for name, col in self.columns.items() if col.editable}
+        self.terms: list[Term] = [t for c in self.components for t in c.terms(config)]
+        self._check_inputs()
+        self.dependants: dict[str, list[Dependant]] = {name: [] for name in self.columns}
+        for term in self.terms:
+            for column, lag in term.inputs:
+                self.dependants[column].append(Dependant(lag, term=term))
+        for k, rf in enumerate(self.risk_factors):
+            for column, lag in rf.inputs:
+                self.dependants[column].append(Dependant(lag, risk_factor=k))
+        self.terms_of = {name: [t for t in self.terms if t.column == name]
+                         for name in self.editable}
+        self.derive_order = self._derive_order()
+        self.lagged_terms = any(lag > 0 for t in self.terms for _, lag in t.inputs)
+        #: feedback rules that are plain callables (not components): called on every attack,
+        #: invisible to calibration
+        self.callbacks: list[Any] = []
+
+    # --- construction --------------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, config: Any, extra: Sequence[Component] = (),
+              rules: Sequence[Any] | None = None) -> Model:
+        """The built-in components the configuration switches on, plus ``extra`` (a user's own
+        risk factors, couplings or rules). ``rules``, if given, replaces the built-in feedback
+        rules (plain callables are kept as they are: the engine calls them on every attack)."""
+        components = [c for c in built_in() if c.enabled(config)]
+        if rules is not None:
+            components = [c for c in components if not isinstance(c, FeedbackRule)]
+        components += list(extra)
+        model = cls([c for c in components if isinstance(c, Component)], config)
+        model.callbacks = [r for r in (rules or []) if not isinstance(r, Component)]
+        return model
+
+    def _check_inputs(self) -> None:
+        known = set(self.columns) | set(ENGINE_COLUMNS)
+        for c in self.components:
+            for column, lag in c.inputs:
+                if column not in known:
+                    raise ConfigError(f"component {c.name!r} reads column {column!r}, which no "
+                                      f"component writes")
+                if not isinstance(lag, int) or lag < 0:
+                    raise ConfigError(f"component {c.name!r}: the lag of {column!r} must be a "
+                                      f"whole number of days >= 0, got {lag!r}")
+        for term in self.terms:
+            if term.column not in self.editable:
+                raise ConfigError(f"component {term.owner!r} adds to {term.column!r}, which is "
+                                  f"not an editable column (declare it with finalize=...)")
+        for rf in self.risk_factors:
+            for column, _ in rf.inputs:
+                if column not in self.columns:
+                    raise ConfigError(f"risk factor {rf.name!r} reads {column!r}: a flag reads "
+                                      f"only the components' logged columns")
+
+    def _derive_order(self) -> list[str]:
+        """Editable columns in an order where every same-day term input comes first."""
+        order: list[str] = []
+        visiting: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in order:
+                return
+            if name in visiting:
+                raise ConfigError(f"same-day cycle between columns through {name!r}: a coupling "
+                                  f"loop needs a lag of at least one day")
+            visiting.add(name)
+            for term in self.terms_of[name]:
+                for column, lag in term.inputs:
+                    if lag == 0 and column in self.editable:
+                        visit(column)
+            visiting.discard(name)
+            order.append(name)
+
+        for name in self.editable:
+            visit(name)
+        return order
+
+    # --- derived tables ------------------------------------------------------------------------
+
+    @property
+    def triggers(self) -> list[str]:
+        """The risk factors' short names, in order (``weather``, ``sleep``, ...)."""
+        return [rf.trigger for rf in self.risk_factors]
+
+    @property
+    def code_bytes(self) -> int:
+        """Bytes per day of the packed trigger flags (8 risk factors a byte)."""
+        return max(1, -(-len(self.risk_factors) // 8))
+
+    def effects(self) -> np.ndarray:
+        """Each risk factor's effect under the configuration."""
+        return np.array([rf.effect(self.config) for rf in self.risk_factors], dtype=np.float64)
+
+    def component(self, name: str) -> Component:
+        """The component called ``name``."""
+        for c in self.components:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+def built_in_triggers() -> tuple[str, ...]:
+    """The built-in risk factors' short names, in order (what a run writes by default)."""
+    return tuple(c.trigger for c in built_in() if isinstance(c, RiskFactor))

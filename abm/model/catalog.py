@@ -1,0 +1,30 @@
+"""The built-in components, in the order a day's columns are drawn and laid out.
+
+This list is the one place a built-in component is registered: the frames' columns, the event
+log, validation, exports and the causal graph follow from it (``abm.engine.model``). Its order
+is the order of the ``daily`` frame's columns (modalities, then trigger flags).
+"""
+
+from __future__ import annotations
+
+from abm.model.component import Component
+from abm.model.diet import Diet
+from abm.model.feedback.sleep import SleepAfterAttack
+from abm.model.feedback.stress import StressAfterAttack
+from abm.model.population import Population
+from abm.model.sleep import Sleep
+from abm.model.stress import Stress
+from abm.model.triggers.diet import DietTrigger
+from abm.model.triggers.sleep import SleepTrigger
+from abm.model.triggers.stress import StressTrigger
+from abm.model.triggers.weather import WeatherTrigger
+from abm.model.weather import Weather
+
+
+def built_in() -> list[Component]:
+    """A fresh instance of every built-in component, in order."""
+    return [
+        Population(), Weather(), Sleep(), Stress(), Diet(),
+        WeatherTrigger(), SleepTrigger(), StressTrigger(), DietTrigger(),
+        StressAfterAttack(), SleepAfterAttack(),
+    ]

@@ -1,0 +1,264 @@
+"""What a model component is: a declaration the engine reads, plus vectorized functions.
+
+The model is a list of components (``abm.model.catalog``); the engine runs the ones the
+configuration switches on, and everything downstream of the draw (frames, schemas, the event log,
+validation, exports, the causal graph, the README's tables) is derived from their declarations.
+A component declares:
+
+- ``name``: unique; it keys the component's random streams and its node in the causal graph;
+- ``section``: its configuration section (a :class:`~abm.config.fields.Section`), if any;
+- ``purposes``: the names of its random streams (``Block.uniform`` / ``Block.normal``); each
+  purpose draws from a stream of its own, so adding a purpose or a component moves no other draw;
+- ``columns``: the columns it writes (name, dtype, unit, meaning), daily or per patient;
+- ``inputs``: the columns it reads, with the lag in days (``("stress_level", 1)`` is the day
+  before), which are the edges of the causal graph.
+
+Four kinds build on it:
+
+- a **modality** (weather, sleep, stress, diet, ...) draws its columns in ``draw(block)``;
+- a :class:`RiskFactor` flags days from logged columns; its multiplier scales the next day's
+  onset probability;
+- a :class:`Coupling` adds a term to a column from other columns (sleep -> next-day stress);
+- a :class:`FeedbackRule` edits a patient's future when an attack starts.
+
+Functions of lagged inputs (``flag``, ``term``) are written once with plain operators, so the same
+code runs on whole ``(patients, days)`` arrays in the draw and on single numbers when an edit
+re-derives one day: booleans arrive as 0/1 integers in both, ``v["stress_level", 1]`` is the
+stress of the day before.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import polars as pl
+
+from abm.config.fields import Section
+
+if TYPE_CHECKING:
+    from abm.engine.block import Block
+
+#: an input of a function: (column, lag in days)
+Lagged = tuple[str, int]
+#: the values of a function's inputs: ``v[column, lag]`` (arrays in the draw, numbers in edits)
+Values = Mapping[Lagged, Any]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One output column, declared once: the frames, schemas and README tables read this.
+
+    ``frame`` is ``"daily"`` (one value per patient-day) or ``"patients"`` (one per patient).
+    A daily column that other components may change (through a :class:`Coupling` or a feedback
+    edit) is drawn as a *latent* value and made into what is logged by ``finalize`` (rounding and
+    clipping, elementwise on arrays and numbers alike): the engine then keeps the latent value, so
+    any edit re-derives the logged one exactly.
+    """
+
+    name: str
+    dtype: pl.DataType
+    unit: str
+    meaning: str
+    frame: str = "daily"
+    finalize: Callable[[Any], Any] | None = None
+
+    @property
+    def editable(self) -> bool:
+        """Whether couplings and feedback rules may change it."""
+        return self.finalize is not None
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """A fixed-time kind of the ``events`` log that a component writes every day.
+
+    ``kind`` is logged at ``hour`` (0-23) with ``name`` as what the value is; the value is the
+    component's column ``column``, or ``value(columns)`` of its columns. ``per_location`` entries
+    come from the location series (``location_values``) instead of the patients.
+    """
+
+    kind: str
+    hour: int
+    name: str
+    column: str | None = None
+    value: Callable[[Mapping[str, np.ndarray]], np.ndarray] | None = None
+    per_location: bool = False
+
+
+@dataclass(frozen=True)
+class Term:
+    """An additive term of an editable column: ``column += fn(v)`` over ``inputs``."""
+
+    column: str
+    inputs: tuple[Lagged, ...]
+    fn: Callable[[Values], Any]
+    owner: str
+
+
+@dataclass(frozen=True)
+class PlannedEdit:
+    """What a feedback rule does when an attack starts on day t: ``column`` of day
+    ``t + offset_days`` changes by ``delta`` (a number, or an array ``(patients, days)`` indexed
+    by t). Calibration reads these, so the baselines account for the rule."""
+
+    column: str
+    offset_days: int
+    delta: float | np.ndarray
+
+
+class Component:
+    """Base of every component: declarations and a vectorized ``draw``."""
+
+    name: ClassVar[str] = ""
+    kind: ClassVar[str] = "modality"
+    section: ClassVar[type[Section] | None] = None
+    purposes: ClassVar[tuple[str, ...]] = ()
+    columns: ClassVar[tuple[Column, ...]] = ()
+    inputs: ClassVar[tuple[Lagged, ...]] = ()
+    #: fixed-time kinds it adds to the ``events`` log
+    logs: ClassVar[tuple[LogEntry, ...]] = ()
+    #: where the component's defaults and equations come from (shown in the causal graph)
+    source: ClassVar[str] = ""
+
+    def prepare(self, config: Any, calendar: Any) -> Any:
+        """What the component draws once per run and shares with every block (``None``)."""
+        return None
+
+    def settings(self, config: Any) -> Any:
+        """This component's section of ``config`` (``None`` if it has none)."""
+        if self.section is None:
+            return None
+        cached = self.__dict__.get("_settings_of")
+        if cached is not None and cached[0] is config:
+            return cached[1]  # flags re-derived on an edit ask for it once per edited day
+        node = config
+        for part in self.section._path.split("."):
+            node = getattr(node, part)
+        self.__dict__["_settings_of"] = (config, node)
+        return node
+
+    def enabled(self, config: Any) -> bool:
+        """Whether the configuration switches the component on (its section's ``enabled``)."""
+        section = self.settings(config)
+        return bool(getattr(section, "enabled", True))
+
+    def outputs(self) -> tuple[Column, ...]:
+        """Every column the component writes."""
+        return self.columns
+
+    def draw(self, block: Block) -> dict[str, np.ndarray]:
+        """The component's columns for a block of patients: ``(patients, days)`` daily arrays
+        (latent values for editable columns) and ``(patients,)`` patient attributes."""
+        return {}
+
+    def terms(self, config: Any) -> tuple[Term, ...]:
+        """Additive terms this component contributes to editable columns."""
+        return ()
+
+    def parameters(self, config: Any) -> dict[str, Any]:
+        """The parameters that set the component's effects, for the causal graph."""
+        section = self.settings(config)
+        if section is None:
+            return {}
+        return {k: v for k, v in section.__dict__.items() if not k.startswith("_")}
+
+
+class RiskFactor(Component, ABC):
+    """A trigger: a day flag computed from logged columns, and a multiplier of the onset
+    probability of the day after.
+
+    The flag of day d reads ``inputs`` (columns of day d and, with a lag, earlier days) through
+    :meth:`flag`; it is ``False`` on the first days whose lagged inputs fall before day 0. While
+    the flag of day d is on, day d+1's onset probability is multiplied by
+    ``1 + effect * susceptibility``, the patient's susceptibility drawn from
+    ``population.susceptibility`` (stream ``susceptibility`` of this component).
+    """
+
+    kind: ClassVar[str] = "risk_factor"
+    purposes: ClassVar[tuple[str, ...]] = ("susceptibility",)
+    #: the short name: ``<trigger>_trigger`` flags, ``susceptibility_<trigger>``, event names
+    trigger: ClassVar[str] = ""
+    #: what the flag means, in the column's documentation
+    meaning: ClassVar[str] = ""
+
+    @property
+    def flag_column(self) -> str:
+        return f"{self.trigger}_trigger"
+
+    @property
+    def susceptibility_column(self) -> str:
+        return f"susceptibility_{self.trigger}"
+
+    def outputs(self) -> tuple[Column, ...]:
+        """The flag (daily) and the susceptibility (per patient) columns."""
+        return (
+            Column(self.flag_column, pl.Boolean, "", self.meaning),
+            Column(self.susceptibility_column, pl.Float64, "0-1",
+                   f"scales the {self.trigger} trigger's effect", frame="patients"),
+        )
+
+    @abstractmethod
+    def flag(self, v: Values, config: Any) -> Any:
+        """Whether the trigger is active, from the lagged input values (elementwise)."""
+
+    @abstractmethod
+    def effect(self, config: Any) -> float:
+        """The multiplier's slope: ``1 + effect * susceptibility`` while the flag is on."""
+
+    def draw(self, block: Block) -> dict[str, np.ndarray]:
+        lo, hi = block.config.population.susceptibility
+        u = block.uniform(self, "susceptibility")
+        return {self.susceptibility_column: lo + u * (hi - lo)}
+
+    def target_risk_ratio(self, config: Any
+                          ) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        """What validation expects of the flag's next-day risk ratio: ``((low, high),
+        (core_low, core_high))`` — the ratio within low-high and its 95% interval overlapping
+        the core — or ``None``: an interval above 1 when the effect is positive."""
+        return None
+
+    @property
+    def max_lag(self) -> int:
+        return max((lag for _, lag in self.inputs), default=0)
+
+
+class Coupling(Component, ABC):
+    """A dependency between modalities: ``target`` gains ``term(v)`` from lagged ``inputs``.
+
+    The target must be an editable column (declared with ``finalize``); the engine adds the term to
+    its latent value before rounding, in the draw and again whenever an input is edited.
+    """
+
+    kind: ClassVar[str] = "coupling"
+    target: ClassVar[str] = ""
+
+    @abstractmethod
+    def term(self, v: Values, config: Any) -> Any:
+        """The term added to ``target`` (elementwise)."""
+
+    def terms(self, config: Any) -> tuple[Term, ...]:
+        return (Term(self.target, tuple(self.inputs), lambda v: self.term(v, config), self.name),)
+
+
+class FeedbackRule(Component):
+    """A callback on the ``Attack`` event that edits the patient's future.
+
+    Declare what the rule does with :meth:`planned` (edits relative to the onset day); the engine
+    then applies them when an attack starts (``patient.edit``) and calibration accounts for them.
+    A rule that needs more than planned edits overrides ``__call__`` (SimPy's callback contract:
+    the attack event is the one argument) and still declares in :meth:`planned` what calibration
+    should assume.
+    """
+
+    kind: ClassVar[str] = "feedback"
+
+    def planned(self, block: Block) -> list[PlannedEdit]:
+        """The edits an attack starting on each day would make, for a block of patients."""
+        return []
+
+    def __call__(self, attack: Any) -> None:
+        attack.patient.apply_planned(self, attack)

@@ -1,0 +1,27 @@
+"""The stress trigger: stress_level minus the previous day's >= 3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from abm.model.component import Values
+from abm.model.triggers.seed import SeedTrigger
+
+
+class StressTrigger(SeedTrigger):
+    """A rise of at least ``triggers.stress_rise_points`` from the previous day (off on the
+    first day, which has no previous day)."""
+
+    name = "stress_trigger"
+    trigger = "stress"
+    inputs = (("stress_level", 0), ("stress_level", 1))
+    meaning = "stress_level minus the previous day's >= 3"
+    source = "seed: a sudden rise of 3-5 points"
+
+    def flag(self, v: Values, config: Any) -> Any:
+        rules = self.settings(config)
+        return v["stress_level", 0] - v["stress_level", 1] >= rules.stress_rise_points
+
+    def parameters(self, config: Any) -> dict[str, Any]:
+        rules = self.settings(config)
+        return {"stress_rise_points": rules.stress_rise_points, "effect": rules.stress_effect}
