@@ -7,7 +7,10 @@ The public API is small on purpose:
 - :func:`write_outputs`: write a result as Parquet, CSV or the seed's CSV layout, atomically;
 - :func:`validate`: the SPEC §7 validation table of a result or an output folder;
 - :class:`SyntheticDataGenerator`: the user's original entry point, kept working;
-- :class:`AbmError` and its subclasses: errors that bad input can cause.
+- :class:`AbmError` and its subclasses: errors that bad input can cause;
+- the model's building blocks, to add your own: :class:`Component` (a modality),
+  :class:`RiskFactor`, :class:`Coupling`, :class:`FeedbackRule`, with :class:`Column` and
+  :class:`PlannedEdit` (``abm.model.component``); pass instances to ``simulate(components=...)``.
 """
 
 from typing import TYPE_CHECKING
@@ -19,6 +22,14 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from abm.compat import SyntheticDataGenerator
+    from abm.model.component import (
+        Column,
+        Component,
+        Coupling,
+        FeedbackRule,
+        PlannedEdit,
+        RiskFactor,
+    )
     from abm.engine.simulation import simulate
     from abm.output.result import Result
     from abm.output.write import write_outputs
@@ -32,6 +43,12 @@ _LAZY = {
     "Result": "abm.output.result",
     "simulate": "abm.engine.simulation",
     "validate": "abm.validation.checks",
+    "Column": "abm.model.component",
+    "Component": "abm.model.component",
+    "Coupling": "abm.model.component",
+    "FeedbackRule": "abm.model.component",
+    "PlannedEdit": "abm.model.component",
+    "RiskFactor": "abm.model.component",
 }
 
 
@@ -46,6 +63,12 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "AbmError",
+    "Column",
+    "Component",
+    "Coupling",
+    "FeedbackRule",
+    "PlannedEdit",
+    "RiskFactor",
     "Config",
     "ConfigError",
     "InputError",

@@ -35,7 +35,8 @@ def test_every_setting_is_documented_with_a_source() -> None:
 
 def test_public_api_is_small_and_deliberate() -> None:
     assert sorted(abm.__all__) == sorted([
-        "AbmError", "Config", "ConfigError", "InputError", "OutputError", "Result",
+        "AbmError", "Column", "Component", "Config", "ConfigError", "Coupling", "FeedbackRule",
+        "InputError", "OutputError", "PlannedEdit", "Result", "RiskFactor",
         "SyntheticDataGenerator", "load_config", "simulate", "validate", "write_outputs",
         "__version__"])
     for name in abm.__all__:

@@ -25,14 +25,7 @@ from typing import Any
 
 from abm.config.fields import Section, setting
 from abm.errors import ConfigError
-from abm.model.attacks import AttacksSettings as Attacks
-from abm.model.diet import DietSettings as Diet
-from abm.model.feedback.settings import Feedback, SleepFeedback, StressFeedback
-from abm.model.population import PopulationSettings as Population
-from abm.model.sleep import SleepSettings as Sleep
-from abm.model.stress import StressSettings as Stress
-from abm.model.triggers.settings import TriggersSettings as Triggers
-from abm.model.weather import WeatherSettings as Weather
+from abm.model.catalog import built_in
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,26 +53,45 @@ class Run(Section):
         return dt.date.fromisoformat(self.start_date)
 
 
-_SECTIONS: dict[str, type] = {
-    "population": Population, "weather": Weather, "sleep": Sleep, "stress": Stress,
-    "diet": Diet, "attacks": Attacks, "triggers": Triggers, "feedback": Feedback, "run": Run,
-}
-_FEEDBACK: dict[str, type] = {"stress": StressFeedback, "sleep": SleepFeedback}
+def _group(path: str, children: dict[str, type]) -> type:
+    """A section made of other sections (``feedback`` holds one table per rule)."""
+    fields = [(name, kind, dataclasses.field(default_factory=kind))
+              for name, kind in children.items()]
+    name = "".join(part.title() for part in path.split(".")) + "Settings"
+    group = dataclasses.make_dataclass(name, fields, bases=(Section,), frozen=True,
+                                       namespace={"_path": path, "__module__": __name__})
+    group.__doc__ = f"The ``{path}`` tables: " + ", ".join(children) + "."
+    return group
 
 
-@dataclasses.dataclass(frozen=True)
-class Config:
-    """The whole configuration of a run. Every default is the user's design (SPEC)."""
+def _sections() -> dict[str, type]:
+    """Every top-level section, in the order of the components that declare them (the
+    catalog), then ``run``. A section whose path has a dot is gathered into its group."""
+    top: dict[str, type | dict[str, type]] = {}
+    for component in built_in():
+        section = component.section
+        if section is None:
+            continue
+        head, _, rest = section._path.partition(".")
+        if rest:
+            group = top.setdefault(head, {})
+            assert isinstance(group, dict), f"{head} is both a section and a group"
+            group[rest] = section
+        else:
+            top.setdefault(head, section)
+    out = {name: (_group(name, kind) if isinstance(kind, dict) else kind)
+           for name, kind in top.items()}
+    for kind in out.values():
+        globals().setdefault(kind.__name__, kind)  # a group made here pickles by its name
+    out["run"] = Run
+    return out
 
-    population: Population = dataclasses.field(default_factory=Population)
-    weather: Weather = dataclasses.field(default_factory=Weather)
-    sleep: Sleep = dataclasses.field(default_factory=Sleep)
-    stress: Stress = dataclasses.field(default_factory=Stress)
-    diet: Diet = dataclasses.field(default_factory=Diet)
-    attacks: Attacks = dataclasses.field(default_factory=Attacks)
-    triggers: Triggers = dataclasses.field(default_factory=Triggers)
-    feedback: Feedback = dataclasses.field(default_factory=Feedback)
-    run: Run = dataclasses.field(default_factory=Run)
+
+_SECTIONS: dict[str, type] = _sections()
+
+
+class _ConfigBase:
+    """What every configuration can do (the fields come from the components' sections)."""
 
     def __post_init__(self) -> None:
         for name, kind in _SECTIONS.items():
@@ -88,7 +100,7 @@ class Config:
                                   f"got {getattr(self, name)!r}")
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Config:
+    def from_dict(cls, data: Mapping[str, Any]) -> Any:
         """Build from nested mappings (as read from TOML); unknown keys are refused."""
         if not isinstance(data, Mapping):
             raise ConfigError(f"configuration must be a table of sections, got {data!r}")
@@ -109,7 +121,7 @@ class Config:
             return obj
         return plain(self)
 
-    def replace(self, **dotted: Any) -> Config:
+    def replace(self, **dotted: Any) -> Any:
         """A copy with fields changed by dotted key, e.g. ``replace(**{"run.days": 30})``."""
         data = self.to_dict()
         for key, value in dotted.items():
@@ -127,6 +139,15 @@ class Config:
         return Config.from_dict(data)
 
 
+Config = dataclasses.make_dataclass(
+    "Config", [(name, kind, dataclasses.field(default_factory=kind))
+               for name, kind in _SECTIONS.items()],
+    bases=(_ConfigBase,), frozen=True, namespace={"__module__": __name__})
+Config.__doc__ = """The whole configuration of a run: one section per component (``population``,
+``weather``, ``sleep``, ... ``feedback``) and ``run``. Every default is the user's design; change
+values with :meth:`replace` (dotted keys) or :func:`load_config` (TOML)."""
+
+
 def _build(kind: type, value: Any, path: str) -> Any:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{path} must be a table of settings, got {value!r}")
@@ -135,8 +156,9 @@ def _build(kind: type, value: Any, path: str) -> Any:
     for key, item in value.items():
         if key not in names:
             raise ConfigError(f"unknown setting {path}.{key}; allowed: {', '.join(sorted(names))}")
-        if kind is Feedback:
-            item = _build(_FEEDBACK[key], item, f"{path}.{key}")
+        child = next(f.type for f in dataclasses.fields(kind) if f.name == key)
+        if isinstance(child, type) and dataclasses.is_dataclass(child):
+            item = _build(child, item, f"{path}.{key}")
         kwargs[key] = item
     return kind(**kwargs)
 

@@ -27,10 +27,10 @@ class Cohort:
     """Everything about the patients of a run.
 
     ``columns`` holds every daily column ``(n, days)`` in its storage dtype, ``latent`` the
-    latent values of the editable ones (what an edit adds to), ``patients`` the per-patient
-    attributes. While the agents run, the flags and onset decisions they edit live in the
-    patients' packed states and the edited series in their own lists; the arrays here hold the
-    final series once :func:`~abm.engine.simulation.run_agents` returns.
+    latent values of the editable ones (edits add to them during the run, so after it they are
+    the edited inputs), ``patients`` the per-patient attributes. While the agents run, the flags
+    and onset decisions they edit live in the patients' packed states (written back when the
+    run is over); the series they edit are edited in place.
     """
 
     config: Any
@@ -68,9 +68,10 @@ class Cohort:
     def __post_init__(self) -> None:
         #: the onset probability cap (a plain attribute: read once per refreshed day)
         self.cap = self.config.attacks.max_onset_probability
-        #: set by the run: the cast of each editable column's values, the attack callbacks
-        self.casts: dict[str, Any] = {}
+        #: set by the run: the attack callbacks
         self.callbacks: list[Any] = []
+        self.fast_rules: list[Any] = []
+        self.compiled: Any = None
 
     def susceptibility(self) -> np.ndarray:
         """``(n, K)`` susceptibilities in the model's risk-factor order."""

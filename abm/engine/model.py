@@ -17,10 +17,43 @@ import numpy as np
 
 from abm.errors import ConfigError
 from abm.model.catalog import built_in
-from abm.model.component import Column, Component, Coupling, FeedbackRule, RiskFactor, Term
+from abm.model.component import (
+    Column,
+    Component,
+    Coupling,
+    FeedbackRule,
+    Lagged,
+    RiskFactor,
+    Term,
+)
 
 #: columns the engine writes itself, which components may read
 ENGINE_COLUMNS = ("migraine_onset", "has_migraine")
+
+
+@dataclass(frozen=True)
+class EditPlan:
+    """What re-deriving an editable column on a day involves, resolved once per model so that an
+    edit (a few per attack) does no look-ups: its rounding, its terms (function, inputs, the
+    lag that must fit in the run), and its dependants — ``(lag, column)`` of the terms reading it,
+    ``(lag, risk factor index)`` of the flags reading it."""
+
+    finalize: Any
+    terms: tuple[tuple[Any, tuple[Lagged, ...], int], ...]
+    rederive: tuple[tuple[int, str], ...]
+    reflag: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class FlagPlan:
+    """A risk factor's flag as an edit re-derives it: the function, its inputs as
+    ``(key, column, lag)``, the first day it can be on, and where its bit lives."""
+
+    flag: Any
+    inputs: tuple[tuple[Lagged, str, int], ...]
+    max_lag: int
+    byte: int
+    mask: int
 
 
 @dataclass(frozen=True)
@@ -75,6 +108,20 @@ class Model:
         #: feedback rules that are plain callables (not components): called on every attack,
         #: invisible to calibration
         self.callbacks: list[Any] = []
+        self.edit_plans = {name: self._edit_plan(name) for name in self.editable}
+        self.flag_plans = [
+            FlagPlan(rf.flag, tuple(((c, lag), c, lag) for c, lag in rf.inputs), rf.max_lag,
+                     k // 8, 1 << (k % 8))
+            for k, rf in enumerate(self.risk_factors)]
+
+    def _edit_plan(self, name: str) -> EditPlan:
+        terms = tuple((t.fn, tuple(t.inputs), max(lag for _, lag in t.inputs))
+                      for t in self.terms_of[name])
+        deps = self.dependants[name]
+        return EditPlan(
+            self.columns[name].finalize, terms,
+            tuple((d.lag, d.term.column) for d in deps if d.term is not None),
+            tuple((d.lag, d.risk_factor) for d in deps if d.term is None))
 
     # --- construction --------------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ makes the patient an agent is its SimPy process, :meth:`Patient.live`:
    the day;
 3. the rules run first and edit the future through :meth:`Patient.edit`, which re-derives what
    depends on the edited column (the model's terms and risk-factor flags, day by day along the
-   declared lags) and marks the onset probabilities of changed days stale;
+   declared lags; the code that does it is compiled per model, ``abm.engine.compiled``) and
+   marks the onset probabilities of changed days stale;
 4. the patient resumes, skips the days its attack covers, refreshes the stale days that are still
    ahead, and repeats.
 
@@ -18,6 +19,11 @@ Python work is spent per attack and per edit, not per day, which is what makes a
 fast. An edit re-derives one day with the same functions and the same stored values as the
 vectorized draw (``abm.engine.derive``), so the final series, flags and probabilities equal a
 from-scratch computation on the edited inputs, which the tests check.
+
+A patient reads and writes its rows of the cohort's arrays through ``memoryview`` objects: typed
+windows onto the arrays themselves, so an edit is stored in the column's own dtype (float32
+rounding included) with no copy to make or write back, and indexing one gives a plain Python
+number at the cost of a list look-up.
 """
 
 from __future__ import annotations
@@ -27,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import simpy
 
-from abm.engine.derive import storage_dtype
 from abm.model.attacks import Attack
 
 if TYPE_CHECKING:
@@ -72,27 +77,16 @@ def unpack_states(cohort: Cohort, states: list[bytearray]) -> None:
         cohort.codes[b] = packed[:, 1 + b]
 
 
-def _caster(dtype: type) -> Any:
-    """One value as stored in ``dtype``, as a plain Python number."""
-    if dtype is np.float32:
-        return lambda x: float(np.float32(x))
-    if dtype is np.bool_:
-        return bool
-    if np.issubdtype(dtype, np.integer):
-        return int
-    return float
-
-
 class Patient:
     """One patient of a :class:`~abm.engine.cohort.Cohort`, by row ``index``.
 
     During the run the patient's per-day bytes live in its packed ``state`` (see
-    :func:`pack_states`) and the series it edits in plain lists (made on the first edit);
-    :meth:`write_back` and :func:`unpack_states` return them to the cohort when the run is over.
+    :func:`pack_states`), returned to the cohort by :func:`unpack_states` when the run is over;
+    the series it reads and edits are windows onto the cohort's rows (made on first use).
     """
 
     __slots__ = ("index", "cohort", "location", "onsets", "days", "_stale", "_state", "_log",
-                 "_values", "_latent", "_added", "_today", "_model", "_config", "_casts")
+                 "_views", "_rows", "_today", "_plans", "_fast", "_code_rows")
 
     def __init__(self, index: int, cohort: Cohort, location: object,
                  state: bytearray) -> None:
@@ -104,13 +98,14 @@ class Patient:
         self._stale: list[int] = []
         self._log = cohort.edits.append
         self._state = state
-        self._values: dict[str, list] = {}
-        self._latent: dict[str, list] = {}
-        self._added: dict[str, list] = {}
+        #: column -> this patient's row of it (a memoryview onto the cohort's array)
+        self._views: dict[str, memoryview] = {}
+        #: editable column -> (row, latent row): the latent row holds the edits too
+        self._rows: dict[str, tuple[memoryview, memoryview]] = {}
         self._today = 0
-        self._model = cohort.model
-        self._config = cohort.config
-        self._casts = cohort.casts
+        self._plans = cohort.model.edit_plans
+        self._fast: list | None = None
+        self._code_rows = [(1 + b) * self.days for b in range(len(cohort.codes))]
 
     def live(self, env: simpy.Environment):
         """SimPy process: one wake-up per attack."""
@@ -141,14 +136,15 @@ class Patient:
         current attack's are left alone: the past does not change."""
         if day >= self.days or day < self._today:
             return 0.0
-        added = self._added.get(column)
-        if added is None:
-            if column not in self._model.editable:
-                raise ValueError(f"{column!r} is not an editable column; editable: "
-                                 f"{', '.join(self._model.editable)}")
-            added = self._added[column] = [0.0] * self.days
-        added[day] += delta
-        change = self._rederive(column, day)
+        if column not in self._plans:
+            raise ValueError(f"{column!r} is not an editable column; editable: "
+                             f"{', '.join(self._plans)}")
+        return self._edit(column, day, delta, cause)
+
+    def _edit(self, column: str, day: int, delta: float, cause: str) -> float:
+        rows = self._rows.get(column) or self._editable_rows(column)
+        rows[1][day] += delta
+        change = self.cohort.compiled.rederive[column](self, day, rows)
         self._log((self.index, day, cause, column, change, self._today))
         return change
 
@@ -170,60 +166,29 @@ class Patient:
         ``edit("total_sleep_hours", day, extra_hours, rule)``."""
         self.edit("total_sleep_hours", day, extra_hours, rule)
 
-    def series(self, column: str) -> list:
-        """The patient's working copy of a daily column (as stored: numbers, 0/1 flags)."""
-        values = self._values.get(column)
+    def series(self, column: str) -> memoryview:
+        """The patient's row of a daily column, as stored (numbers; flags as booleans)."""
+        values = self._views.get(column)
         if values is None:
-            values = self._values[column] = self.cohort.columns[column][self.index].tolist()
+            values = self._views[column] = memoryview(self.cohort.columns[column][self.index])
         return values
 
-    def _rederive(self, column: str, day: int) -> float:
-        """Recompute ``column`` on ``day`` from its latent value, terms and edits; follow the
-        change to its dependants. Returns the change."""
-        latent = self._latent.get(column)
-        if latent is None:
-            latent = self._latent[column] = self.cohort.latent[column][self.index].tolist()
-        total = latent[day]
-        added = self._added.get(column)
-        if added is not None:
-            total += added[day]
-        for term in self._model.terms_of[column]:
-            if all(day - lag >= 0 for _, lag in term.inputs):
-                total += term.fn({(c, lag): self.series(c)[day - lag] for c, lag in term.inputs})
-        column_spec = self._model.columns[column]
-        new = self._casts[column](column_spec.finalize(total))
-        values = self.series(column)
-        old = values[day]
-        if new == old:
-            return 0.0
-        values[day] = new
-        days = self.days
-        for dependant in self._model.dependants[column]:
-            at = day + dependant.lag
-            if at >= days:
-                continue
-            if dependant.term is not None:
-                self._rederive(dependant.term.column, at)
-            else:
-                self._reflag(dependant.risk_factor, at)
-        return new - old
+    def _editable_rows(self, column: str) -> tuple[memoryview, memoryview]:
+        rows = self._rows[column] = (self.series(column),
+                                     memoryview(self.cohort.latent[column][self.index]))
+        return rows
 
-    def _reflag(self, k: int, day: int) -> None:
-        """Recompute risk factor ``k``'s flag of ``day``; a change makes day + 1 stale."""
-        rf = self._model.risk_factors[k]
-        if day < rf.max_lag:
-            on = False
-        else:
-            on = bool(rf.flag({(c, lag): self.series(c)[day - lag] for c, lag in rf.inputs},
-                              self._config))
-        byte, bit = divmod(k, 8)
-        at = (1 + byte) * self.days + day
-        state = self._state
-        code = state[at]
-        new = (code | (1 << bit)) if on else (code & ~(1 << bit))
-        if new != code:
-            state[at] = new
-            self._stale.append(day + 1)
+    def _fast_plan(self) -> list:
+        """This patient's ``(row, delta)`` of each planned edit the compiled attack callback
+        makes (``abm.engine.compiled``): a delta that changes by day as a view of the
+        patient's row, a constant one as itself."""
+        plan = []
+        for rule in self.cohort.fast_rules:
+            for _column, _offset, delta in self.cohort.planned[rule.name]:
+                row = memoryview(delta[self.index]) if isinstance(delta, np.ndarray) else None
+                plan.append((row, delta))
+        self._fast = plan
+        return plan
 
     def _refresh(self, free: int) -> None:
         """Recompute the "would start" flag of stale days from ``free`` on."""
@@ -245,15 +210,3 @@ class Patient:
                     p = cap
                 state[day] = 1 if uniform[day] < p else 0
         self._stale.clear()
-
-    def write_back(self) -> None:
-        """Return the edited series (and those re-derived from them) to the cohort's arrays."""
-        editable = self._model.editable
-        for column, values in self._values.items():
-            if column in editable:
-                self.cohort.columns[column][self.index] = values
-
-
-def casts(cohort_model: Any) -> dict[str, Any]:
-    """For each editable column, the cast of one value to how it is stored."""
-    return {name: _caster(storage_dtype(col)) for name, col in cohort_model.editable.items()}

@@ -32,6 +32,7 @@ from abm.engine.calendar import Calendar
 from abm.engine.calibration import first_free_codes
 from abm.engine.clock import DayClock, Phase, tick
 from abm.engine.cohort import Cohort, Progress
+from abm.engine.compiled import Compiled
 from abm.engine.hazard import (
     DAYS_PER_MONTH,
     calibrate_baselines,
@@ -41,10 +42,10 @@ from abm.engine.hazard import (
     previous_codes,
 )
 from abm.engine.model import Model
-from abm.engine.patient import Patient, casts, pack_states, unpack_states
+from abm.engine.patient import Patient, pack_states, unpack_states
 from abm.errors import ConfigError
 from abm.model.attacks import AttackDraws, make_attack_draws, onset_uniforms
-from abm.model.component import Component
+from abm.model.component import Component, FeedbackRule
 from abm.model.weather import LocationWeather
 from abm.output.result import Result
 
@@ -178,8 +179,12 @@ def run_agents(cohort: Cohort, progress: Progress | None = None) -> simpy.Enviro
     for agent in weather_agents:
         env.process(agent.live(env, days))
     states = pack_states(cohort)
-    cohort.casts = casts(cohort.model)
-    cohort.callbacks = [*cohort.model.rules, *cohort.model.callbacks]
+    # rules that only make planned edits share one callback; the others are called as they are
+    cohort.fast_rules = [r for r in cohort.model.rules
+                         if type(r).__call__ is FeedbackRule.__call__]
+    cohort.compiled = Compiled(cohort.model, cohort.fast_rules, cohort.planned)
+    cohort.callbacks = ([cohort.compiled.apply_rules] if cohort.fast_rules else []) + [
+        r for r in cohort.model.rules if r not in cohort.fast_rules] + cohort.model.callbacks
     patients = [Patient(i, cohort, weather_agents[loc], states[i])
                 for i, loc in enumerate(cohort.patients["location"].tolist())]
     for patient in patients:
@@ -203,8 +208,6 @@ def run_agents(cohort: Cohort, progress: Progress | None = None) -> simpy.Enviro
         if collecting:
             gc.enable()
         unpack_states(cohort, states)
-        for patient in patients:
-            patient.write_back()
     cohort.onsets = [p.onsets for p in patients]
     return env
 

@@ -3,9 +3,9 @@
 An :class:`Experiment` is a base :class:`~abm.config.settings.Config`, named variants (overrides of
 any setting by dotted key, ``{"feedback.stress.enabled": False}``), a number of replicates and the
 metrics to compute (``abm.experiments.metrics``). Replicate ``r`` runs every variant with the seed
-``base.run.seed + r``; since every random stream is keyed by patient or location index with a fixed
-layout of draws (``abm.engine.rng``), the variants of a replicate share their patients, weather and
-draws wherever a variant does not change them (common random numbers). Differences between
+``base.run.seed + r``; since every random stream is keyed by patient or location index and by
+its purpose (``abm.engine.streams``), the variants of a replicate share their patients, weather
+and draws wherever a variant does not change them (common random numbers). Differences between
 variants are therefore paired, replicate by replicate and patient by patient.
 
 Baselines. By default (``pin_baselines=True``) each replicate's variants reuse the baseline onset

@@ -23,6 +23,7 @@ import simpy
 from abm.config.fields import Section, setting
 from abm.engine.block import Block
 from abm.engine.clock import Phase
+from abm.model.component import Component
 
 HOURS_PER_DAY = 24.0
 _ONSET = int(Phase.ONSET)
@@ -63,11 +64,20 @@ class AttackDraws:
     aura: np.ndarray           # bool
 
 
-class AttackStreams:
-    """The owner of the attacks' random purposes (``abm.engine.streams`` keys them by name)."""
+class Attacks(Component):
+    """What an attack would be like on each day: drawn for every day, so an attack that starts
+    on the same day in two variants of a configuration is the same attack. The engine reads
+    these draws (:func:`make_attack_draws`); the component writes no column of its own."""
 
     name = "attacks"
+    kind = "outcome"
+    section = AttacksSettings
     purposes = PURPOSES
+    source = "Dodick 2018 (duration), Fox & Davis 1998 (onset hour), ICHD-3 (4-72 h)"
+
+
+#: the owner of the attacks' random purposes
+AttackStreams = Attacks()
 
 
 def make_attack_draws(block: Block) -> AttackDraws:

@@ -7,6 +7,7 @@ is the order of the ``daily`` frame's columns (modalities, then trigger flags).
 
 from __future__ import annotations
 
+from abm.model.attacks import Attacks
 from abm.model.component import Component
 from abm.model.diet import Diet
 from abm.model.feedback.sleep import SleepAfterAttack
@@ -24,7 +25,7 @@ from abm.model.weather import Weather
 def built_in() -> list[Component]:
     """A fresh instance of every built-in component, in order."""
     return [
-        Population(), Weather(), Sleep(), Stress(), Diet(),
+        Population(), Weather(), Sleep(), Stress(), Diet(), Attacks(),
         WeatherTrigger(), SleepTrigger(), StressTrigger(), DietTrigger(),
         StressAfterAttack(), SleepAfterAttack(),
     ]

@@ -1,8 +1,9 @@
 """Large runs in shards: each shard of patients is simulated alone and written as part files.
 
 A run of more than ``run.shard_patients`` patients is split into shards of consecutive patients.
-Patients are independent and their random streams are keyed by patient index (``abm.engine.rng``),
-and every shard computes the same location weather, so a shard's rows are exactly the rows those
+Patients are independent and their random streams are keyed by patient index
+(``abm.engine.streams``), and every shard computes the same location weather, so a shard's rows
+are exactly the rows those
 patients have in a run of the whole cohort: the data for a seed is the same however many shards,
 workers or machines produce it. Each shard streams its frames to part files, so peak memory is
 bounded by the shard, not the cohort.

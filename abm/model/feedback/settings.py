@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from abm.config.fields import Section, setting
-from abm.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -27,18 +25,3 @@ class SleepFeedback(Section):
     enabled: bool = setting(False, source="off: the effect is real but tiny, and the user's "
                             "design does not ask for it")
     extra_hours: float = setting(0.12, -5, 5, source="Vgontzas 2020: +7.3 min (1.5-13.0)")
-
-
-@dataclass(frozen=True)
-class Feedback(Section):
-    """Feedback rules attached to attack events; each can be switched off."""
-
-    _path = "feedback"
-    stress: StressFeedback = dataclasses.field(default_factory=StressFeedback)
-    sleep: SleepFeedback = dataclasses.field(default_factory=SleepFeedback)
-
-    def __post_init__(self) -> None:
-        for name, kind in (("stress", StressFeedback), ("sleep", SleepFeedback)):
-            if not isinstance(getattr(self, name), kind):
-                raise ConfigError(f"feedback.{name} must be a table of settings, "
-                                  f"got {getattr(self, name)!r}")
