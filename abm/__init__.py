@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from abm.compat import SyntheticDataGenerator
+    from abm.engine.simulation import simulate
     from abm.model.component import (
         Column,
         Component,
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
         PlannedEdit,
         RiskFactor,
     )
-    from abm.engine.simulation import simulate
     from abm.output.result import Result
     from abm.output.write import write_outputs
     from abm.validation.checks import validate
