@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from abm.export import MANIFEST
 from abm.files import check_folder, file_record, write_folder
+from abm.wording import plural
 
 if TYPE_CHECKING:
     from abm.experiment import ExperimentResult
@@ -58,8 +59,9 @@ def _write_files(result: ExperimentResult, folder: Path) -> None:
     result.patient_days.write_parquet(folder / "patient_days.parquet")
     names = e.metric_names
     (folder / "summary.md").write_text(
-        f"# {e.name}\n\n{e.description}\n\n{len(e.variants)} variants x {e.replicates} "
-        f"replicates (seeds {e.seeds[0]}-{e.seeds[-1]}); reference: {e.reference}; baselines "
+        f"# {e.name}\n\n{e.description}\n\n{plural(len(e.variants), 'variant')} x "
+        f"{plural(e.replicates, 'replicate')} (seeds {e.seeds[0]}-{e.seeds[-1]}); reference: "
+        f"{e.reference}; baselines "
         f"{'pinned to the reference' if e.pin_baselines else 'calibrated per run'}.\n\n"
         + long_table(result.summary) + "\n", encoding="utf-8")
     if any(m.startswith("risk_ratio_") for m in names):

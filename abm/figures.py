@@ -28,6 +28,7 @@ import polars as pl
 
 from abm.recorder import MS_PER_DAY
 from abm.triggers import NAMES as TRIGGERS
+from abm.wording import plural
 
 #: days shown in a timeline (the start of the run)
 TIMELINE_DAYS = 120
@@ -201,7 +202,7 @@ def timeline_plot(timeline: Timeline, path: Path, days: int = TIMELINE_DAYS) -> 
     axes[-1].set_xlim(0, min(days, int(x.max()) + 1) if x.size else days)
     shown = min(days, int(x.max()) + 1) if x.size else days
     fig.suptitle(f"Patient {timeline.patient_id}, variant {timeline.variant!r}, seed "
-                 f"{timeline.seed}: {timeline.feedback_attacks} attacks caused by feedback in "
-                 f"the run (first {shown} days shown)", fontsize=9)
+                 f"{timeline.seed}: {plural(timeline.feedback_attacks, 'attack')} caused by "
+                 f"feedback in the run (first {plural(shown, 'day')} shown)", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
