@@ -1,21 +1,28 @@
-"""The ``abm`` command: ``abm run``, ``abm validate``, ``abm experiment``, ``abm export``.
+"""The ``abm`` command: ``abm run``, ``abm validate``, ``abm experiment``, ``abm export``,
+``abm config``.
 
 Bad input never produces a traceback: every :class:`~abm.errors.AbmError` and every usage error
 becomes one line on stderr and exit status 2, checked before anything is written. ``validate``
 exits 0 when every target passes and 1 when one fails. Ctrl-C and SIGTERM stop a run with a short
 message and status 130 or 143; outputs are written whole or not at all (``abm.export``).
+A mistyped option or command is answered with the nearest valid one ("did you mean"), since
+Python 3.11's argparse cannot do that itself; options must be spelled out in full, so that a
+prefix such as ``--patient`` is pointed at ``--patients`` rather than silently taken for it.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from abm import __version__
 from abm.errors import AbmError
+from abm.wording import command_line
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM
@@ -25,11 +32,50 @@ class _UsageError(Exception):
     pass
 
 
+def _nearest(word: str, candidates: Sequence[str]) -> str | None:
+    """The candidate ``word`` was most likely meant to be, if any is close enough. Leading
+    dashes are left out of the comparison: every option shares them, so they would make
+    ``--bogus`` look like ``--out``."""
+    names = {c.lstrip("-"): c for c in candidates}
+    found = difflib.get_close_matches(word.lstrip("-"), list(names), n=1, cutoff=0.6)
+    return names[found[0]] if found else None
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors and no exit from inside the parser."""
+    """argparse with one-line errors, "did you mean" hints, no abbreviated options and no exit
+    from inside the parser."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise _UsageError(f"{self.prog}: {message}")
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+        """As argparse's, but an argument no parser knows is an error at once, reported by the
+        (sub)command it was given to, with the option it most resembles."""
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            word = next((e for e in extras if e.startswith("-")), extras[0])
+            name = word.split("=", 1)[0]
+            options = [s for a in self._actions for s in a.option_strings if s.startswith("--")]
+            match = _nearest(name, options) if name.startswith("-") else None
+            hint = f"did you mean {match}?" if match else f"see {self.prog} --help"
+            raise _UsageError(f"{self.prog}: unrecognized argument {name}; {hint}")
+        return namespace, extras
+
+    def _check_value(self, action: argparse.Action, value: object) -> None:
+        """Refuse a value outside ``action.choices``, naming the nearest choice."""
+        choices = action.choices
+        if choices is None or value in choices:  # type: ignore[operator]
+            return
+        names = [str(c) for c in choices]  # type: ignore[union-attr]
+        match = _nearest(str(value), names)
+        hint = f"did you mean {match!r}?" if match else f"choose from {', '.join(names)}"
+        if isinstance(action, argparse._SubParsersAction):
+            raise argparse.ArgumentError(None, f"unknown command {value!r}; {hint}")
+        raise argparse.ArgumentError(action, f"invalid choice {value!r}; {hint}")
 
 
 def whole_number(name: str, least: int = 1) -> Callable[[str], int]:
@@ -60,6 +106,8 @@ def _seed(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="abm", description="Simulate cohorts of migraine patients as SimPy "
                      "agents and write multimodal synthetic data with a known ground truth.")
+    parser.add_argument("--version", action="version", version=f"abm {__version__}",
+                        help="print abm's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     run = sub.add_parser("run", help="simulate a cohort and write its frames",
                          description="Simulate a cohort (default: 1000 patients x 180 days, "
@@ -95,16 +143,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="finish an interrupted sharded run into --out, reusing the shards "
                      "already written (same options as the first attempt)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    val = sub.add_parser("validate", help="check an output folder against SPEC §7's targets",
+    val = sub.add_parser("validate", help="check an output folder against the validation "
+                         "targets",
                          description="Print the validation table (measured value, target, "
                          "pass/fail) of an output folder written with --format parquet or csv. "
                          "Exit 0 when all targets pass, 1 when one fails, 2 on bad input.")
     val.add_argument("folder", metavar="DIR", type=Path, help="output folder of abm run")
+    from abm.config_command import add_config_parser
     from abm.experiment_command import add_experiment_parser
     from abm.exports.command import add_export_parser
 
     add_experiment_parser(sub)
     add_export_parser(sub)
+    add_config_parser(sub)
     return parser
 
 
@@ -117,6 +168,7 @@ def _run(args: argparse.Namespace) -> int:
     from abm.resources import check_resources
     from abm.sharding import plan
     from abm.simulation import simulate
+    from abm.wording import plural
 
     config = load_config(args.config) if args.config else Config()
     changes = {}
@@ -159,9 +211,9 @@ def _run(args: argparse.Namespace) -> int:
     if not args.quiet:
         elapsed = time.perf_counter() - started
         n, d = config.population.num_patients, config.run.days
-        what = f"{attacks} attacks" if attacks is not None else f"{len(shards)} shards"
-        print(f"abm: {n} patients x {d} days -> {args.out}/ ({args.format}, {what}) in "
-              f"{elapsed:.2f} s", file=sys.stderr)
+        what = plural(attacks, "attack") if attacks is not None else plural(len(shards), "shard")
+        print(f"abm: {plural(n, 'patient')} x {plural(d, 'day')} -> {args.out}/ ({args.format}, "
+              f"{what}) in {elapsed:.2f} s", file=sys.stderr)
     return EXIT_OK
 
 
@@ -205,27 +257,43 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise _Terminated()
 
 
+def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    """Parse ``argv`` and run the command it names."""
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    if args.command == "export":
+        from abm.exports.command import run_export
+
+        return run_export(args)
+    if args.command == "experiment":
+        from abm.experiment_command import run_experiment_command
+
+        return run_experiment_command(args)
+    if args.command == "config":
+        from abm.config_command import run_config_command
+
+        return run_config_command(args)
+    return _run(args) if args.command == "run" else _validate(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status.
+
+    Messages name command-line options (``--overwrite``), not the Python arguments the same
+    checks name for library callers (:mod:`abm.wording`).
+    """
     parser = build_parser()
     _RESUMABLE.clear()
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        args = parser.parse_args(argv)
-        if args.command is None:
-            parser.print_help()
-            return EXIT_USAGE
-        if args.command == "export":
-            from abm.exports.command import run_export
-
-            return run_export(args)
-        if args.command == "experiment":
-            from abm.experiment_command import run_experiment_command
-
-            return run_experiment_command(args)
-        return _run(args) if args.command == "run" else _validate(args)
+        with command_line():
+            return _dispatch(parser, argv)
+    except SystemExit as exc:  # --help and --version print, then argparse exits
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
     except _UsageError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE

@@ -190,7 +190,7 @@ class Stress(_Section):
     persistence: float = _f(0.5, 0, 0.95, source="seed: autocorrelated (0.3 weight)")
     spike_probability: float = _f(0.05, 0, 1, source="seed: 10% spikes; halved because spikes "
                                   "here persist through the autocorrelation")
-    spike_points: tuple = _f((3, 5), 1, 9, source="seed/SPEC: spikes of +3 to +5 points")
+    spike_points: tuple = _f((3, 5), 1, 9, source="seed: spikes of +3 to +5 points")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,7 +244,7 @@ class Triggers(_Section):
     short_sleep_hours: float = _f(5.0, 0, 14, source="seed: < 5 h")
     long_sleep_hours: float = _f(9.0, 0, 14, source="seed: > 9 h")
     stress_rise_points: int = _f(3, 1, 9, source="seed: a sudden +3-5 points")
-    diet_min_items: int = _f(2, 1, 3, source="seed/SPEC: at least 2 of alcohol, caffeine, "
+    diet_min_items: int = _f(2, 1, 3, source="seed: at least 2 of alcohol, caffeine, "
                              "chocolate")
     weather_effect: float = _f(0.32, 0, 20, source="calibrated: cohort risk ratio 1.15-1.20")
     sleep_effect: float = _f(0.32, 0, 20, source="calibrated: cohort risk ratio 1.15-1.20")
@@ -262,8 +262,9 @@ class StressFeedback(_Section):
     """The required loop: an attack raises the next day's stress (SPEC §5)."""
 
     _path = "feedback.stress"
-    enabled: bool = _f(True, source="SPEC §5: on by default")
-    points: tuple = _f((1, 2), 0, 9, source="SPEC §5: +1 to +2 points; no published size "
+    enabled: bool = _f(True, source="required: the attack -> next-day stress loop; on by "
+                       "default")
+    points: tuple = _f((1, 2), 0, 9, source="assumption: +1 to +2 points; no published size "
                        "(Stubberud 2021), so kept small")
 
 
