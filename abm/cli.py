@@ -52,7 +52,9 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise _UsageError(f"{self.prog}: {message}")
 
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+    def parse_known_args(  # type: ignore[override]
+            self, args: Sequence[str] | None = None,
+            namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
         """As argparse's, but an argument no parser knows is an error at once, reported by the
         (sub)command it was given to, with the option it most resembles."""
         namespace, extras = super().parse_known_args(args, namespace)
@@ -116,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", metavar="FILE", type=Path,
                      help="TOML configuration file with sections [population], [weather], "
                      "[sleep], [stress], [diet], [attacks], [triggers], [feedback.stress], "
-                     "[feedback.sleep], [run]; unknown keys are refused")
+                     "[feedback.sleep], [run]; unknown keys are refused; 'abm config' "
+                     "prints a complete one to start from")
     run.add_argument("--patients", metavar="N", type=whole_number("--patients"),
                      help="number of patients (population.num_patients; default 1000)")
     run.add_argument("--days", metavar="D", type=whole_number("--days"),
