@@ -80,8 +80,8 @@ def test_overwrite_never_replaces_a_foreign_folder(tmp_path: Path, capsys) -> No
     (["run", "--days", "-3"], "--days must be at least 1"),
     (["run", "--seed", "-1"], "--seed must be in"),
     (["run", "--format", "xlsx"], "invalid choice"),
-    (["run", "--bogus"], "unrecognized arguments"),
-    (["frobnicate"], "invalid choice"),
+    (["run", "--bogus"], "unrecognized argument --bogus"),
+    (["frobnicate"], "unknown command 'frobnicate'"),
 ])
 def test_bad_options_exit_2_with_one_line(tmp_path: Path, capsys, args, words) -> None:
     out = tmp_path / "out"

@@ -1,9 +1,13 @@
-"""The ``abm`` command: ``abm run``, ``abm validate``, ``abm experiment``, ``abm export``.
+"""The ``abm`` command: ``abm run``, ``abm validate``, ``abm experiment``, ``abm export``,
+``abm config``.
 
 Bad input never produces a traceback: every :class:`~abm.errors.AbmError` and every usage error
 becomes one line on stderr and exit status 2, checked before anything is written. ``validate``
 exits 0 when every target passes and 1 when one fails. Ctrl-C and SIGTERM stop a run with a short
 message and status 130 or 143; outputs are written whole or not at all (``abm.output.write``).
+A mistyped option or command is answered with the nearest valid one ("did you mean"), since
+Python 3.11's argparse cannot do that itself; options must be spelled out in full, so that a
+prefix such as ``--patient`` is pointed at ``--patients`` rather than silently taken for it.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from abm import __version__
 from abm.cli.options import Parser, UsageError, whole_number
 from abm.errors import AbmError
+from abm.wording import command_line
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM
@@ -36,6 +42,8 @@ def _seed(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="abm", description="Simulate cohorts of migraine patients as SimPy "
                      "agents and write multimodal synthetic data with a known ground truth.")
+    parser.add_argument("--version", action="version", version=f"abm {__version__}",
+                        help="print abm's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     run = sub.add_parser("run", help="simulate a cohort and write its frames",
                          description="Simulate a cohort (default: 1000 patients x 180 days, "
@@ -44,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", metavar="FILE", type=Path,
                      help="TOML configuration file with sections [population], [weather], "
                      "[sleep], [stress], [diet], [attacks], [triggers], [feedback.stress], "
-                     "[feedback.sleep], [run]; unknown keys are refused")
+                     "[feedback.sleep], [run]; unknown keys are refused; 'abm config' "
+                     "prints a complete one to start from")
     run.add_argument("--patients", metavar="N", type=whole_number("--patients"),
                      help="number of patients (population.num_patients; default 1000)")
     run.add_argument("--days", metavar="D", type=whole_number("--days"),
@@ -71,16 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="finish an interrupted sharded run into --out, reusing the shards "
                      "already written (same options as the first attempt)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    val = sub.add_parser("validate", help="check an output folder against SPEC §7's targets",
+    val = sub.add_parser("validate", help="check an output folder against the validation "
+                         "targets",
                          description="Print the validation table (measured value, target, "
                          "pass/fail) of an output folder written with --format parquet or csv. "
                          "Exit 0 when all targets pass, 1 when one fails, 2 on bad input.")
     val.add_argument("folder", metavar="DIR", type=Path, help="output folder of abm run")
+    from abm.cli.config import add_config_parser
     from abm.cli.experiment import add_experiment_parser
     from abm.cli.export import add_export_parser
 
     add_experiment_parser(sub)
     add_export_parser(sub)
+    add_config_parser(sub)
     return parser
 
 
@@ -93,6 +105,7 @@ def _run(args: argparse.Namespace) -> int:
     from abm.progress import RunProgress
     from abm.scale.resources import check_resources
     from abm.scale.sharding import plan
+    from abm.wording import plural
 
     config = load_config(args.config) if args.config else Config()
     changes = {}
@@ -135,9 +148,9 @@ def _run(args: argparse.Namespace) -> int:
     if not args.quiet:
         elapsed = time.perf_counter() - started
         n, d = config.population.num_patients, config.run.days
-        what = f"{attacks} attacks" if attacks is not None else f"{len(shards)} shards"
-        print(f"abm: {n} patients x {d} days -> {args.out}/ ({args.format}, {what}) in "
-              f"{elapsed:.2f} s", file=sys.stderr)
+        what = plural(attacks, "attack") if attacks is not None else plural(len(shards), "shard")
+        print(f"abm: {plural(n, 'patient')} x {plural(d, 'day')} -> {args.out}/ ({args.format}, "
+              f"{what}) in {elapsed:.2f} s", file=sys.stderr)
     return EXIT_OK
 
 
@@ -181,27 +194,43 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise _Terminated()
 
 
+def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    """Parse ``argv`` and run the command it names."""
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    if args.command == "export":
+        from abm.cli.export import run_export
+
+        return run_export(args)
+    if args.command == "experiment":
+        from abm.cli.experiment import run_experiment_command
+
+        return run_experiment_command(args)
+    if args.command == "config":
+        from abm.cli.config import run_config_command
+
+        return run_config_command(args)
+    return _run(args) if args.command == "run" else _validate(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status.
+
+    Messages name command-line options (``--overwrite``), not the Python arguments the same
+    checks name for library callers (:mod:`abm.wording`).
+    """
     parser = build_parser()
     _RESUMABLE.clear()
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        args = parser.parse_args(argv)
-        if args.command is None:
-            parser.print_help()
-            return EXIT_USAGE
-        if args.command == "export":
-            from abm.cli.export import run_export
-
-            return run_export(args)
-        if args.command == "experiment":
-            from abm.cli.experiment import run_experiment_command
-
-            return run_experiment_command(args)
-        return _run(args) if args.command == "run" else _validate(args)
+        with command_line():
+            return _dispatch(parser, argv)
+    except SystemExit as exc:  # --help and --version print, then argparse exits
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from abm.cli.options import whole_number
+from abm.wording import plural
 
 if TYPE_CHECKING:
     from abm.experiments.experiment import Experiment
@@ -66,9 +67,11 @@ def run_experiment_command(args: argparse.Namespace) -> int:
              "paired_migraine_days_per_month_diff", "chronification_share"]))
         if focus.height:
             print(long_table(focus), file=sys.stdout)
-        print(f"abm: experiment {experiment.name!r}: {len(experiment.variants)} variants x "
-              f"{experiment.replicates} replicates on {result.workers} workers -> {out}/ in "
-              f"{result.wall_seconds:.1f} s", file=sys.stderr)
+        print(f"abm: experiment {experiment.name!r}: "
+              f"{plural(len(experiment.variants), 'variant')} x "
+              f"{plural(experiment.replicates, 'replicate')} on "
+              f"{plural(result.workers, 'worker')} -> {out}/ in {result.wall_seconds:.1f} s",
+              file=sys.stderr)
     return 0
 
 
@@ -119,9 +122,9 @@ def run_script(script: str, doc: str | None, build: Callable[[str], Experiment],
         return 130
     e = experiment
     n, days = e.base.population.num_patients, e.base.run.days
-    print(f"## {name} ({size}): {n} patients x {days} days x {e.replicates} replicates "
-          f"(seeds {e.seeds[0]}-{e.seeds[-1]}), {len(e.variants)} variants, "
-          f"{result.workers} workers\n")
+    print(f"## {name} ({size}): {plural(n, 'patient')} x {plural(days, 'day')} x "
+          f"{plural(e.replicates, 'replicate')} (seeds {e.seeds[0]}-{e.seeds[-1]}), "
+          f"{plural(len(e.variants), 'variant')}, {plural(result.workers, 'worker')}\n")
     for table in tables:
         print(result.table(table) + "\n")
     print(f"experiment wall time {result.wall_seconds:.1f} s; script wall time "

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from abm.cli.options import whole_number
+from abm.wording import plural
 
 EVENTLOG_FORMATS = ("xes", "ocel", "parquet", "csv")
 
@@ -108,7 +109,8 @@ def run_export(args: argparse.Namespace) -> int:
         from abm.exports.eventlog import export_eventlog
 
         done = export_eventlog(args.folder, args.to, args.format, args.overwrite)
-        line = (f"{done.events:,} events -> {args.to} ({done.fmt}, {_size(done.bytes)})")
+        line = (f"{plural(done.events, 'event', spec=',')} -> {args.to} ({done.fmt}, "
+                f"{_size(done.bytes)})")
     else:
         from abm.exports.fusemoe import export_fusemoe
 

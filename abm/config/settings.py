@@ -30,7 +30,7 @@ from abm.model.catalog import built_in
 
 @dataclasses.dataclass(frozen=True)
 class Run(Section):
-    """How long, from when, and with which seed."""
+    """How long, from which date, with which seed, and how large runs are split."""
 
     _path = "run"
     days: int = setting(180, 1, 36_600, source="seed: 180 days (6 months)")

@@ -3,7 +3,7 @@
 Day ``d`` covers ``[d, d + 1)`` of the ``simpy.Environment`` clock. Everything that happens on a
 day is scheduled at time ``d`` with a SimPy priority equal to its :class:`Phase`, so events at the
 same time are processed in phase order, never by accident of creation order (SimPy orders its
-queue by ``(time, priority, insertion)``). The phases of a day, in order (SPEC §1):
+queue by ``(time, priority, insertion)``). The phases of a day, in order:
 
 1. ``WEATHER``  – each :class:`~abm.model.weather.LocationWeather` publishes the weather of day d;
 2. ``ONSET``    – each patient's attack onset for day d is decided from the exposures of day d-1,

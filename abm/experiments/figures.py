@@ -1,6 +1,6 @@
 """Figures of an experiment, drawn with matplotlib's Agg backend (files only, no display).
 
-- :func:`risk_ratio_forest`: SPEC §7's next-day risk ratio per trigger, one marker per variant
+- :func:`risk_ratio_forest`: the next-day risk ratio per trigger, one marker per variant
   with its 95% interval over replicates (or, with one replicate, the run's own Mantel-Haenszel
   interval), against the user's target band 1.15-1.20.
 - :func:`migraine_days_boxplot`: migraine days per 30 days over the patients of one replicate,
@@ -28,6 +28,7 @@ import polars as pl
 
 from abm.engine.model import built_in_triggers
 from abm.output.recorder import MS_PER_DAY
+from abm.wording import plural
 
 TRIGGERS = built_in_triggers()
 
@@ -113,7 +114,7 @@ def risk_ratio_forest(summary: pl.DataFrame, path: Path, title: str = "") -> Pat
     variants = list(dict.fromkeys(summary["variant"].to_list()))
     index = {(r["variant"], r["metric"]): r for r in summary.iter_rows(named=True)}
     fig, ax = plt.subplots(figsize=(8.5, 1.4 + 0.22 * len(TRIGGERS) * max(3, len(variants))))
-    ax.axvspan(1.15, 1.20, color="0.85", label="target 1.15-1.20 (SPEC §7)")
+    ax.axvspan(1.15, 1.20, color="0.85", label="target 1.15-1.20")
     ax.axvline(1.0, color="0.3", lw=0.8, ls="--")
     step = 0.8 / max(len(variants), 1)
     for k, (variant, color) in enumerate(zip(variants, _colors(len(variants)), strict=True)):
@@ -203,7 +204,7 @@ def timeline_plot(timeline: Timeline, path: Path, days: int = TIMELINE_DAYS) -> 
     axes[-1].set_xlim(0, min(days, int(x.max()) + 1) if x.size else days)
     shown = min(days, int(x.max()) + 1) if x.size else days
     fig.suptitle(f"Patient {timeline.patient_id}, variant {timeline.variant!r}, seed "
-                 f"{timeline.seed}: {timeline.feedback_attacks} attacks caused by feedback in "
-                 f"the run (first {shown} days shown)", fontsize=9)
+                 f"{timeline.seed}: {plural(timeline.feedback_attacks, 'attack')} caused by "
+                 f"feedback in the run (first {plural(shown, 'day')} shown)", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)

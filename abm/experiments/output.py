@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from abm.output.files import check_folder, file_record, write_folder
 from abm.output.write import MANIFEST
+from abm.wording import plural
 
 
 class ExperimentResult(Protocol):
@@ -71,8 +72,9 @@ def _write_files(result: ExperimentResult, folder: Path) -> None:
     result.patient_days.write_parquet(folder / "patient_days.parquet")
     names = e.metric_names
     (folder / "summary.md").write_text(
-        f"# {e.name}\n\n{e.description}\n\n{len(e.variants)} variants x {e.replicates} "
-        f"replicates (seeds {e.seeds[0]}-{e.seeds[-1]}); reference: {e.reference}; baselines "
+        f"# {e.name}\n\n{e.description}\n\n{plural(len(e.variants), 'variant')} x "
+        f"{plural(e.replicates, 'replicate')} (seeds {e.seeds[0]}-{e.seeds[-1]}); reference: "
+        f"{e.reference}; baselines "
         f"{'pinned to the reference' if e.pin_baselines else 'calibrated per run'}.\n\n"
         + long_table(result.summary) + "\n", encoding="utf-8")
     if any(m.startswith("risk_ratio_") for m in names):

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import polars as pl
 
+from abm import wording
 from abm.config.settings import Config
 from abm.errors import InputError, OutputError
-from abm.output.files import check_folder, writable_parent
+from abm.output.files import check_file, check_folder
 from abm.output.write import read_manifest, read_outputs
 
 #: formats of ``abm run`` that can be exported (seed-csv does not hold the event log)
@@ -38,17 +39,13 @@ def load_run(folder: Path) -> tuple[dict[str, pl.DataFrame], Config]:
 def check_outside(target: Path, source: Path, option: str) -> None:
     """Refuse a target inside the source folder (or the source folder itself)."""
     if target.absolute().resolve().is_relative_to(source.absolute().resolve()):
-        raise OutputError(f"{target}: {option} must be outside the abm output folder {source} "
-                          "(its manifest lists every file it may hold)")
+        raise OutputError(f"{target}: {wording.option(option)} must be outside the abm output "
+                          f"folder {source} (its manifest lists every file it may hold)")
 
 
 def check_file_target(target: Path, overwrite: bool, option: str = "--to") -> None:
     """Refuse a file target that is a folder, exists without ``overwrite`` or cannot be made."""
-    if target.is_dir():
-        raise OutputError(f"{target}: is a folder; {option} must name a file")
-    if target.exists() and not overwrite:
-        raise OutputError(f"{target}: already exists; pass --overwrite to replace it")
-    writable_parent(target)
+    check_file(target, overwrite, option)
 
 
 def check_folder_target(target: Path, overwrite: bool, ours: Callable[[str], bool],

@@ -49,6 +49,7 @@ from typing import TextIO
 import numpy as np
 import polars as pl
 
+from abm import wording
 from abm.engine.model import built_in_triggers
 from abm.errors import ConfigError
 from abm.exports import atomic
@@ -144,10 +145,12 @@ def resolve_format(fmt: str | None, to: Path) -> str:
     if fmt is None:
         fmt = SUFFIX_FORMAT.get(to.suffix.lower())
         if fmt is None:
-            raise ConfigError(f"--format is needed: {to.name!r} has no suffix of "
-                              f"{', '.join(SUFFIX_FORMAT)}; use one of {', '.join(FORMATS)}")
+            raise ConfigError(f"{wording.option('--format', 'fmt')} is needed: {to.name!r} has no "
+                              f"suffix of {', '.join(SUFFIX_FORMAT)}; use one of "
+                              f"{', '.join(FORMATS)}")
     if fmt not in FORMATS:
-        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise ConfigError(f"{wording.option('--format', 'fmt')} must be one of "
+                          f"{', '.join(FORMATS)}, got {fmt!r}")
     return fmt
 
 
@@ -330,7 +333,8 @@ def _xes_header(frames: dict[str, pl.DataFrame]) -> str:
         '\t\t<string key="lifecycle:transition" value="complete"/>\n'
         "\t</global>\n"
         '\t<classifier name="Activity" keys="concept:name"/>\n'
-        f'\t<string key="concept:name" value="abm migraine cohort: {n} patients x {days} days"/>'
+        f'\t<string key="concept:name" value="abm migraine cohort: '
+        f'{wording.plural(n, "patient")} x {wording.plural(days, "day")}"/>'
         "\n")
 
 

@@ -21,7 +21,7 @@ list of dicts, one per sample, with
 
 Samples: one per patient and label day ``L`` in ``window_days … days-1``; the window is the
 ``window_days`` days before ``L``, starting at midnight. A label day with an attack already under
-way at its start is not at risk of an onset and its sample is dropped, as in SPEC §7's risk set;
+way at its start is not at risk of an onset and its sample is dropped, as in the risk set;
 the counts of dropped samples are in ``fusemoe.json``.
 
 Observations follow the event log's times of day (``abm.output.events.LOG_HOUR``): weather at 00:00,
@@ -52,6 +52,7 @@ from typing import BinaryIO
 import numpy as np
 import polars as pl
 
+from abm import wording
 from abm.errors import ConfigError, InputError
 from abm.exports import atomic
 from abm.output import files
@@ -133,14 +134,16 @@ def file_name(split: str, task: str) -> str:
 def check_options(window_days: int, task: str, seed: int | None) -> None:
     """Refuse options FuseMoE or the export cannot use."""
     if isinstance(window_days, bool) or not isinstance(window_days, int) or window_days < 1:
-        raise ConfigError(f"--window-days must be a whole number >= 1, got {window_days!r}")
+        raise ConfigError(f"{wording.option('--window-days')} must be a whole number >= 1, "
+                          f"got {window_days!r}")
     if not TASK_PATTERN.fullmatch(task):
-        raise ConfigError(f"--task must be letters, digits, '_', '-' or '.', got {task!r}")
+        raise ConfigError(f"{wording.option('--task')} must be letters, digits, '_', '-' or '.', "
+                          f"got {task!r}")
     if "ihm" not in task and "los" not in task:
-        raise ConfigError(f"--task must contain 'ihm' (or 'los'): FuseMoE picks its binary "
-                          f"cross-entropy loss from the task name, got {task!r}")
+        raise ConfigError(f"{wording.option('--task')} must contain 'ihm' (or 'los'): FuseMoE "
+                          f"picks its binary cross-entropy loss from the task name, got {task!r}")
     if seed is not None and not 0 <= seed < 2**63:
-        raise ConfigError(f"--seed must be in [0, 2**63), got {seed}")
+        raise ConfigError(f"{wording.option('--seed')} must be in [0, 2**63), got {seed}")
 
 
 def split_patients(n: int, seed: int) -> dict[str, np.ndarray]:
@@ -179,8 +182,8 @@ def cohort_arrays(frames: dict[str, pl.DataFrame]) -> _Cohort:
     n = patients.height
     days = int(daily["day"].max()) + 1 if daily.height else 0  # type: ignore[arg-type]
     if daily.height != n * days or n == 0:
-        raise InputError(f"the daily frame has {daily.height} rows, expected one per patient "
-                         f"and day ({n} x {days}); not a complete abm output")
+        raise InputError(f"the daily frame has {wording.plural(daily.height, 'row')}, expected "
+                         f"one per patient and day ({n} x {days}); not a complete abm output")
 
     def matrix(columns: list[str]) -> np.ndarray:
         return (daily.select(pl.col(c).cast(pl.Float64) for c in columns).to_numpy()
@@ -353,8 +356,9 @@ def plan(frames: dict[str, pl.DataFrame], window_days: int = WINDOW_DAYS,
     cohort = cohort_arrays(frames)
     n, days = cohort.shape
     if window_days >= days:
-        raise ConfigError(f"--window-days must be less than the run's {days} days (a window "
-                          f"and a label day), got {window_days}")
+        raise ConfigError(f"{wording.option('--window-days')} must be less than the run's "
+                          f"{wording.plural(days, 'day')} (a window and a label day), got "
+                          f"{window_days}")
     split = split_patients(n, seed)
     mean, sd = statistics(cohort, split["train"])
     return Plan(cohort, window_days, seed, split, mean, sd,

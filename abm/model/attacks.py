@@ -1,4 +1,4 @@
-"""What an attack is: its timing, length, severity and aura (SPEC §4), and the ``Attack`` event.
+"""What an attack is: its timing, length, severity and aura, and the ``Attack`` event.
 
 The characteristics an attack would have if it started on day t are drawn for every day from the
 patient's streams (``abm.engine.streams``), so an attack that starts on the same day in two variants
@@ -33,7 +33,7 @@ PURPOSES = ("onset", "onset_hour", "morning_hour", "duration", "severity", "aura
 
 @dataclass(frozen=True)
 class AttacksSettings(Section):
-    """What an attack looks like once it starts."""
+    """What an attack looks like once it starts: duration, onset hour, severity, aura."""
 
     _path = "attacks"
     duration_median_hours: float = setting(24.0, 4, 72, source="Dodick 2018: median pain duration "

@@ -26,7 +26,7 @@ ITEMS = {"alcohol_consumed": "alcohol_probability", "caffeine_consumed": "caffei
 
 @dataclass(frozen=True)
 class DietSettings(Section):
-    """Daily diet flags and water."""
+    """Daily alcohol, caffeine, chocolate and processed food (chances per day) and water."""
 
     _path = "diet"
     alcohol_probability: tuple = setting((0.05, 0.30), 0, 1, source="seed: U(0.05, 0.3) per "

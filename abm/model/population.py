@@ -21,7 +21,8 @@ from abm.model.component import Column, Component
 
 @dataclass(frozen=True)
 class PopulationSettings(Section):
-    """Who the patients are."""
+    """Who the patients are: cohort size, chronic and aura shares, sex, age, migraine
+    frequency, trigger susceptibility."""
 
     _path = "population"
     num_patients: int = setting(1000, 1, 10_000_000_000, source="seed: 1000 patients")

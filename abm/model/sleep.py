@@ -28,7 +28,7 @@ QUALITY_BEST_HOURS, QUALITY_POINTS_PER_HOUR = 7.5, 8.0
 
 @dataclass(frozen=True)
 class SleepSettings(Section):
-    """Nightly sleep."""
+    """Nightly sleep: duration, night-to-night persistence, disrupted nights, stages."""
 
     _path = "sleep"
     mean_hours: float = setting(7.0, 3, 12, source="seed: N(7, 1.5); Vgontzas 2020: 7.3 +- 1.2 h")

@@ -28,7 +28,7 @@ LATENT_MARGIN = 0.49
 
 @dataclass(frozen=True)
 class StressSettings(Section):
-    """Daily stress on a 1-10 integer scale."""
+    """Daily stress on a 1-10 scale: personal baseline, weekday rhythm, spikes."""
 
     _path = "stress"
     baseline: tuple = setting((2.0, 5.0), 1, 10, source="seed: U(2, 5) per patient")
@@ -38,7 +38,7 @@ class StressSettings(Section):
     persistence: float = setting(0.5, 0, 0.95, source="seed: autocorrelated (0.3 weight)")
     spike_probability: float = setting(0.05, 0, 1, source="seed: 10% spikes; halved because "
                                        "spikes here persist through the autocorrelation")
-    spike_points: tuple = setting((3, 5), 1, 9, source="seed/SPEC: spikes of +3 to +5 points")
+    spike_points: tuple = setting((3, 5), 1, 9, source="seed: spikes of +3 to +5 points")
 
 
 def round_level(latent: Any) -> Any:

@@ -33,7 +33,8 @@ BURN_IN_DAYS = 60
 
 @dataclass(frozen=True)
 class WeatherSettings(Section):
-    """Location weather: seasonal temperature, humidity, pressure systems."""
+    """Weather of each location: seasonal temperature, humidity, pressure systems, and each
+    patient's offsets from their location."""
 
     _path = "weather"
     temperature_mean_c: float = setting(15.0, -50, 50, source="seed: 15 + 15 sin(...)")

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from abm import wording
 from abm.errors import OutputError
 
 
@@ -33,7 +34,12 @@ def file_record(path: Path) -> dict:
 
 
 def writable_parent(path: Path) -> Path:
-    """The nearest existing folder above ``path``; refused if it is a file or not writable."""
+    """The nearest existing folder above ``path``; refused if it is a file or not writable.
+
+    Permission bits do not tell the whole story: root may write anywhere by them, yet not into
+    ``/sys`` or a read-only mount. So a hidden folder is made there and removed at once, the same
+    operation a writer starts with; a failure is reported as what it is, before any work.
+    """
     parent = path.absolute().parent
     while not parent.exists():
         parent = parent.parent
@@ -41,6 +47,12 @@ def writable_parent(path: Path) -> Path:
         raise OutputError(f"{path}: cannot be created, {parent} is a file")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"{parent}: folder is not writable")
+    probe = parent / f".abm-probe{PARTIAL}{uuid.uuid4().hex[:12]}"
+    try:
+        probe.mkdir()
+    except OSError as exc:
+        raise OutputError(f"{parent}: folder is not writable ({exc.strerror or exc})") from None
+    probe.rmdir()
     return parent
 
 
@@ -65,14 +77,26 @@ def check_folder(target: Path, overwrite: bool, option: str,
     output of the same kind (it returns what to say about it, or ``None``); and a target whose
     nearest existing folder is not writable."""
     if target.exists() and not target.is_dir():
-        raise OutputError(f"{target}: is a file; {option} must be a folder")
+        raise OutputError(f"{target}: is a file; {wording.option(option)} must be a folder")
     entries = [p.name for p in target.iterdir()] if target.is_dir() else []
     if entries:
         if not overwrite:
-            raise OutputError(f"{target}: already holds data; pass --overwrite to replace it")
+            raise OutputError(f"{target}: already holds data; pass "
+                              f"{wording.switch('--overwrite')} to replace it")
         complaint = foreign(entries)
         if complaint:
             raise OutputError(f"{target}: {complaint}; choose another folder")
+    writable_parent(target)
+
+
+def check_file(target: Path, overwrite: bool, option: str) -> None:
+    """Refuse, before any work, a file target that is a folder, exists without ``overwrite``,
+    or cannot be made; ``option`` is what names the target (``--to``)."""
+    if target.is_dir():
+        raise OutputError(f"{target}: is a folder; {wording.option(option)} must name a file")
+    if target.exists() and not overwrite:
+        raise OutputError(f"{target}: already exists; pass {wording.switch('--overwrite')} to "
+                          "replace it")
     writable_parent(target)
 
 

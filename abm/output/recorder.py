@@ -1,4 +1,4 @@
-"""Turn a finished cohort into the output frames, column by column (SPEC §6).
+"""Turn a finished cohort into the output frames, column by column.
 
 Collecting is separate from exporting: this module only builds Polars frames in the schemas of
 ``abm.output.schemas`` from the cohort's final arrays and the patients' onset days. Everything is

@@ -12,7 +12,7 @@ from abm.config.settings import Config
 
 @dataclass
 class Result:
-    """The frames of a run (SPEC §6) and the configuration that made them."""
+    """The frames of a run and the configuration that made them."""
 
     config: Config
     patients: pl.DataFrame

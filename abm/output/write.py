@@ -1,4 +1,4 @@
-"""Writing a result to disk, and reading it back (SPEC §6).
+"""Writing a result to disk, and reading it back.
 
 Formats:
 
@@ -30,6 +30,7 @@ from abm.config.settings import Config
 from abm.errors import ConfigError, InputError
 from abm.output import schemas
 from abm.output.files import check_folder, file_record, sha256, write_folder
+from abm.wording import plural
 
 FORMATS = ("parquet", "csv", "seed-csv")
 MANIFEST = "manifest.json"
@@ -37,9 +38,10 @@ SEED_FILES = ("patient_profiles.csv", "migraine_events.csv", "sleep_data.csv",
               "weather_data.csv", "stress_diet_data.csv", "combined_data.csv")
 
 
-def check_target(out: Path, overwrite: bool) -> None:
-    """Refuse an output path that cannot or must not be written, before any work is done."""
-    check_folder(out, overwrite, "--out", lambda entries: None if MANIFEST in entries
+def check_target(out: Path, overwrite: bool, option: str = "--out") -> None:
+    """Refuse an output path that cannot or must not be written, before any work is done;
+    ``option`` names the path in messages (``abm.wording.option``)."""
+    check_folder(out, overwrite, option, lambda entries: None if MANIFEST in entries
                  else "holds files that are not an abm output")
 
 
@@ -169,8 +171,8 @@ def verify_files(folder: Path, manifest: dict) -> None:
             raise InputError(f"{folder / MANIFEST}: no checksum for {name}")
         size, expected = path.stat().st_size, record.get("bytes")
         if expected is not None and size != expected:
-            detail = (f"truncated, {size} of {expected} bytes" if size < expected
-                      else f"{size} bytes instead of {expected}")
+            detail = (f"truncated, {size} of {plural(expected, 'byte')}" if size < expected
+                      else f"{plural(size, 'byte')} instead of {expected}")
             raise InputError(f"{path}: changed since it was written ({detail})")
         if sha256(path) != record["sha256"]:
             raise InputError(f"{path}: changed since it was written (SHA-256 differs from "

@@ -25,6 +25,7 @@ from concurrent.futures.process import BrokenProcessPool
 from abm.config.settings import Config
 from abm.errors import AbmError
 from abm.scale.sharding import Shard, run_shard
+from abm.wording import plural
 
 RETRIES = 2
 OnDone = Callable[[dict], None]
@@ -98,7 +99,8 @@ class LocalEngine:
                 if attempts[shard.index] > RETRIES:
                     raise EngineError(f"shard {shard.index} (patients {shard.first}-"
                                       f"{shard.first + shard.count - 1}) failed "
-                                      f"{attempts[shard.index]} times: its worker process died")
+                                      f"{plural(attempts[shard.index], 'time')}: its worker "
+                                      "process died")
             pending = broken
 
 

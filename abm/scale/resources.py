@@ -13,6 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
+from abm import wording
 from abm.config.settings import Config
 from abm.errors import AbmError
 
@@ -26,7 +27,10 @@ class ResourceError(AbmError):
 
 
 def _gib(n: float) -> str:
-    return f"{n / 2**30:.1f} GiB"
+    """A size for a message: in GiB from 1 GiB up, else in MiB (never "0.0 GiB")."""
+    if n >= 2**30:
+        return f"{n / 2**30:.1f} GiB"
+    return f"{n / 2**20:.1f} MiB"
 
 
 def available_memory() -> int | None:
@@ -59,7 +63,8 @@ def estimate(config: Config, fmt: str = "parquet", processes: int = 1) -> tuple[
 def check_resources(config: Config, out: Path, fmt: str = "parquet", processes: int = 1) -> None:
     """Refuse a run whose estimated memory or disk need exceeds what is available."""
     memory, disk = estimate(config, fmt, processes)
-    size = f"{config.population.num_patients} patients x {config.run.days} days"
+    size = (f"{wording.plural(config.population.num_patients, 'patient')} x "
+            f"{wording.plural(config.run.days, 'day')}")
     have = available_memory()
     if have is not None and memory > have:
         raise ResourceError(f"{size} needs about {_gib(memory)} of memory, but only "
@@ -71,4 +76,5 @@ def check_resources(config: Config, out: Path, fmt: str = "parquet", processes: 
     free = shutil.disk_usage(folder).free
     if disk > free:
         raise ResourceError(f"{size} writes about {_gib(disk)} as {fmt}, but {folder} has only "
-                            f"{_gib(free)} free; choose another --out or a smaller run")
+                            f"{_gib(free)} free; choose another {wording.option('--out')} or a "
+                            "smaller run")

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from abm import wording
 from abm.config.settings import Config
 from abm.errors import OutputError
 from abm.output.files import file_record, is_partial, swap_into_place, write_atomic
@@ -124,8 +125,9 @@ def prepare(config: Config, out: Path, fmt: str, resume: bool) -> Path:
     wanted = {"format": fmt, "config": config.to_dict()}
     if staging.exists():
         if not resume:
-            raise OutputError(f"{staging}: an unfinished run into {out} is there; pass --resume "
-                              "to finish it, or delete that folder to start again")
+            raise OutputError(f"{staging}: an unfinished run into {out} is there; pass "
+                              f"{wording.switch('--resume')} to finish it, or delete that folder "
+                              "to start again")
         try:
             recorded = json.loads(run_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -174,9 +176,10 @@ def run_sharded(config: Config, out: Path, fmt: str, engine: object, resume: boo
     ``progress(shards_done, shards_total, patient_days_done)`` is called as shards finish.
     """
     if fmt not in ("parquet", "csv"):
-        raise OutputError(f"--format {fmt} is written as single files; sharded runs (more than "
-                          f"run.shard_patients = {config.run.shard_patients} patients) write "
-                          "parquet or csv")
+        raise OutputError(f"{wording.option('--format', 'fmt')} {fmt} is written as single "
+                          "files; sharded runs (more than run.shard_patients = "
+                          f"{wording.plural(config.run.shard_patients, 'patient')}) write parquet "
+                          "or csv")
     shards = plan(config)
     staging = prepare(config, out, fmt, resume)
     done = done_markers(staging)

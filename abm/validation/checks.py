@@ -1,4 +1,4 @@
-"""The validation targets of SPEC §7, measured on a run's frames, as a table.
+"""The validation targets, measured on a run's frames, as a table.
 
 Each row is a :class:`Check`: what is measured, the measured value, the target and whether it
 passes. ``abm validate DIR`` prints the table and exits 0 when all pass, 1 when a target fails.
@@ -22,6 +22,7 @@ from abm.engine import derive
 from abm.engine.model import Model
 from abm.errors import InputError
 from abm.validation.stats import auroc, fit_logistic, mantel_haenszel_rr, predict_logistic
+from abm.wording import plural
 
 #: patients re-simulated for the determinism check
 RESIMULATED_PATIENTS = 25
@@ -132,7 +133,7 @@ def _consistency(daily: pl.DataFrame, attacks: pl.DataFrame, n: int, days: int,
                        & (pl.col("end") > pl.col("date").cast(pl.Datetime("ms"))))["ok"])
     bad = int((~covered.fill_null(False)).sum())
     if bad:
-        problems.append(f"{bad} migraine days not covered by their attack")
+        problems.append(f"{plural(bad, 'migraine day')} not covered by their attack")
     onsets = daily.filter(pl.col("migraine_onset")).height
     if onsets != attacks.filter(pl.col("onset").dt.date() <= pl.lit(expected[-1])).height:
         problems.append("migraine_onset days disagree with the attacks frame")
@@ -160,7 +161,8 @@ def run_checks(frames: dict[str, pl.DataFrame], config: Config,
     n = patients.height
     days = config.run.days
     if daily.height != n * days:
-        raise InputError(f"daily has {daily.height} rows, expected {n} patients x {days} days")
+        raise InputError(f"daily has {plural(daily.height, 'row')}, expected "
+                         f"{plural(n, 'patient')} x {plural(days, 'day')}")
     checks: list[Check] = []
 
     realized = migraine_days_per_month(daily).join(
@@ -208,7 +210,7 @@ def run_checks(frames: dict[str, pl.DataFrame], config: Config,
         again = simulate(config.replace(**{"population.num_patients": k}))
         same = all(_frames_equal(again, name, frames, k, days) for name in
                    ("patients", "daily", "attacks"))
-        checks.append(Check("determinism", f"first {k} patients re-simulated: "
+        checks.append(Check("determinism", f"first {plural(k, 'patient')} re-simulated: "
                             f"{'identical' if same else 'DIFFERENT'}", "identical frames", same))
 
     score = learnability_auroc(daily, n, days)

@@ -9,17 +9,18 @@ from abm.config.fields import Section, setting
 
 @dataclass(frozen=True)
 class StressFeedback(Section):
-    """The required loop: an attack raises the next day's stress."""
+    """Feedback: an attack raises the next day's stress."""
 
     _path = "feedback.stress"
-    enabled: bool = setting(True, source="SPEC §5: on by default")
-    points: tuple = setting((1, 2), 0, 9, source="SPEC §5: +1 to +2 points; no published size "
+    enabled: bool = setting(True, source="required: the attack -> next-day stress loop; on by "
+                           "default")
+    points: tuple = setting((1, 2), 0, 9, source="assumption: +1 to +2 points; no published size "
                             "(Stubberud 2021), so kept small")
 
 
 @dataclass(frozen=True)
 class SleepFeedback(Section):
-    """Post-attack sleep: the night after an attack starts is a little longer."""
+    """Feedback: the night after an attack starts is a little longer."""
 
     _path = "feedback.sleep"
     enabled: bool = setting(False, source="off: the effect is real but tiny, and the user's "

@@ -10,7 +10,8 @@ from abm.errors import ConfigError
 
 @dataclass(frozen=True)
 class TriggersSettings(Section):
-    """Trigger rules (pure functions of logged values) and their relative effects.
+    """When a trigger counts as active, and how much an active trigger on one day raises the next
+    day's onset probability: by a factor 1 + effect x susceptibility.
 
     An active trigger on day d-1 multiplies the onset probability of day d by
     ``1 + effect * susceptibility``. With susceptibility U(0.1, 1.0) the default effect 0.32 gives
@@ -24,7 +25,7 @@ class TriggersSettings(Section):
     short_sleep_hours: float = setting(5.0, 0, 14, source="seed: < 5 h")
     long_sleep_hours: float = setting(9.0, 0, 14, source="seed: > 9 h")
     stress_rise_points: int = setting(3, 1, 9, source="seed: a sudden +3-5 points")
-    diet_min_items: int = setting(2, 1, 3, source="seed/SPEC: at least 2 of alcohol, caffeine, "
+    diet_min_items: int = setting(2, 1, 3, source="seed: at least 2 of alcohol, caffeine, "
                                   "chocolate")
     weather_effect: float = setting(0.32, 0, 20, source="calibrated: cohort risk ratio 1.15-1.20")
     sleep_effect: float = setting(0.32, 0, 20, source="calibrated: cohort risk ratio 1.15-1.20")
