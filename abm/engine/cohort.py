@@ -72,6 +72,9 @@ class Cohort:
         self.callbacks: list[Any] = []
         self.fast_rules: list[Any] = []
         self.compiled: Any = None
+        self.edited_columns: list[str] = []
+        #: where each region of the patients' packed states lies: name -> (offset, bytes, format)
+        self.layout: dict[str, tuple[int, int, str]] = {}
 
     def susceptibility(self) -> np.ndarray:
         """``(n, K)`` susceptibilities in the model's risk-factor order."""

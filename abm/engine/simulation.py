@@ -178,11 +178,13 @@ def run_agents(cohort: Cohort, progress: Progress | None = None) -> simpy.Enviro
                       for k in range(cohort.config.population.num_locations)]
     for agent in weather_agents:
         env.process(agent.live(env, days))
-    states = pack_states(cohort)
     # rules that only make planned edits share one callback; the others are called as they are
     cohort.fast_rules = [r for r in cohort.model.rules
                          if type(r).__call__ is FeedbackRule.__call__]
     cohort.compiled = Compiled(cohort.model, cohort.fast_rules, cohort.planned)
+    cohort.edited_columns = sorted({column for rule in cohort.fast_rules
+                                    for column, _, _ in cohort.planned[rule.name]})
+    states = pack_states(cohort)
     cohort.callbacks = ([cohort.compiled.apply_rules] if cohort.fast_rules else []) + [
         r for r in cohort.model.rules if r not in cohort.fast_rules] + cohort.model.callbacks
     patients = [Patient(i, cohort, weather_agents[loc], states[i])
