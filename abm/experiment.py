@@ -347,9 +347,13 @@ def _execute(experiment: Experiment, workers: int,
 
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     from abm.engines import polars_threads
+    from abm.mainguard import check_main_guard, in_bootstrap
 
+    if in_bootstrap():      # a worker re-running an unguarded script: the parent explains
+        raise SystemExit(1)
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_start,
                                initargs=(polars_threads(workers),),
@@ -360,8 +364,10 @@ def _execute(experiment: Experiment, workers: int,
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in sorted(done, key=lambda f: (f.result().replicate, f.result().variant)):
                 pending |= {pool.submit(_run_task, t) for t in keep(future.result())}
-    except BaseException:
+    except BaseException as exc:
         pool.shutdown(wait=True, cancel_futures=True)
+        if isinstance(exc, BrokenProcessPool):
+            check_main_guard(f"run_experiment(workers={workers})")
         raise
     pool.shutdown(wait=True)
     return outputs
