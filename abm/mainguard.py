@@ -53,10 +53,16 @@ def _guarded(path: str, line: int) -> bool:
 
 def _main_script_line(frame: FrameType | None) -> tuple[str, int] | None:
     """The main script's file and the line of its top-level code that is running, if the call
-    comes from there (not from an interactive session or ``python -c``)."""
+    comes from there and workers import that script again (not from an interactive session,
+    ``python -c`` or ``python -m package``)."""
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
     if main is None or not path:
+        return None
+    # as multiprocessing.spawn decides: a main module run by name (python -m pkg.mod) is
+    # imported again by name, except a package's __main__, which workers never import
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    if name is not None and (name == "__main__" or name.endswith(".__main__")):
         return None
     while frame is not None:
         if frame.f_code.co_name == "<module>" and frame.f_globals is vars(main):

@@ -89,3 +89,17 @@ def test_guard_is_found_by_line(tmp_path: Path) -> None:
     assert [_guarded(str(script), line) for line in range(1, 11)] == [
         False, False, True, True, True, True, True, True, False, False]
     assert not _guarded(str(tmp_path / "missing.py"), 1)
+
+
+def test_a_package_main_is_not_imported_again(tmp_path: Path) -> None:
+    # python -m package runs package/__main__.py, which workers never import: an unguarded call
+    # there works, and a pool broken by a killed worker is not blamed on a missing guard
+    package = tmp_path / "tinypkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(EXPERIMENT + "\nmain()\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
+    done = subprocess.run([sys.executable, "-m", "tinypkg"], cwd=tmp_path, env=env, text=True,
+                          capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "finished" in done.stdout
