@@ -1,4 +1,4 @@
-"""The user's original entry point, kept working (SPEC §8).
+"""The user's original entry point, kept working.
 
 ``SyntheticDataGenerator(num_patients=1000, days=180, output_dir='./data', seed=None)
 .generate_data()`` simulates with the default configuration, writes the seed's CSV layout to

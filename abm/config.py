@@ -7,8 +7,10 @@ object that exists is valid. Unknown keys, wrong types, NaN, infinities and out-
 refused with a :class:`~abm.errors.ConfigError` naming the dotted field, e.g.
 ``population.chronic_ratio must be in [0, 1], got 1.5``.
 
-Sources are abbreviated as in ``LITERATURE.md``: "seed" is the user's design document; "SPEC" is the
-data contract. Values marked "assumption" have no published figure behind them and are kept small.
+Sources: "seed" is the user's original design document; "design" is a rule of this model that the
+seed does not state; published sources are cited by first author and year (listed in full in the
+README's References). Values marked "assumption" have no published figure behind them and are kept
+small.
 
 Change values with :meth:`Config.replace` (dotted keys) or :func:`load_config` (TOML).
 """
@@ -109,7 +111,7 @@ class _Section:
 
 @dataclasses.dataclass(frozen=True)
 class Population(_Section):
-    """Who the patients are (SPEC §2)."""
+    """Who the patients are: demographics, migraine type, target frequency, susceptibility."""
 
     _path = "population"
     num_patients: int = _f(1000, 1, 10_000_000_000, source="seed: 1000 patients")
@@ -126,7 +128,7 @@ class Population(_Section):
 
 @dataclasses.dataclass(frozen=True)
 class Weather(_Section):
-    """Location weather (SPEC §3): seasonal temperature, humidity, pressure systems."""
+    """Location weather: seasonal temperature, humidity, pressure systems."""
 
     _path = "weather"
     temperature_mean_c: float = _f(15.0, -50, 50, source="seed: 15 + 15 sin(...)")
@@ -159,7 +161,7 @@ class Weather(_Section):
 
 @dataclasses.dataclass(frozen=True)
 class Sleep(_Section):
-    """Nightly sleep (SPEC §3)."""
+    """Nightly sleep: habitual length, night-to-night variation, weekends, disrupted nights."""
 
     _path = "sleep"
     mean_hours: float = _f(7.0, 3, 12, source="seed: N(7, 1.5); Vgontzas 2020: 7.3 +- 1.2 h")
@@ -180,7 +182,7 @@ class Sleep(_Section):
 
 @dataclasses.dataclass(frozen=True)
 class Stress(_Section):
-    """Daily stress on a 1-10 integer scale (SPEC §3)."""
+    """Daily stress on a 1-10 integer scale."""
 
     _path = "stress"
     baseline: tuple = _f((2.0, 5.0), 1, 10, source="seed: U(2, 5) per patient")
@@ -190,12 +192,12 @@ class Stress(_Section):
     persistence: float = _f(0.5, 0, 0.95, source="seed: autocorrelated (0.3 weight)")
     spike_probability: float = _f(0.05, 0, 1, source="seed: 10% spikes; halved because spikes "
                                   "here persist through the autocorrelation")
-    spike_points: tuple = _f((3, 5), 1, 9, source="seed/SPEC: spikes of +3 to +5 points")
+    spike_points: tuple = _f((3, 5), 1, 9, source="seed: spikes of +3 to +5 points")
 
 
 @dataclasses.dataclass(frozen=True)
 class Diet(_Section):
-    """Daily diet flags and water (SPEC §3)."""
+    """Daily diet flags and water."""
 
     _path = "diet"
     alcohol_probability: tuple = _f((0.05, 0.30), 0, 1, source="seed: U(0.05, 0.3) per patient")
@@ -210,7 +212,7 @@ class Diet(_Section):
 
 @dataclasses.dataclass(frozen=True)
 class Attacks(_Section):
-    """What an attack looks like once it starts (SPEC §4)."""
+    """What an attack looks like once it starts: timing, length, severity, aura."""
 
     _path = "attacks"
     duration_median_hours: float = _f(24.0, 4, 72, source="Dodick 2018: median pain duration "
@@ -231,12 +233,13 @@ class Attacks(_Section):
 
 @dataclasses.dataclass(frozen=True)
 class Triggers(_Section):
-    """Trigger rules (pure functions of logged values) and their relative effects (SPEC §3-4).
+    """Trigger rules (pure functions of logged values) and their relative effects.
 
     An active trigger on day d-1 multiplies the onset probability of day d by
     ``1 + effect * susceptibility``. With susceptibility U(0.1, 1.0) the default effect 0.32 gives
-    a cohort risk ratio of about 1.175, the middle of the user's "15-20%" read as a relative effect
-    (SPEC §4, §7), within the published significant ORs 1.27-2.1 being the stronger end.
+    a cohort risk ratio of about 1.175, the middle of the seed's "15-20%" read as a relative effect
+    (the target ``abm validate`` checks), below the published significant odds ratios of 1.27-2.1
+    (Kimoto 2011, Bertisch 2020, Mostofsky 2020).
     """
 
     _path = "triggers"
@@ -244,8 +247,8 @@ class Triggers(_Section):
     short_sleep_hours: float = _f(5.0, 0, 14, source="seed: < 5 h")
     long_sleep_hours: float = _f(9.0, 0, 14, source="seed: > 9 h")
     stress_rise_points: int = _f(3, 1, 9, source="seed: a sudden +3-5 points")
-    diet_min_items: int = _f(2, 1, 3, source="seed/SPEC: at least 2 of alcohol, caffeine, "
-                             "chocolate")
+    diet_min_items: int = _f(2, 1, 3, source="design: at least 2 of alcohol, caffeine, "
+                             "chocolate (the seed's three dietary flags)")
     weather_effect: float = _f(0.32, 0, 20, source="calibrated: cohort risk ratio 1.15-1.20")
     sleep_effect: float = _f(0.32, 0, 20, source="calibrated: cohort risk ratio 1.15-1.20")
     stress_effect: float = _f(0.32, 0, 20, source="calibrated: cohort risk ratio 1.15-1.20")
@@ -259,11 +262,11 @@ class Triggers(_Section):
 
 @dataclasses.dataclass(frozen=True)
 class StressFeedback(_Section):
-    """The required loop: an attack raises the next day's stress (SPEC §5)."""
+    """The required loop: an attack raises the next day's stress."""
 
     _path = "feedback.stress"
-    enabled: bool = _f(True, source="SPEC §5: on by default")
-    points: tuple = _f((1, 2), 0, 9, source="SPEC §5: +1 to +2 points; no published size "
+    enabled: bool = _f(True, source="design: the required loop, on by default")
+    points: tuple = _f((1, 2), 0, 9, source="design: +1 to +2 points; no published size "
                        "(Stubberud 2021), so kept small")
 
 
@@ -279,7 +282,7 @@ class SleepFeedback(_Section):
 
 @dataclasses.dataclass(frozen=True)
 class Feedback(_Section):
-    """Feedback rules attached to attack events (SPEC §5); each can be switched off."""
+    """Feedback rules attached to attack events; each can be switched off."""
 
     _path = "feedback"
     stress: StressFeedback = dataclasses.field(default_factory=StressFeedback)
@@ -326,7 +329,8 @@ _FEEDBACK: dict[str, type] = {"stress": StressFeedback, "sleep": SleepFeedback}
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """The whole configuration of a run. Every default is the user's design (SPEC)."""
+    """The whole configuration of a run. Every default is the user's original design where it
+    gives one; the README's Configuration table says where each default comes from."""
 
     population: Population = dataclasses.field(default_factory=Population)
     weather: Weather = dataclasses.field(default_factory=Weather)

@@ -1,4 +1,4 @@
-"""Writing a result to disk, and reading it back (SPEC §6).
+"""Writing a result to disk, and reading it back.
 
 Formats:
 

@@ -1,4 +1,4 @@
-"""Feedback rules: callbacks on the ``Attack`` event that change a patient's future (SPEC §5).
+"""Feedback rules: callbacks on the ``Attack`` event that change a patient's future.
 
 A rule is any callable taking the attack (SimPy's callback contract); it changes the future through
 the patient's editing methods (:meth:`abm.patient.Patient.raise_stress`,
@@ -9,7 +9,7 @@ of the edited days up to date and record the edit for the ``events`` log. Pass y
 Built in:
 
 - :class:`StressAfterAttack` (on): the day after an attack starts, stress rises by 1-2 points
-  (SPEC §5; no published effect size, Stubberud 2021, so it is kept small). The rise can make a
+  (the required loop; no published effect size, Stubberud 2021, so it is kept small). The rise can make a
   stress trigger and so a next attack: the loop.
 - :class:`SleepAfterAttack` (off): the night of the onset day is 7.3 min longer (Vgontzas 2020).
 

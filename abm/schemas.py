@@ -1,4 +1,4 @@
-"""Every output frame's columns, dtypes, units and meaning, declared once (SPEC §2-§6).
+"""Every output frame's columns, dtypes, units and meaning, declared once.
 
 The recorder builds frames in exactly these schemas, the exporters write them, validation reads
 them back, and the README's tables of columns are these declarations.
@@ -101,8 +101,10 @@ EVENTS = {
     "name": (pl.Categorical(), "", "what ``value`` is: pressure, stress_level, diet_items, "
              "total_sleep_hours, severity, duration_hours; the trigger's name; or "
              "rule:column for feedback"),
-    "value": (pl.Float64, "", "sleep hours, stress level, number of diet items, pressure "
-              "change, severity, or the feedback's change"),
+    "value": (pl.Float64, "", "by event: weather, the location's pressure (hPa); stress_log, "
+              "the stress level; diet_log, the number of diet items; sleep, the sleep hours; "
+              "migraine_onset, the severity; migraine_end, the duration in hours; feedback, the "
+              "change the rule made; trigger, null"),
     "attack_id": (pl.Categorical(), "", "the attack an onset, end or feedback belongs to"),
     "target_date": (pl.Date, "", "feedback only: the date whose value the rule changed"),
 }

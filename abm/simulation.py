@@ -1,4 +1,4 @@
-"""Build the cohort, run it on one SimPy environment, and return the frames (SPEC §1).
+"""Build the cohort, run it on one SimPy environment, and return the frames.
 
 A run has three stages:
 
@@ -253,7 +253,8 @@ def run_agents(cohort: Cohort, progress: Progress | None = None) -> simpy.Enviro
 
 @dataclass
 class Result:
-    """The frames of a run (SPEC §6) and the configuration that made them."""
+    """The frames of a run (columns: ``abm.schemas``, the README's Outputs) and the configuration
+    that made them."""
 
     config: Config
     patients: pl.DataFrame
