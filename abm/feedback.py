@@ -9,8 +9,8 @@ of the edited days up to date and record the edit for the ``events`` log. Pass y
 Built in:
 
 - :class:`StressAfterAttack` (on): the day after an attack starts, stress rises by 1-2 points
-  (the required loop; no published effect size, Stubberud 2021, so it is kept small). The rise can make a
-  stress trigger and so a next attack: the loop.
+  (the required loop; no published effect size, Stubberud 2021, so it is kept small). The rise
+  can make a stress trigger and so a next attack: the loop.
 - :class:`SleepAfterAttack` (off): the night of the onset day is 7.3 min longer (Vgontzas 2020).
 
 An onset is marked ``caused_by_feedback`` when, with the same random draws, it would not have

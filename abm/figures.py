@@ -1,8 +1,8 @@
 """Figures of an experiment, drawn with matplotlib's Agg backend (files only, no display).
 
-- :func:`risk_ratio_forest`: the next-day risk ratio per trigger (as ``abm validate``), one marker per variant
-  with its 95% interval over replicates (or, with one replicate, the run's own Mantel-Haenszel
-  interval), against the user's target band 1.15-1.20.
+- :func:`risk_ratio_forest`: the next-day risk ratio per trigger (as ``abm validate``), one
+  marker per variant with its 95% interval over replicates (or, with one replicate, the run's own
+  Mantel-Haenszel interval), against the user's target band 1.15-1.20.
 - :func:`migraine_days_boxplot`: migraine days per 30 days over the patients of one replicate,
   one box per variant, with the ICHD-3 chronic line at 15 days.
 - :func:`timeline_plot`: one patient's sleep, stress and pressure with attacks shaded; attacks

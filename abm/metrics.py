@@ -8,16 +8,17 @@ Per run (:func:`run_metrics`, computed in the worker that ran the simulation):
 
 - ``migraine_days``: migraine days per 30 days per patient, its mean, SD and quartiles. A day counts
   when an attack is under way at some time of it (the ``daily`` frame's ``has_migraine``).
-- ``chronic_share``: patients with a realized rate of at least 15 days per 30 (as ``abm validate``, the ICHD-3
-  line between episodic and chronic migraine).
+- ``chronic_share``: patients with a realized rate of at least 15 days per 30 (as
+  ``abm validate``: the ICHD-3 line between episodic and chronic migraine).
 - ``attacks``: onsets per patient over the run and per 30 days, and migraine days per attack
   (diaries give about 1.31: Vgontzas et al., *Sleep* 2020).
 - ``clustering``: days between consecutive onsets of a patient (mean and median; acute-treatment
   trial patients have gamma-distributed gaps of 22-24 days on average, *Cephalalgia* 2008), and the
   lag-1 autocorrelation of migraine days within patients (pooled: each patient's series is centred
   on its own mean, so differences between patients do not count as clustering).
-- ``risk_ratios``: the next-day risk ratio per trigger that ``abm validate`` checks, Mantel-Haenszel over patients, with
-  its Greenland-Robins 95% interval (``abm.validation.trigger_risk_ratios``).
+- ``risk_ratios``: the next-day risk ratio per trigger that ``abm validate`` checks,
+  Mantel-Haenszel over patients, with its Greenland-Robins 95% interval
+  (``abm.validation.trigger_risk_ratios``).
 - ``feedback``: the share of attacks marked ``caused_by_feedback``.
 - ``weather``: the share of location-days with a 24 h pressure drop of at least
   ``triggers.pressure_drop_hpa`` (5 hPa; London Heathrow 1979-2020: 19% of days).
