@@ -89,7 +89,10 @@ def wilson_interval(successes: float, n: float, z: float = Z95) -> tuple[float, 
     z2 = z * z
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # at p = 0 (or 1) the bound is exactly 0 (or 1); rounding would put it a hair inside
+    low = 0.0 if p == 0 else max(0.0, centre - half)
+    high = 1.0 if p == 1 else min(1.0, centre + half)
+    return low, high
 
 
 def auroc(score: np.ndarray, label: np.ndarray) -> float:
@@ -155,3 +158,19 @@ def mean_interval(values: Iterable[float]) -> tuple[int, float, float, float]:
         return 1, mean, math.nan, math.nan
     half = t_critical(n - 1) * float(x.std(ddof=1)) / math.sqrt(n)
     return n, mean, mean - half, mean + half
+
+
+def share_interval(shares: Iterable[float | None], units: Iterable[int | None]
+                   ) -> tuple[int, float, float, float]:
+    """``(n, mean, low, high)`` of shares measured on ``units`` units each (one per run): the mean
+    share of the runs that have a value, and the 95% Wilson interval of a proportion of that size
+    among all their units together. ``n`` counts the runs used; a run with no value or no units
+    is left out."""
+    runs = [(float(s), int(u)) for s, u in zip(shares, units, strict=True)
+            if s is not None and u and math.isfinite(s)]
+    if not runs:
+        return 0, math.nan, math.nan, math.nan
+    total = sum(u for _, u in runs)
+    mean = sum(s for s, _ in runs) / len(runs)
+    low, high = wilson_interval(mean * total, total)
+    return len(runs), mean, low, high
