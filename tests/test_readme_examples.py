@@ -4,7 +4,8 @@ From the Markdown of README.md and README_experiments.md this module extracts
 
 - every fenced ``python`` snippet, and runs it as a script in a subprocess;
 - every command line of the fenced ``bash`` blocks (``abm ...``, ``python experiments/...``;
-  ``a && b`` is two commands), and runs it in a subprocess;
+  ``a && b`` is two commands, ``a > FILE`` writes a's output to FILE), and runs it in a
+  subprocess;
 - every fenced ``toml`` block, and loads it as a configuration or an experiment file;
 - every inline ``abm ...`` span, and checks that its options exist.
 
@@ -170,6 +171,9 @@ def _set_options(argv: list[str], options: dict[str, str]) -> list[str]:
 def command_to_run(example: Example, cwd: Path) -> list[str]:
     """The command at its reduced size, as an argument list for this interpreter."""
     argv = list(example.argv)
+    assert not {"|", "<", ">>", ";"} & set(argv), f"{example.id}: add a rule for this shell syntax"
+    redirect = argv[argv.index(">"):] if ">" in argv else []
+    argv = argv[:len(argv) - len(redirect)]
     for prefix, options in COMMAND_SIZES.items():
         if tuple(argv[:len(prefix) - 1]) == prefix[:-1] and len(argv) >= len(prefix) \
                 and argv[len(prefix) - 1].startswith(prefix[-1]):
@@ -184,9 +188,9 @@ def command_to_run(example: Example, cwd: Path) -> list[str]:
         if (cwd / target).exists() and "--overwrite" not in argv:
             argv.append("--overwrite")
     if argv[0] == "abm":
-        return [sys.executable, "-m", "abm", *argv[1:]]
+        return [sys.executable, "-m", "abm", *argv[1:], *redirect]
     if argv[0] == "python":
-        return [sys.executable, *argv[1:]]
+        return [sys.executable, *argv[1:], *redirect]
     raise AssertionError(f"{example.id}: no rule to run {argv[0]!r}; add one or skip it")
 
 
@@ -241,16 +245,23 @@ class Session:
         return self.done[example]
 
     def _run(self, example: Example) -> subprocess.CompletedProcess[str] | None:
+        output = None
         if example.kind == "shell":
             if example.text in SKIPPED:
                 return None
             argv = command_to_run(example, self.folder)
+            if ">" in argv:                  # abm config > cohort.toml: stdout to a file
+                at = argv.index(">")
+                argv, output = argv[:at], self.folder / argv[at + 1]
         else:
             script = self.scripts / f"{Path(example.readme).stem}_{example.line}.py"
             script.write_text(snippet_to_run(example), encoding="utf-8")
             argv = [sys.executable, str(script)]
-        return subprocess.run(argv, cwd=self.folder, env=_environment(), text=True,
+        done = subprocess.run(argv, cwd=self.folder, env=_environment(), text=True,
                               capture_output=True, timeout=TIMEOUT)
+        if output is not None:
+            output.write_text(done.stdout, encoding="utf-8")
+        return done
 
 
 @pytest.fixture(scope="module")
