@@ -5,7 +5,7 @@ The public API is small on purpose:
 - :class:`Config` and :func:`load_config`: the validated configuration (``abm.config.settings``);
 - :func:`simulate`: run a configuration, get a :class:`Result` of Polars frames;
 - :func:`write_outputs`: write a result as Parquet, CSV or the seed's CSV layout, atomically;
-- :func:`validate`: the validation table of a result or an output folder;
+- :func:`validate`: the validation table (``abm validate``) of a result or an output folder;
 - :class:`SyntheticDataGenerator`: the user's original entry point, kept working;
 - :class:`AbmError` and its subclasses: errors that bad input can cause;
 - the model's building blocks, to add your own: :class:`Component` (a modality),

@@ -22,3 +22,8 @@ class OutputError(AbmError, OSError):
 
 class InputError(AbmError, ValueError):
     """An input folder or file is missing, unreadable or not an ``abm`` output."""
+
+
+class MainGuardError(AbmError, RuntimeError):
+    """A script started worker processes from its top level, outside
+    ``if __name__ == "__main__":``, so every worker ran the script again (``abm.mainguard``)."""

@@ -1,6 +1,6 @@
 """Question: how do a clinic-like cohort and a population cohort differ in migraine burden?
 
-- ``clinic``: the user's design (SPEC §2): 15% chronic, 30% with aura, 70% women, ages 18-64.
+- ``clinic``: the user's original design: 15% chronic, 30% with aura, 70% women, ages 18-64.
   A 15% chronic share fits a specialty clinic, not the population (see below).
 - ``population``: people with migraine in the general population, from published epidemiology:
 

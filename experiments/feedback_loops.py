@@ -1,7 +1,8 @@
 """Question: how much does the attack -> next-day stress loop amplify migraine days, and how many
 episodic patients does it push across the chronic line of 15 migraine days a month?
 
-Variants (SPEC §5's loop; no published effect size, Stubberud et al., J Headache Pain 2021;22:155):
+Variants (the required loop; no published effect size, Stubberud et al., J Headache Pain
+2021;22:155):
 
 - ``off``: ``feedback.stress.enabled = false``, the reference;
 - ``default``: the package default, +1 to +2 stress points the day after an onset;

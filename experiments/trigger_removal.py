@@ -11,7 +11,7 @@ disappear. With the same seed every patient keeps the same weather, sleep, stres
 The attributable fraction is ``1 - migraine days without the trigger / migraine days with it``
 over the cohort. Effects multiply (``baseline x prod(1 + effect x susceptibility)``), so the
 single-trigger fractions do not add up exactly to the all-trigger one. Removing the stress trigger
-also removes the feedback loop's attacks, which act through it (SPEC §5).
+also removes the feedback loop's attacks, which act through it.
 
     python experiments/trigger_removal.py [--quick] [--out DIR] [--workers K]
 """

@@ -3,11 +3,9 @@
 
 Bad input never produces a traceback: every :class:`~abm.errors.AbmError` and every usage error
 becomes one line on stderr and exit status 2, checked before anything is written. ``validate``
-exits 0 when every target passes and 1 when one fails. Ctrl-C and SIGTERM stop a run with a short
-message and status 130 or 143; outputs are written whole or not at all (``abm.output.write``).
-A mistyped option or command is answered with the nearest valid one ("did you mean"), since
-Python 3.11's argparse cannot do that itself; options must be spelled out in full, so that a
-prefix such as ``--patient`` is pointed at ``--patients`` rather than silently taken for it.
+exits 0 when no target fails (rows a run is too small to judge are n/a) and 1 when one fails.
+Ctrl-C and SIGTERM stop a run with a short message and status 130 or 143; outputs are written
+whole or not at all (``abm.output.write``).
 """
 
 from __future__ import annotations
@@ -81,10 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
                      "already written (same options as the first attempt)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     val = sub.add_parser("validate", help="check an output folder against the validation "
-                         "targets",
-                         description="Print the validation table (measured value, target, "
-                         "pass/fail) of an output folder written with --format parquet or csv. "
-                         "Exit 0 when all targets pass, 1 when one fails, 2 on bad input.")
+                         "targets", description="Print the validation table (measured value, "
+                         "target, pass/FAIL/n/a) of an output folder written with --format "
+                         "parquet or csv. A target the run is too small to judge is n/a "
+                         "(too few patients, days or attacks), not a failure. Exit 0 when no "
+                         "target fails, 1 when one fails, 2 on bad input.")
     val.add_argument("folder", metavar="DIR", type=Path, help="output folder of abm run")
     from abm.cli.config import add_config_parser
     from abm.cli.experiment import add_experiment_parser
@@ -180,7 +179,7 @@ def _validate(args: argparse.Namespace) -> int:
 
     checks = validate(args.folder)
     print(format_table(checks))
-    return EXIT_OK if all(c.passed for c in checks) else EXIT_FAILED
+    return EXIT_FAILED if any(c.failed for c in checks) else EXIT_OK
 
 
 _RESUMABLE: list[str] = []  # the output of an interrupted sharded run, for the message

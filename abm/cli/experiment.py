@@ -47,7 +47,25 @@ def add_experiment_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="replace an earlier experiment output in --out (only once the new "
                         "one is complete)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_size_options(parser)
     return parser
+
+
+def add_size_options(parser: argparse.ArgumentParser) -> None:
+    """``--patients``, ``--days`` and ``--replicates``: run a design smaller (or larger) than
+    written, for a quick look before the full run."""
+    parser.add_argument("--patients", metavar="N", type=whole_number("--patients"),
+                        help="patients of every run (the base's population.num_patients; a "
+                        "variant that sets its own keeps it)")
+    parser.add_argument("--days", metavar="D", type=whole_number("--days"),
+                        help="days of every run (the base's run.days; a variant that sets its "
+                        "own keeps it)")
+    parser.add_argument("--replicates", metavar="R", type=whole_number("--replicates"),
+                        help="number of replicates (seeds run.seed, run.seed + 1, ...)")
+
+
+def _sized(args: argparse.Namespace) -> bool:
+    return any(getattr(args, k) is not None for k in ("patients", "days", "replicates"))
 
 
 def run_experiment_command(args: argparse.Namespace) -> int:
@@ -57,6 +75,8 @@ def run_experiment_command(args: argparse.Namespace) -> int:
     from abm.experiments.output import check_output
 
     experiment = load_experiment(args.file)
+    if _sized(args):
+        experiment = experiment.resized(args.patients, args.days, args.replicates)
     out = args.out if args.out is not None else Path(f"{experiment.name}-results")
     check_output(out, args.overwrite)
     result = run_experiment(experiment, workers=args.workers, progress=not args.quiet)
@@ -80,11 +100,14 @@ def run_script(script: str, doc: str | None, build: Callable[[str], Experiment],
     """The command line shared by the scripts in ``experiments/``; a script passes its own
     ``__file__`` and ``__doc__``.
 
-    ``python experiments/NAME.py [--quick] [--out DIR] [--workers K]``: ``build(size)`` makes the
-    experiment for size ``"full"`` or ``"quick"`` (fewer patients, days and replicates: well under
-    a minute on two cores). The outputs go to ``--out`` (default ``results/NAME`` beside the
-    script, with ``-quick`` appended for a quick run); an earlier experiment output there is
-    replaced, any other folder is refused. Prints each of ``tables`` (metric -> heading) as
+    ``python experiments/NAME.py [--quick] [--out DIR] [--workers K] [--patients N] [--days D]
+    [--replicates R]``: ``build(size)`` makes the experiment for size ``"full"`` or ``"quick"``
+    (fewer patients, days and replicates: well under a minute on two cores); ``--patients``,
+    ``--days`` and ``--replicates`` then change that size (:meth:`Experiment.resized`). The
+    outputs go to ``--out`` (default ``results/NAME`` beside the script, with ``-quick``
+    appended for a quick run and ``-NxDxR`` for a resized one, so that a small run never
+    replaces the full one's results); an earlier experiment output there is replaced, any other
+    folder is refused. Prints each of ``tables`` (metric -> heading) as
     Markdown, shares as percentages, and the wall time.
     """
     from abm.errors import AbmError
@@ -98,19 +121,26 @@ def run_script(script: str, doc: str | None, build: Callable[[str], Experiment],
     parser.add_argument("--quick", action="store_true",
                         help="fewer patients, days and replicates (under a minute)")
     parser.add_argument("--out", metavar="DIR", type=Path, default=None,
-                        help=f"output folder (default {default_out}[-quick])")
+                        help=f"output folder (default {default_out}[-quick][-NxDxR])")
     parser.add_argument("--workers", metavar="K", type=whole_number("--workers"), default=None,
                         help="worker processes (default: one per core, at most 8)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_size_options(parser)
     args = parser.parse_args(argv)
     size = "quick" if args.quick else "full"
-    out = args.out or default_out.with_name(default_out.name + ("-quick" if args.quick else ""))
     started = time.perf_counter()
     try:
         from abm.experiments.experiment import run_experiment
         from abm.experiments.output import check_output
 
         experiment = build(size)
+        suffix = "-quick" if args.quick else ""
+        if _sized(args):
+            experiment = experiment.resized(args.patients, args.days, args.replicates)
+            size = "resized"
+            suffix += (f"-{experiment.base.population.num_patients}x{experiment.base.run.days}"
+                       f"x{experiment.replicates}")
+        out = args.out or default_out.with_name(default_out.name + suffix)
         check_output(out, overwrite=True)
         result = run_experiment(experiment, workers=args.workers, progress=not args.quiet)
         result.write(out, overwrite=True)

@@ -199,6 +199,19 @@ class Experiment:
         config = _config_with(self.base, self.variants[variant], f'variant "{variant}"')
         return config.replace(**{"run.seed": self.seeds[replicate]}) if replicate else config
 
+    def resized(self, patients: int | None = None, days: int | None = None,
+                replicates: int | None = None) -> Experiment:
+        """The same experiment at another size: ``patients`` and ``days`` replace the base's
+        (a variant that sets its own keeps it), ``replicates`` the number of seeds. For a quick
+        look at a design before its full run; checked like any experiment."""
+        import dataclasses
+
+        changes = {k: v for k, v in (("population.num_patients", patients),
+                                     ("run.days", days)) if v is not None}
+        base = _config_with(self.base, changes, "size") if changes else self.base
+        return dataclasses.replace(self, base=base, replicates=(
+            self.replicates if replicates is None else replicates))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain values (the manifest's record), the inverse of :meth:`from_dict`."""
         return {"name": self.name, "description": self.description,
@@ -265,6 +278,7 @@ class _Output:
     replicate: int
     metrics: dict[str, float]
     days_per_month: np.ndarray
+    denominators: dict[str, int] = field(default_factory=dict)
     baselines: np.ndarray | None = None
     timeline: Timeline | None = None
 
@@ -273,7 +287,7 @@ def _run_task(task: _Task) -> _Output:
     """One simulation and its metrics (runs in a worker process)."""
     from abm.engine.simulation import simulate
     from abm.experiments.figures import extract_timeline
-    from abm.experiments.metrics import days_per_month, run_metrics
+    from abm.experiments.metrics import days_per_month, run_denominators, run_metrics
     from abm.validation.checks import patient_day_matrix
 
     result = simulate(task.config, baselines=task.baselines)
@@ -283,6 +297,7 @@ def _run_task(task: _Task) -> _Output:
         variant=task.variant, replicate=task.replicate,
         metrics=run_metrics(result, task.metrics),
         days_per_month=days_per_month(has),
+        denominators=run_denominators(result, task.metrics),
         baselines=(result.patients["baseline_onset_probability"].to_numpy().copy()
                    if task.keep_baselines else None),
         timeline=extract_timeline(result, task.variant) if task.keep_timeline else None)
@@ -347,9 +362,13 @@ def _execute(experiment: Experiment, workers: int,
 
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
+    from abm.mainguard import check_main_guard, in_bootstrap
     from abm.scale.engines import polars_threads
 
+    if in_bootstrap():      # a worker re-running an unguarded script: the parent explains
+        raise SystemExit(1)
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_start,
                                initargs=(polars_threads(workers),),
@@ -360,8 +379,10 @@ def _execute(experiment: Experiment, workers: int,
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in sorted(done, key=lambda f: (f.result().replicate, f.result().variant)):
                 pending |= {pool.submit(_run_task, t) for t in keep(future.result())}
-    except BaseException:
+    except BaseException as exc:
         pool.shutdown(wait=True, cancel_futures=True)
+        if isinstance(exc, BrokenProcessPool):
+            check_main_guard(f"run_experiment(workers={workers})")
         raise
     pool.shutdown(wait=True)
     return outputs
@@ -371,11 +392,12 @@ def _execute(experiment: Experiment, workers: int,
 class ExperimentResult:
     """The outcome of :func:`run_experiment`.
 
-    ``results`` is the tidy frame (``variant``, ``replicate``, ``seed``, ``metric``, ``value``);
-    ``summary`` has, per variant and metric, the mean over replicates with its 95% interval and
-    the mean paired difference from the reference with its 95% interval
-    (``abm.experiments.metrics``). ``patient_days`` has every run's migraine days per 30 days per
-    patient.
+    ``results`` is the tidy frame (``variant``, ``replicate``, ``seed``, ``metric``, ``value``,
+    ``denominator``: the units a share counts, null for other metrics); ``summary`` has, per
+    variant and metric, the mean over replicates with its 95% interval (for a share: a Wilson
+    interval over the units of all replicates) and the mean paired difference from the reference
+    with its 95% interval (``abm.experiments.metrics``).
+    ``patient_days`` has every run's migraine days per 30 days per patient.
     """
 
     experiment: Experiment
@@ -419,7 +441,7 @@ def run_experiment(experiment: Experiment, workers: int | None = None,
     import polars as pl
     from tqdm import tqdm
 
-    from abm.experiments.metrics import paired_metrics, summarize
+    from abm.experiments.metrics import paired_denominators, paired_metrics, summarize
     from abm.output.recorder import patient_ids
     from abm.progress import DELAY_SECONDS
     from abm.scale.engines import default_workers
@@ -439,15 +461,17 @@ def run_experiment(experiment: Experiment, workers: int | None = None,
     finally:
         bar.close()
     names = e.metric_names
-    rows: list[tuple[str, int, int, str, float]] = []
+    rows: list[tuple[str, int, int, str, float, int | None]] = []
     days: list[pl.DataFrame] = []
     for variant in e.variant_names:
         for r, seed in enumerate(e.seeds):
             out = outputs[(variant, r)]
+            reference_days = outputs[(e.reference, r)].days_per_month
             values = dict(out.metrics)
-            values |= paired_metrics(out.days_per_month,
-                                     outputs[(e.reference, r)].days_per_month, names)
-            rows += [(variant, r, seed, m, values.get(m, math.nan)) for m in names]
+            values |= paired_metrics(out.days_per_month, reference_days, names)
+            units = out.denominators | paired_denominators(reference_days, names)
+            rows += [(variant, r, seed, m, values.get(m, math.nan), units.get(m))
+                     for m in names]
             n = out.days_per_month.size
             days.append(pl.DataFrame({
                 "variant": [variant] * n, "replicate": np.full(n, r, dtype=np.int32),
@@ -456,7 +480,8 @@ def run_experiment(experiment: Experiment, workers: int | None = None,
                 "migraine_days_per_month": out.days_per_month}))
     results = pl.DataFrame(rows, orient="row", schema={
         "variant": pl.String, "replicate": pl.Int32, "seed": pl.Int64, "metric": pl.String,
-        "value": pl.Float64}).with_columns(pl.col("variant", "metric").cast(pl.Categorical))
+        "value": pl.Float64, "denominator": pl.Int64}).with_columns(
+        pl.col("variant", "metric").cast(pl.Categorical))
     patient_days = pl.concat(days).with_columns(
         pl.col("variant", "patient_id").cast(pl.Categorical))
     timelines = {v: outputs[(v, 0)].timeline for v in e.variant_names}

@@ -1,8 +1,8 @@
 """Figures of an experiment, drawn with matplotlib's Agg backend (files only, no display).
 
-- :func:`risk_ratio_forest`: the next-day risk ratio per trigger, one marker per variant
-  with its 95% interval over replicates (or, with one replicate, the run's own Mantel-Haenszel
-  interval), against the user's target band 1.15-1.20.
+- :func:`risk_ratio_forest`: the next-day risk ratio per trigger (as ``abm validate``), one
+  marker per variant with its 95% interval over replicates (or, with one replicate, the run's own
+  Mantel-Haenszel interval), against the user's target band 1.15-1.20.
 - :func:`migraine_days_boxplot`: migraine days per 30 days over the patients of one replicate,
   one box per variant, with the ICHD-3 chronic line at 15 days.
 - :func:`timeline_plot`: one patient's sleep, stress and pressure with attacks shaded; attacks
@@ -114,7 +114,7 @@ def risk_ratio_forest(summary: pl.DataFrame, path: Path, title: str = "") -> Pat
     variants = list(dict.fromkeys(summary["variant"].to_list()))
     index = {(r["variant"], r["metric"]): r for r in summary.iter_rows(named=True)}
     fig, ax = plt.subplots(figsize=(8.5, 1.4 + 0.22 * len(TRIGGERS) * max(3, len(variants))))
-    ax.axvspan(1.15, 1.20, color="0.85", label="target 1.15-1.20")
+    ax.axvspan(1.15, 1.20, color="0.85", label="target 1.15-1.20 (abm validate)")
     ax.axvline(1.0, color="0.3", lw=0.8, ls="--")
     step = 0.8 / max(len(variants), 1)
     for k, (variant, color) in enumerate(zip(variants, _colors(len(variants)), strict=True)):

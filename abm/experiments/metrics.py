@@ -7,17 +7,18 @@ a whole group (``"clustering"``) or for single names (``"chronic_share"``).
 Per run (:func:`run_metrics`, computed in the worker that ran the simulation):
 
 - ``migraine_days``: migraine days per 30 days per patient, its mean, SD and quartiles. A day counts
-  when an attack is under way at some time of it (``has_migraine``).
-- ``chronic_share``: patients with a realized rate of at least 15 days per 30 (the ICHD-3
-  line between episodic and chronic migraine).
+  when an attack is under way at some time of it (the ``daily`` frame's ``has_migraine``).
+- ``chronic_share``: patients with a realized rate of at least 15 days per 30 (as
+  ``abm validate``: the ICHD-3 line between episodic and chronic migraine).
 - ``attacks``: onsets per patient over the run and per 30 days, and migraine days per attack
   (diaries give about 1.31: Vgontzas et al., *Sleep* 2020).
 - ``clustering``: days between consecutive onsets of a patient (mean and median; acute-treatment
   trial patients have gamma-distributed gaps of 22-24 days on average, *Cephalalgia* 2008), and the
   lag-1 autocorrelation of migraine days within patients (pooled: each patient's series is centred
   on its own mean, so differences between patients do not count as clustering).
-- ``risk_ratios``: the next-day risk ratio per trigger, Mantel-Haenszel over patients, with
-  its Greenland-Robins 95% interval (``abm.validation.checks.trigger_risk_ratios``).
+- ``risk_ratios``: the next-day risk ratio per trigger that ``abm validate`` checks,
+  Mantel-Haenszel over patients, with its Greenland-Robins 95% interval
+  (``abm.validation.checks.trigger_risk_ratios``).
 - ``feedback``: the share of attacks marked ``caused_by_feedback``.
 - ``weather``: the share of location-days with a 24 h pressure drop of at least
   ``triggers.pressure_drop_hpa`` (5 hPa; London Heathrow 1979-2020: 19% of days).
@@ -38,7 +39,10 @@ same patients under common random numbers):
 Over replicates (:func:`summarize`): the mean and its 95% confidence interval,
 ``mean ± t(0.975, n-1) · sd / sqrt(n)`` with Student's t, for every variant and metric, and the same
 for the per-replicate difference from the reference (a paired comparison: both runs of a replicate
-share the seed).
+share the seed). A share (:data:`SHARES`: of patients, attacks, location-days) is a proportion,
+and a t interval can leave [0, 1] ("0.2% [-0.7%, 1.1%]" with three replicates): its interval is
+the Wilson score interval of a proportion the size of its mean among the units of all replicates
+together. Differences keep the paired t interval: they may be negative.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ import polars as pl
 from abm.engine.hazard import DAYS_PER_MONTH
 from abm.engine.model import built_in_triggers
 from abm.validation.checks import patient_day_matrix
-from abm.validation.stats import mean_interval
+from abm.validation.stats import mean_interval, share_interval
 
 TRIGGERS = built_in_triggers()
 
@@ -95,8 +99,18 @@ GROUPS: dict[str, Group] = {g.name: g for g in (
 PAIRED = frozenset(n for g in GROUPS.values() if g.paired for n in g.names)
 #: every metric name, in the order of the results frame
 ALL_METRICS: tuple[str, ...] = tuple(n for g in GROUPS.values() for n in g.names)
-#: the metrics that are fractions, shown as percentages in tables
-PERCENT = frozenset(n for n in ALL_METRICS if n.endswith("_share")) | {"attributable_fraction"}
+#: the metrics that are shares of a number of units, and what they count (the ``denominator``
+#: of the results frame): their interval is a Wilson interval, within [0, 1]
+SHARES: dict[str, str] = {
+    "chronic_share": "patients", "feedback_attack_share": "attacks",
+    "pressure_drop_day_share": "location-days", "female_share": "patients",
+    "aura_share": "patients", "chronic_label_share": "patients",
+    "chronification_share": "the reference's episodic patients",
+    "remission_share": "the reference's chronic patients",
+}
+#: the metrics that are fractions, shown as percentages in tables (the attributable fraction is a
+#: ratio of migraine days, which may be negative: it keeps the t interval)
+PERCENT = frozenset(SHARES) | {"attributable_fraction"}
 _GROUP_OF = {n: g.name for g in GROUPS.values() for n in g.names}
 
 
@@ -203,6 +217,22 @@ def run_metrics(result: object, names: Iterable[str]) -> dict[str, float]:
     return {k: out[k] for k in names if k in out}
 
 
+def run_denominators(result: object, names: Iterable[str]) -> dict[str, int]:
+    """The units each share among ``names`` counts in a run (:data:`SHARES`)."""
+    n = result.patients.height  # type: ignore[attr-defined]
+    counts = {"chronic_share": n, "female_share": n, "aura_share": n, "chronic_label_share": n,
+              "feedback_attack_share": result.attacks.height,  # type: ignore[attr-defined]
+              "pressure_drop_day_share": result.weather.height}  # type: ignore[attr-defined]
+    return {k: counts[k] for k in names if k in counts}
+
+
+def paired_denominators(reference: np.ndarray, names: Iterable[str]) -> dict[str, int]:
+    """The units of the paired shares: the reference's episodic and chronic patients."""
+    episodic = int((reference < CHRONIC_DAYS).sum())
+    counts = {"chronification_share": episodic, "remission_share": reference.size - episodic}
+    return {k: counts[k] for k in names if k in counts}
+
+
 def paired_metrics(variant: np.ndarray, reference: np.ndarray,
                    names: Iterable[str]) -> dict[str, float]:
     """Per-patient comparison of two runs' migraine days per 30 days (same seed, same order).
@@ -240,25 +270,33 @@ def summarize(results: pl.DataFrame, reference: str) -> pl.DataFrame:
     """One row per variant and metric: mean with 95% interval over replicates, and the mean
     per-replicate difference from ``reference`` with its 95% interval.
 
-    ``results`` is the tidy frame (``variant``, ``replicate``, ``seed``, ``metric``, ``value``);
-    the output keeps its order of variants and metrics.
+    ``results`` is the tidy frame (``variant``, ``replicate``, ``seed``, ``metric``, ``value``,
+    and ``denominator``: the units of a share); the output keeps its order of variants and
+    metrics. Shares with denominators get a Wilson interval over all their units.
     """
     frame = results.with_columns(pl.col("variant").cast(pl.String),
                                  pl.col("metric").cast(pl.String))
+    if "denominator" not in frame.columns:
+        frame = frame.with_columns(denominator=pl.lit(None, dtype=pl.Int64))
     ref = frame.filter(pl.col("variant") == reference).select(
         "replicate", "metric", ref_value=pl.col("value"))
     joined = frame.join(ref, on=["replicate", "metric"], how="left", maintain_order="left")
     values: dict[tuple[str, str], list[float]] = {}
+    units: dict[tuple[str, str], list[int | None]] = {}
     diffs: dict[tuple[str, str], list[float]] = {}
-    for variant, metric, value, ref_value in joined.select(
-            "variant", "metric", "value", "ref_value").iter_rows():
+    for variant, metric, value, ref_value, denominator in joined.select(
+            "variant", "metric", "value", "ref_value", "denominator").iter_rows():
         key = (variant, metric)
         values.setdefault(key, []).append(value)
+        units.setdefault(key, []).append(denominator)
         diffs.setdefault(key, []).append(
             value - ref_value if value is not None and ref_value is not None else math.nan)
     rows = []
     for key, vals in values.items():
-        n, mean, lo, hi = mean_interval(vals)
+        if key[1] in SHARES and any(u is not None for u in units[key]):
+            n, mean, lo, hi = share_interval(vals, units[key])
+        else:
+            n, mean, lo, hi = mean_interval(vals)
         n_d, d_mean, d_lo, d_hi = mean_interval(diffs[key])
         rows.append((*key, n, mean, lo, hi, reference, n_d, d_mean, d_lo, d_hi))
     return pl.DataFrame(rows, schema=SUMMARY_SCHEMA, orient="row").with_columns(
@@ -308,20 +346,26 @@ def metric_table(summary: pl.DataFrame, metrics: Mapping[str, str], digits: int 
     return "\n".join(lines)
 
 
-def long_table(summary: pl.DataFrame, digits: int = 4) -> str:
-    """Every row of a summary as Markdown: mean [95% interval] and the paired difference."""
+def long_table(summary: pl.DataFrame, digits: int = 4,
+               percent: Iterable[str] = PERCENT) -> str:
+    """Every row of a summary as Markdown: mean [95% interval] and the paired difference;
+    metrics in ``percent`` (default: the fractions) as percentages, as the scripts print them."""
+    percent = set(percent)
 
-    def cell(mean: float | None, lo: float | None, hi: float | None) -> str:
+    def cell(mean: float | None, lo: float | None, hi: float | None, as_percent: bool) -> str:
         if mean is None:
             return "–"
-        text = f"{mean:.{digits}g}"
-        return text + (f" [{lo:.{digits}g}, {hi:.{digits}g}]" if lo is not None else "")
+        scale, unit = (100.0, "%") if as_percent else (1.0, "")
+        text = f"{scale * mean:.{digits}g}{unit}"
+        return text + (f" [{scale * lo:.{digits}g}{unit}, {scale * hi:.{digits}g}{unit}]"
+                       if lo is not None else "")
 
     reference = summary["reference"][0] if summary.height else ""
     lines = ["| variant | metric | n | mean [95% interval] | "
              f"difference from {reference} [95% interval] |", "|---|---|---|---|---|"]
     for r in summary.iter_rows(named=True):
+        share = r["metric"] in percent
         lines.append(f"| {r['variant']} | {r['metric']} | {r['n']} | "
-                     f"{cell(r['mean'], r['ci_low'], r['ci_high'])} | "
-                     f"{cell(r['diff_mean'], r['diff_low'], r['diff_high'])} |")
+                     f"{cell(r['mean'], r['ci_low'], r['ci_high'], share)} | "
+                     f"{cell(r['diff_mean'], r['diff_low'], r['diff_high'], share)} |")
     return "\n".join(lines)

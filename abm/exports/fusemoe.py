@@ -21,8 +21,8 @@ list of dicts, one per sample, with
 
 Samples: one per patient and label day ``L`` in ``window_days … days-1``; the window is the
 ``window_days`` days before ``L``, starting at midnight. A label day with an attack already under
-way at its start is not at risk of an onset and its sample is dropped, as in the risk set;
-the counts of dropped samples are in ``fusemoe.json``.
+way at its start is not at risk of an onset and its sample is dropped, as in the risk set of
+``abm validate``'s trigger effects; the counts of dropped samples are in ``fusemoe.json``.
 
 Observations follow the event log's times of day (``abm.output.events.LOG_HOUR``): weather at 00:00,
 stress and diet at 20:00, the night's sleep at 22:00, the day's triggers at 23:00, and an attack's

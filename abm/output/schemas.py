@@ -77,18 +77,26 @@ def event_kinds(model: Any) -> tuple[str, ...]:
 def _events(model: Any) -> dict[str, Spec]:
     kinds = event_kinds(model)
     logs = [entry for c in model.components for entry in c.logs]
-    location_values = ", ".join(f"{e.name} ({e.kind})" for e in logs if e.per_location)
-    patient_values = ", ".join(e.name for e in logs if not e.per_location)
+    names = ", ".join(e.name for e in logs)
+    def unit(component: Any, entry: Any) -> str:
+        columns = (getattr(component, "location_columns", ()) if entry.per_location
+                   else component.outputs())
+        found = [c.unit for c in columns if c.name == entry.column and c.unit]
+        return f" ({found[0]})" if found else ""
+
+    whose = {True: "the location's ", False: "the "}
+    by_kind = "; ".join(f"{e.kind}, {whose[e.per_location]}{e.name}{unit(c, e)}"
+                        for c in model.components for e in c.logs)
     return {
         "time": (pl.Datetime("ms"), "", "when it happened"),
         "patient_id": (pl.Categorical(), "", "patient (null for location events)"),
         "location_id": (pl.Categorical(), "", "location"),
         "event": (pl.Enum(list(kinds)), "", ", ".join(kinds)),
-        "name": (pl.Categorical(), "", f"what ``value`` is: {patient_values}, severity, "
-                 f"duration_hours; the trigger's name; or rule:column for feedback"),
-        "value": (pl.Float64, "", f"the logged value ({patient_values}); at locations "
-                  f"{location_values}; an onset's severity, an end's duration, or the "
-                  f"feedback's change"),
+        "name": (pl.Categorical(), "", f"what ``value`` is: {names}, severity, duration_hours; "
+                 "the trigger's name; or rule:column for feedback"),
+        "value": (pl.Float64, "", f"by event: {by_kind}; migraine_onset, the severity; "
+                  "migraine_end, the duration in hours; feedback, the change the rule made; "
+                  "trigger, null"),
         "attack_id": (pl.Categorical(), "", "the attack an onset, end or feedback belongs to"),
         "target_date": (pl.Date, "", "feedback only: the date whose value the rule changed"),
     }

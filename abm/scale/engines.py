@@ -24,6 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from abm.config.settings import Config
 from abm.errors import AbmError
+from abm.mainguard import check_main_guard, in_bootstrap
 from abm.scale.sharding import Shard, run_shard
 from abm.wording import plural
 
@@ -71,6 +72,8 @@ class LocalEngine:
             for shard in shards:
                 on_done(run_shard(config, shard, staging, fmt))
             return
+        if in_bootstrap():  # a worker re-running an unguarded script: the parent explains
+            raise SystemExit(1)
         attempts = dict.fromkeys((s.index for s in shards), 0)
         pending = list(shards)
         context = multiprocessing.get_context("spawn")
@@ -89,6 +92,7 @@ class LocalEngine:
                             try:
                                 on_done(future.result())
                             except BrokenProcessPool:
+                                check_main_guard(f"a sharded run on {self.workers} workers")
                                 broken.append(shard)
                 except BaseException:
                     for future in futures:

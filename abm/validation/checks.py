@@ -1,7 +1,14 @@
 """The validation targets, measured on a run's frames, as a table.
 
 Each row is a :class:`Check`: what is measured, the measured value, the target and whether it
-passes. ``abm validate DIR`` prints the table and exits 0 when all pass, 1 when a target fails.
+passes. ``abm validate DIR`` prints the table and exits 0 when no target fails, 1 when one does.
+
+A run can be too small to judge a target: one day has no next day to predict, ten patients
+cannot show a share to ± 3 pp. Such a row says ``n/a: too few …`` (what, how many, how many the
+target needs) and is neither a pass nor a failure, so a quick trial run does not report model
+failures that are only noise. A target is still failed at any size when its 95% interval lies
+wholly outside the target: more data would not bring it back. The minimum sizes below follow
+from the targets' tolerances.
 
 Determinism is checked without re-running the whole cohort: patients are independent and keyed
 by index, so re-simulating the first few patients from the recorded configuration must give rows
@@ -21,7 +28,14 @@ from abm.config.settings import Config
 from abm.engine import derive
 from abm.engine.model import Model
 from abm.errors import InputError
-from abm.validation.stats import auroc, fit_logistic, mantel_haenszel_rr, predict_logistic
+from abm.validation.stats import (
+    Z95,
+    auroc,
+    fit_logistic,
+    mantel_haenszel_rr,
+    predict_logistic,
+    wilson_interval,
+)
 from abm.wording import plural
 
 #: patients re-simulated for the determinism check
@@ -32,6 +46,19 @@ LEARNABILITY_FEATURES = (
     "alcohol_consumed", "caffeine_consumed", "chocolate_consumed", "processed_food_consumed",
     "water_consumed_liters",
 )
+#: ICHD-3 defines chronic migraine over more than 3 months: over a shorter run a patient's
+#: realized migraine days per month do not say who is chronic
+MIN_DAYS_CHRONIC = 90
+#: one disagreeing patient in fewer than 10 moves the agreement by more than its 10 pp margin
+MIN_PATIENTS_AGREEMENT = 10
+#: the risk ratio's 95% interval is about exp(± 1.96 / sqrt(a)) for ``a`` onsets after a trigger
+#: day; the target 1.10-1.25 is ± 6% around its middle, which a = 1000 resolves
+MIN_EXPOSED_ONSETS = 1000
+#: with fewer onsets on either side the interval of log RR (normal approximation) is unreliable
+MIN_ONSETS = 10
+#: the AUROC's 95% interval near 0.5 is about ± 1.96 x 0.289 / sqrt(positives); 800 test-set
+#: onsets make it narrower than the 0.02 between chance (0.50) and the target's lower edge (0.52)
+MIN_TEST_ONSETS = 800
 RANGES = {
     "humidity": (20, 100), "total_sleep_hours": (2, 14), "deep_sleep_pct": (0, 1),
     "rem_sleep_pct": (0, 1), "light_sleep_pct": (0, 1), "awake_time_mins": (0, 24 * 60),
@@ -41,12 +68,58 @@ RANGES = {
 
 @dataclass
 class Check:
-    """One row of the validation table."""
+    """One row of the validation table.
+
+    ``passed`` is ``None`` when the run is too small to judge the target (``measured`` then
+    starts with ``n/a: too few``): such a row is not a failure.
+    """
 
     name: str
     measured: str
     target: str
-    passed: bool
+    passed: bool | None
+
+    @property
+    def failed(self) -> bool:
+        """A real failure: measured, and off target."""
+        return self.passed is False
+
+    @property
+    def result(self) -> str:
+        """``pass``, ``FAIL`` or ``n/a``, as the table prints it."""
+        return "n/a" if self.passed is None else "pass" if self.passed else "FAIL"
+
+
+def min_patients_for_share(target: float, tolerance: float) -> int:
+    """Patients needed before a share can be judged against ``target ± tolerance``: the 95%
+    sampling half-width of a share around the target, 1.96 sqrt(p (1 - p) / n), must fit within
+    the tolerance."""
+    return max(1, math.ceil(Z95 * Z95 * target * (1 - target) / (tolerance * tolerance)))
+
+
+def _judge(name: str, measured: str, target: str, passed: bool, outside: bool,
+           too_few: str) -> Check:
+    """A row: failed when the 95% interval is wholly ``outside`` the target (at any size), else
+    ``n/a`` when there is a shortfall (``too_few``), else judged by the point estimate."""
+    if outside:
+        return Check(name, measured, target, False)
+    if too_few:
+        return Check(name, f"n/a: too few {too_few}" + (f": {measured}" if measured else ""),
+                     target, None)
+    return Check(name, measured, target, passed)
+
+
+def _share_check(name: str, count: int, n: int, target: float, tolerance: float,
+                 tolerance_text: str, short: str = "") -> Check:
+    """A share of patients against ``target ± tolerance``. ``short`` is a shortfall that more
+    patients cannot make up for (too few days): then the row is n/a whatever the interval."""
+    share = count / n
+    lo, hi = wilson_interval(count, n)
+    need = min_patients_for_share(target, tolerance)
+    few = short or (f"patients ({n}; {tolerance_text} needs {need})" if n < need else "")
+    outside = not short and (hi < target - tolerance or lo > target + tolerance)
+    return _judge(name, f"{share:.1%}", f"{target:.0%} {tolerance_text}",
+                  abs(share - target) <= tolerance, outside, few)
 
 
 def patient_day_matrix(daily: pl.DataFrame, column: str, n: int, days: int) -> np.ndarray:
@@ -65,12 +138,20 @@ def trigger_names(daily: pl.DataFrame) -> list[str]:
     return [c.removesuffix("_trigger") for c in daily.columns if c.endswith("_trigger")]
 
 
-def trigger_risk_ratios(daily: pl.DataFrame, n: int, days: int
-                        ) -> dict[str, tuple[float, float, float]]:
-    """Per trigger: MH risk ratio (and 95% CI) of onset on d+1 given the trigger on d.
+def recomputed_flags(daily: pl.DataFrame, model: Model, n: int, days: int
+                     ) -> dict[str, np.ndarray]:
+    """Every risk factor's flags recomputed from the logged columns of ``daily``."""
+    inputs = {c: patient_day_matrix(daily, c, n, days)
+              for rf in model.risk_factors for c, _ in rf.inputs}
+    return {rf.flag_column: flag.ravel()
+            for rf, flag in zip(model.risk_factors, derive.flags(model, inputs), strict=True)}
 
-    Only days d+1 with no attack under way at their start are at risk; patients are the strata.
-    """
+
+def _exposure_tables(daily: pl.DataFrame, n: int, days: int
+                     ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Per trigger, per patient: onsets on d+1 after a trigger day d, such days, onsets after a
+    day without the trigger, such days; only days d+1 with no attack under way at their start
+    are at risk."""
     onset = patient_day_matrix(daily, "migraine_onset", n, days)
     has = patient_day_matrix(daily, "has_migraine", n, days)
     at_risk = (~has | onset)[:, 1:]
@@ -80,16 +161,39 @@ def trigger_risk_ratios(daily: pl.DataFrame, n: int, days: int
         exposed = patient_day_matrix(daily, f"{name}_trigger", n, days)[:, :-1]
         e1 = exposed & at_risk
         e0 = ~exposed & at_risk
-        out[name] = mantel_haenszel_rr((e1 & outcome).sum(1), e1.sum(1), (e0 & outcome).sum(1),
-                                       e0.sum(1))
+        out[name] = ((e1 & outcome).sum(1), e1.sum(1), (e0 & outcome).sum(1), e0.sum(1))
     return out
 
 
-def learnability_auroc(daily: pl.DataFrame, n: int, days: int) -> float:
-    """AUROC of a logistic regression on day-d columns for onset on d+1, split by patient."""
-    features = [*LEARNABILITY_FEATURES, *(f"{t}_trigger" for t in trigger_names(daily))]
-    x = np.stack([patient_day_matrix(daily, c, n, days)[:, :-1].astype(np.float64)
-                  for c in features], axis=-1)
+def trigger_risk_ratios(daily: pl.DataFrame, n: int, days: int
+                        ) -> dict[str, tuple[float, float, float]]:
+    """Per trigger: MH risk ratio (and 95% CI) of onset on d+1 given the trigger on d.
+
+    Only days d+1 with no attack under way at their start are at risk; patients are the strata.
+    """
+    return {name: mantel_haenszel_rr(*tables)
+            for name, tables in _exposure_tables(daily, n, days).items()}
+
+
+def trigger_onset_counts(daily: pl.DataFrame, n: int, days: int) -> dict[str, tuple[int, int]]:
+    """Per trigger: the at-risk onsets after a trigger day and after a day without it, over the
+    patients that have days of both kinds (the strata the risk ratio uses)."""
+    out = {}
+    for name, (a, n1, c, n0) in _exposure_tables(daily, n, days).items():
+        both = (n1 > 0) & (n0 > 0)
+        out[name] = (int(a[both].sum()), int(c[both].sum()))
+    return out
+
+
+def learnability(daily: pl.DataFrame, n: int, days: int) -> tuple[float, int]:
+    """AUROC of a logistic regression on day-d columns for onset on d+1, split by patient, and
+    the number of onsets among the test patients it is measured on.
+
+    The AUROC is NaN when it cannot be measured: fewer than :data:`MIN_TEST_ONSETS` test onsets,
+    or training patients with no onset or no onset-free day (no model can be fitted).
+    """
+    if days < 2:
+        return math.nan, 0
     onset = patient_day_matrix(daily, "migraine_onset", n, days)
     has = patient_day_matrix(daily, "has_migraine", n, days)
     at_risk = (~has | onset)[:, 1:]
@@ -97,13 +201,25 @@ def learnability_auroc(daily: pl.DataFrame, n: int, days: int) -> float:
     train_patients = (np.arange(n) % 10) < 7
     train = at_risk & train_patients[:, None]
     test = at_risk & ~train_patients[:, None]
+    test_onsets, train_onsets = int(y[test].sum()), int(y[train].sum())
+    if test_onsets < MIN_TEST_ONSETS or test_onsets == int(test.sum()) \
+            or train_onsets in (0, int(train.sum())):
+        return math.nan, test_onsets
+    features = [*LEARNABILITY_FEATURES, *(f"{t}_trigger" for t in trigger_names(daily))]
+    x = np.stack([patient_day_matrix(daily, c, n, days)[:, :-1].astype(np.float64)
+                  for c in features], axis=-1)
     x_train, y_train = x[train], y[train]
     mean = x_train.mean(axis=0)
     sd = x_train.std(axis=0)
     sd[sd == 0] = 1.0
     beta = fit_logistic((x_train - mean) / sd, y_train.astype(np.float64))
     score = predict_logistic(beta, (x[test] - mean) / sd)
-    return auroc(score, y[test])
+    return auroc(score, y[test]), test_onsets
+
+
+def learnability_auroc(daily: pl.DataFrame, n: int, days: int) -> float:
+    """The AUROC of :func:`learnability` (NaN when the run is too small to measure it)."""
+    return learnability(daily, n, days)[0]
 
 
 def _consistency(daily: pl.DataFrame, attacks: pl.DataFrame, n: int, days: int,
@@ -140,19 +256,11 @@ def _consistency(daily: pl.DataFrame, attacks: pl.DataFrame, n: int, days: int,
     return total, len(problems), problems
 
 
-def recomputed_flags(daily: pl.DataFrame, model: Model, n: int, days: int
-                     ) -> dict[str, np.ndarray]:
-    """Every risk factor's flags recomputed from the logged columns of ``daily``."""
-    inputs = {c: patient_day_matrix(daily, c, n, days)
-              for rf in model.risk_factors for c, _ in rf.inputs}
-    return {rf.flag_column: flag.ravel()
-            for rf, flag in zip(model.risk_factors, derive.flags(model, inputs), strict=True)}
-
-
 def run_checks(frames: dict[str, pl.DataFrame], config: Config,
                resimulate: bool = True, model: Model | None = None) -> list[Check]:
-    """Measure every validation target on ``frames`` made with ``config`` (and ``model``:
-    default, the built-in components the configuration switches on)."""
+    """Measure every validation target on ``frames`` made with ``config`` (and ``model``: by
+    default the built-in components the configuration switches on); rows the run is too small
+    to judge are ``n/a`` (``passed is None``)."""
     model = model or Model.build(config)
     patients = frames["patients"]
     daily = frames["daily"].sort(["patient_id", "date"]) if not _sorted(frames["daily"]) \
@@ -168,30 +276,48 @@ def run_checks(frames: dict[str, pl.DataFrame], config: Config,
     realized = migraine_days_per_month(daily).join(
         patients.select("patient_id", "is_chronic"), on="patient_id")
     chronic_real = realized["migraine_days_per_month"] >= 15
-    share = float(chronic_real.mean())
-    want = config.population.chronic_ratio
-    checks.append(Check("chronic share", f"{share:.1%}", f"{want:.0%} ± 3 pp",
-                        abs(share - want) <= 0.03))
-    agree = float((chronic_real == realized["is_chronic"]).mean())
-    checks.append(Check("label agreement", f"{agree:.1%}", "≥ 90%", agree >= 0.90))
-    aura = float(patients["with_aura"].mean())
-    want = config.population.aura_ratio
-    checks.append(Check("aura share", f"{aura:.1%}", f"{want:.0%} ± 4 pp",
-                        abs(aura - want) <= 0.04))
+    # too short a run is a shortfall that no number of patients makes up for
+    short = (f"days ({days}; needs {MIN_DAYS_CHRONIC}: chronic migraine is defined over 3 "
+             "months)" if days < MIN_DAYS_CHRONIC else "")
+    checks.append(_share_check("chronic share", int(chronic_real.sum()), n,
+                               config.population.chronic_ratio, 0.03, "± 3 pp", short))
+    agreeing = int((chronic_real == realized["is_chronic"]).sum())
+    few = (f"patients ({n}; needs {MIN_PATIENTS_AGREEMENT})"
+           if n < MIN_PATIENTS_AGREEMENT else "")
+    checks.append(_judge("label agreement", f"{agreeing / n:.1%}", "≥ 90%", agreeing >= 0.9 * n,
+                         not short and wilson_interval(agreeing, n)[1] < 0.90, short or few))
+    checks.append(_share_check("aura share", int(patients["with_aura"].sum()), n,
+                               config.population.aura_ratio, 0.04, "± 4 pp"))
 
+    counts = trigger_onset_counts(daily, n, days)
     ratios = trigger_risk_ratios(daily, n, days)
     for rf in model.risk_factors:
-        rr, lo, hi = ratios[rf.trigger]
-        measured = f"RR {rr:.3f} (95% CI {lo:.3f}-{hi:.3f})"
-        target = rf.target_risk_ratio(config)
-        if target is None:
-            ok = lo > 1.0 if rf.effect(config) > 0 else lo <= 1.0 <= hi
-            wanted = "CI above 1" if rf.effect(config) > 0 else "CI includes 1"
+        name = rf.trigger
+        rr, lo, hi = ratios[name]
+        exposed, unexposed = counts[name]
+        declared = rf.target_risk_ratio(config)
+        if declared is None:
+            positive = rf.effect(config) > 0
+            target = "CI above 1" if positive else "CI includes 1"
         else:
-            (low, high), (core_low, core_high) = target
-            ok = (low <= rr <= high) and lo <= core_high and hi >= core_low
-            wanted = f"{low:.2f}-{high:.2f}, CI overlaps {core_low:.2f}-{core_high:.2f}"
-        checks.append(Check(f"trigger effect: {rf.trigger}", measured, wanted, bool(ok)))
+            (low, high), (core_low, core_high) = declared
+            target = f"{low:.2f}-{high:.2f}, CI overlaps {core_low:.2f}-{core_high:.2f}"
+        if math.isnan(rr) or min(exposed, unexposed) < MIN_ONSETS:
+            few = (f"attacks after a {name} trigger day ({exposed}; needs {MIN_EXPOSED_ONSETS})"
+                   if exposed < MIN_ONSETS else
+                   f"attacks after a day without the {name} trigger ({unexposed}; needs "
+                   f"{MIN_ONSETS})")
+            checks.append(_judge(f"trigger effect: {name}", "", target, False, False, few))
+            continue
+        few = (f"attacks after a {name} trigger day ({exposed}; needs {MIN_EXPOSED_ONSETS})"
+               if exposed < MIN_EXPOSED_ONSETS else "")
+        if declared is None:
+            ok, clearly_not = ((lo > 1.0, hi < 1.0) if positive else (lo <= 1.0 <= hi, False))
+        else:
+            ok = bool(low <= rr <= high and lo <= core_high and hi >= core_low)
+            clearly_not = hi < core_low or lo > core_high
+        checks.append(_judge(f"trigger effect: {name}", f"RR {rr:.3f} (95% CI {lo:.3f}-{hi:.3f})",
+                             target, bool(ok), bool(clearly_not), few))
 
     recomputed = recomputed_flags(daily, model, n, days)
     equal = sum(int((flags == daily[name].to_numpy()).sum()) for name, flags in recomputed.items())
@@ -213,9 +339,12 @@ def run_checks(frames: dict[str, pl.DataFrame], config: Config,
         checks.append(Check("determinism", f"first {plural(k, 'patient')} re-simulated: "
                             f"{'identical' if same else 'DIFFERENT'}", "identical frames", same))
 
-    score = learnability_auroc(daily, n, days)
-    checks.append(Check("learnability", f"AUROC {score:.3f}", "0.52-0.80",
-                        (not math.isnan(score)) and 0.52 <= score <= 0.80))
+    score, test_onsets = learnability(daily, n, days)
+    few = "" if not math.isnan(score) else (
+        f"attacks among the test patients ({test_onsets}; needs {MIN_TEST_ONSETS})"
+        if test_onsets < MIN_TEST_ONSETS else "attack-free days or attacks to fit a model")
+    checks.append(_judge("learnability", "" if few else f"AUROC {score:.3f}", "0.52-0.80",
+                         0.52 <= score <= 0.80, False, few))
     return checks
 
 
@@ -235,7 +364,7 @@ def _frames_equal(again: object, name: str, frames: dict[str, pl.DataFrame], k: 
 
 
 def validate(source: object, resimulate: bool = True) -> list[Check]:
-    """Checks of a :class:`~abm.engine.simulation.Result` or of an output folder."""
+    """Checks of a :class:`~abm.output.result.Result` or of an output folder."""
     from abm.output.result import Result
     from abm.output.write import read_outputs
 
@@ -246,11 +375,16 @@ def validate(source: object, resimulate: bool = True) -> list[Check]:
 
 
 def format_table(checks: list[Check]) -> str:
-    """A fixed-width text table."""
+    """A fixed-width text table, with a closing line when some rows could not be judged."""
     header = ("check", "measured", "target", "result")
-    rows = [(c.name, c.measured, c.target, "pass" if c.passed else "FAIL") for c in checks]
+    rows = [(c.name, c.measured, c.target, c.result) for c in checks]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
     line = "  ".join(f"{{:<{w}}}" for w in widths)
     out = [line.format(*header), line.format(*("-" * w for w in widths))]
     out += [line.format(*r) for r in rows]
+    unjudged = sum(c.passed is None for c in checks)
+    if unjudged:
+        out.append(f"{unjudged} of {plural(len(checks), 'target')} n/a: the run is too small to "
+                   "judge them (not failures); the default run of 1000 patients x 180 days "
+                   "judges all")
     return "\n".join(out)

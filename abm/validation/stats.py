@@ -7,6 +7,9 @@
 - AUROC as the Mann–Whitney probability that a positive outranks a negative (ties count half).
 - Student's t critical values (Abramowitz & Stegun 26.7.3-4, solved by bisection) and the 95%
   t interval of a mean, for summaries over a few replicates.
+- The Wilson score interval of a proportion (Wilson 1927, JASA 22:209): unlike the normal
+  approximation it stays within [0, 1] and keeps its coverage for shares near 0 or 1 and for
+  small samples, where a share such as "0.2% of patients" would otherwise get a negative bound.
 """
 
 from __future__ import annotations
@@ -42,7 +45,15 @@ def mantel_haenszel_rr(a: np.ndarray, n1: np.ndarray, c: np.ndarray, n0: np.ndar
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, ridge: float = 1e-3, iterations: int = 25
                  ) -> np.ndarray:
-    """Coefficients (intercept first) of a logistic regression of ``y`` on ``x``."""
+    """Coefficients (intercept first) of a logistic regression of ``y`` on ``x``.
+
+    Needs rows of both outcomes: with one outcome only the intercept has no finite estimate, and
+    with no rows the system is singular. Callers check first (``abm.validation``); here such
+    input is a ``ValueError`` instead of numpy's ``LinAlgError: Singular matrix``.
+    """
+    y = np.asarray(y)
+    if len(x) == 0 or y.min() == y.max():
+        raise ValueError("logistic regression needs observations of both outcomes")
     design = np.column_stack([np.ones(len(x)), x])
     beta = np.zeros(design.shape[1])
     penalty = ridge * np.eye(design.shape[1])
@@ -64,6 +75,24 @@ def predict_logistic(beta: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Predicted probabilities."""
     eta = np.clip(beta[0] + x @ beta[1:], -30, 30)
     return 1.0 / (1.0 + np.exp(-eta))
+
+
+def wilson_interval(successes: float, n: float, z: float = Z95) -> tuple[float, float]:
+    """95% (by default) Wilson score interval of the proportion ``successes / n``, within [0, 1].
+
+    ``successes`` may be fractional (a share times its denominator, summed over runs). NaN for
+    ``n == 0``: a share of nothing has no interval.
+    """
+    if not n > 0:
+        return math.nan, math.nan
+    p = min(max(successes / n, 0.0), 1.0)
+    z2 = z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    # at p = 0 (or 1) the bound is exactly 0 (or 1); rounding would put it a hair inside
+    low = 0.0 if p == 0 else max(0.0, centre - half)
+    high = 1.0 if p == 1 else min(1.0, centre + half)
+    return low, high
 
 
 def auroc(score: np.ndarray, label: np.ndarray) -> float:
@@ -129,3 +158,19 @@ def mean_interval(values: Iterable[float]) -> tuple[int, float, float, float]:
         return 1, mean, math.nan, math.nan
     half = t_critical(n - 1) * float(x.std(ddof=1)) / math.sqrt(n)
     return n, mean, mean - half, mean + half
+
+
+def share_interval(shares: Iterable[float | None], units: Iterable[int | None]
+                   ) -> tuple[int, float, float, float]:
+    """``(n, mean, low, high)`` of shares measured on ``units`` units each (one per run): the mean
+    share of the runs that have a value, and the 95% Wilson interval of a proportion of that size
+    among all their units together. ``n`` counts the runs used; a run with no value or no units
+    is left out."""
+    runs = [(float(s), int(u)) for s, u in zip(shares, units, strict=True)
+            if s is not None and u and math.isfinite(s)]
+    if not runs:
+        return 0, math.nan, math.nan, math.nan
+    total = sum(u for _, u in runs)
+    mean = sum(s for s, _ in runs) / len(runs)
+    low, high = wilson_interval(mean * total, total)
+    return len(runs), mean, low, high

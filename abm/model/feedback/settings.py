@@ -12,9 +12,8 @@ class StressFeedback(Section):
     """Feedback: an attack raises the next day's stress."""
 
     _path = "feedback.stress"
-    enabled: bool = setting(True, source="required: the attack -> next-day stress loop; on by "
-                           "default")
-    points: tuple = setting((1, 2), 0, 9, source="assumption: +1 to +2 points; no published size "
+    enabled: bool = setting(True, source="design: the required loop, on by default")
+    points: tuple = setting((1, 2), 0, 9, source="design: +1 to +2 points; no published size "
                             "(Stubberud 2021), so kept small")
 
 

@@ -25,8 +25,8 @@ class TriggersSettings(Section):
     short_sleep_hours: float = setting(5.0, 0, 14, source="seed: < 5 h")
     long_sleep_hours: float = setting(9.0, 0, 14, source="seed: > 9 h")
     stress_rise_points: int = setting(3, 1, 9, source="seed: a sudden +3-5 points")
-    diet_min_items: int = setting(2, 1, 3, source="seed: at least 2 of alcohol, caffeine, "
-                                  "chocolate")
+    diet_min_items: int = setting(2, 1, 3, source="design: at least 2 of alcohol, caffeine, "
+                                  "chocolate (the seed's three dietary flags)")
     weather_effect: float = setting(0.32, 0, 20, source="calibrated: cohort risk ratio 1.15-1.20")
     sleep_effect: float = setting(0.32, 0, 20, source="calibrated: cohort risk ratio 1.15-1.20")
     stress_effect: float = setting(0.32, 0, 20, source="calibrated: cohort risk ratio 1.15-1.20")
