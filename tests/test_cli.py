@@ -22,8 +22,9 @@ def _files(folder: Path) -> list[str]:
 def test_run_writes_every_frame_and_manifest(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert main(["run", *SMALL, "--out", str(out)]) == 0
-    assert _files(out) == ["attacks.parquet", "daily.parquet", "events.parquet",
-                           "manifest.json", "patients.parquet", "weather.parquet"]
+    assert _files(out) == ["attacks.parquet", "causal_graph.json", "daily.parquet",
+                           "events.parquet", "manifest.json", "patients.parquet",
+                           "weather.parquet"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["rows"]["daily"] == 30 * 40 == pl.read_parquet(out / "daily.parquet").height
     assert manifest["config"]["population"]["num_patients"] == 30
@@ -37,7 +38,8 @@ def test_csv_and_seed_csv_layouts(tmp_path: Path) -> None:
     assert main(["run", *SMALL, "--out", str(tmp_path / "c"), "--format", "csv"]) == 0
     assert "daily.csv" in _files(tmp_path / "c")
     assert main(["run", *SMALL, "--out", str(tmp_path / "s"), "--format", "seed-csv"]) == 0
-    assert _files(tmp_path / "s") == sorted(["combined_data.csv", "manifest.json",
+    assert _files(tmp_path / "s") == sorted(["causal_graph.json", "combined_data.csv",
+                                             "manifest.json",
                                              "migraine_events.csv", "patient_profiles.csv",
                                              "sleep_data.csv", "stress_diet_data.csv",
                                              "weather_data.csv"])

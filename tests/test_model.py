@@ -612,6 +612,16 @@ def test_default_rules_follow_switches():
     assert [type(r) for r in default_rules(both)] == [StressAfterAttack, SleepAfterAttack]
 
 
+def test_rules_passed_as_components_replace_the_built_in_ones():
+    # default_rules(config) + [my_rule] keeps the built-in rules: they are components, not
+    # plain callables, and must reach the model as such
+    config = Config().replace(**{"feedback.sleep.enabled": True})
+    model = Model.build(config, rules=default_rules(config)[1:])
+    assert [r.name for r in model.rules] == ["sleep_after_attack"]
+    assert model.callbacks == []
+    assert Model.build(config, rules=[]).rules == []
+
+
 def test_feedback_off_marks_nothing(small_result_no_feedback, small_config):
     r = small_result_no_feedback
     assert r.attacks.height > 0

@@ -1,5 +1,5 @@
 """The ``abm`` command: ``abm run``, ``abm validate``, ``abm experiment``, ``abm export``,
-``abm config``.
+``abm config``, ``abm graph``.
 
 Bad input never produces a traceback: every :class:`~abm.errors.AbmError` and every usage error
 becomes one line on stderr and exit status 2, checked before anything is written. ``validate``
@@ -45,8 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     run = sub.add_parser("run", help="simulate a cohort and write its frames",
                          description="Simulate a cohort (default: 1000 patients x 180 days, "
-                         "seed 42) and write patients, daily, weather, attacks and events with a "
-                         "manifest.json. Options given here override the configuration file.")
+                         "seed 42) and write patients, daily, weather, attacks and events, the "
+                         "model's causal_graph.json and a manifest.json. Options given here "
+                         "override the configuration file.")
     run.add_argument("--config", metavar="FILE", type=Path,
                      help="TOML configuration file with sections [population], [weather], "
                      "[sleep], [stress], [diet], [attacks], [triggers], [feedback.stress], "
@@ -88,10 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     from abm.cli.config import add_config_parser
     from abm.cli.experiment import add_experiment_parser
     from abm.cli.export import add_export_parser
+    from abm.cli.graph import add_graph_parser
 
     add_experiment_parser(sub)
     add_export_parser(sub)
     add_config_parser(sub)
+    add_graph_parser(sub)
     return parser
 
 
@@ -211,6 +214,10 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
         from abm.cli.config import run_config_command
 
         return run_config_command(args)
+    if args.command == "graph":
+        from abm.cli.graph import run_graph_command
+
+        return run_graph_command(args)
     return _run(args) if args.command == "run" else _validate(args)
 
 

@@ -134,6 +134,7 @@ class Model:
         components = [c for c in built_in() if c.enabled(config)]
         if rules is not None:
             components = [c for c in components if not isinstance(c, FeedbackRule)]
+            components += [r for r in rules if isinstance(r, Component)]
         components += list(extra)
         model = cls([c for c in components if isinstance(c, Component)], config)
         model.callbacks = [r for r in (rules or []) if not isinstance(r, Component)]

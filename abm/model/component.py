@@ -260,5 +260,17 @@ class FeedbackRule(Component):
         """The edits an attack starting on each day would make, for a block of patients."""
         return []
 
+    def edits_declared(self, config: Any) -> tuple[tuple[str, int], ...] | None:
+        """Which columns the rule edits and how many days after the onset: ``(column,
+        offset_days)`` pairs, the same as :meth:`planned`'s but without drawing anything.
+
+        The causal graph reads this (an edge ``migraine_onset -> column`` per pair). A rule
+        that does not override it returns ``None``, and the graph falls back to calling
+        :meth:`planned` on a block of one patient; a rule whose ``planned`` needs more than such
+        a block (or whose ``__call__`` edits columns it does not plan) should declare its edits
+        here, or its edges are missing from the graph.
+        """
+        return None
+
     def __call__(self, attack: Any) -> None:
         attack.patient.apply_planned(self, attack)

@@ -8,8 +8,9 @@ Formats:
   ``sleep_data.csv``, ``weather_data.csv``, ``stress_diet_data.csv``, and the per-patient-day
   ``combined_data.csv`` that the design left unwritten.
 
-Every folder gets ``manifest.json``: configuration, seed, package version, row count of every
-frame and the SHA-256 and size of every file, which ``abm validate`` checks before reading. The
+Every folder gets ``causal_graph.json``, the model's causal graph (``abm.output.causal_graph``),
+and ``manifest.json``: configuration, seed, package version, row count of every frame and the
+SHA-256 and size of every file, which ``abm validate`` checks before reading. The
 folder is written whole or not at all: everything goes to a hidden staging folder beside the
 target, which is renamed into place only when complete; an existing output is replaced (with
 ``overwrite``) only at that moment, so a failed run leaves the earlier data intact. A folder that
@@ -29,6 +30,7 @@ import polars as pl
 from abm.config.settings import Config
 from abm.errors import ConfigError, InputError
 from abm.output import schemas
+from abm.output.causal_graph import FIGURE_FILES, GRAPH_FILE, model_of, write_graph
 from abm.output.files import check_folder, file_record, sha256, write_folder
 from abm.wording import plural
 
@@ -105,6 +107,7 @@ def write_outputs(result: object, out: str | Path, fmt: str = "parquet",
     check_target(out, overwrite)
     frames: dict[str, pl.DataFrame] = result.frames()  # type: ignore[attr-defined]
     config: Config = result.config  # type: ignore[attr-defined]
+    model = model_of(result)
     if fmt == "seed-csv":
         to_write = _seed_frames(frames)
     else:
@@ -124,6 +127,7 @@ def write_outputs(result: object, out: str | Path, fmt: str = "parquet",
                 files[filename] = future.result()
                 if on_file:
                     on_file(filename)
+        files[GRAPH_FILE] = write_graph(staging, model)
         manifest = {
             "abm_version": __version__,
             "format": fmt,
@@ -179,6 +183,8 @@ def verify_files(folder: Path, manifest: dict) -> None:
                              f"{MANIFEST})")
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
+        if rel in FIGURE_FILES:
+            continue  # drawn from the output by ``abm graph``, not part of it
         if path.is_file() and rel != MANIFEST and rel not in listed:
             raise InputError(f"{path}: not part of this output (not in {MANIFEST})")
 

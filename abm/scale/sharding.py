@@ -12,6 +12,7 @@ Layout of a sharded output (each frame is one dataset that ``pl.scan_parquet("OU
 DuckDB's ``read_parquet('OUT/daily/*.parquet')`` and ``pandas.read_parquet("OUT/daily")`` read)::
 
     OUT/manifest.json                       written last
+    OUT/causal_graph.json                   the model's causal graph, written once
     OUT/<frame>/part-00000.parquet          one part per shard (weather: one part)
 
 While it runs, the output lives in a hidden staging folder beside ``OUT``
@@ -147,6 +148,8 @@ def prepare(config: Config, out: Path, fmt: str, resume: bool) -> Path:
 def finish(config: Config, fmt: str, staging: Path, out: Path, markers: Iterable[dict]) -> None:
     """Write the manifest (last) and move the finished output into place."""
     from abm import __version__
+    from abm.engine.model import Model
+    from abm.output.causal_graph import GRAPH_FILE, write_graph
     from abm.output.write import MANIFEST
 
     files: dict[str, dict] = {}
@@ -155,6 +158,8 @@ def finish(config: Config, fmt: str, staging: Path, out: Path, markers: Iterable
         for rel, record in marker["files"].items():
             files[rel] = {"sha256": record["sha256"], "bytes": record["bytes"]}
             rows[rel.split("/", 1)[0]] += record["rows"]
+    # every shard runs the built-in model of the configuration: one graph for the whole run
+    files[GRAPH_FILE] = write_graph(staging, Model.build(config), write_atomic)
     manifest = {"abm_version": __version__, "format": fmt, "layout": "parts",
                 "seed": config.run.seed, "shards": len(plan(config)), "rows": rows,
                 "files": files, "config": config.to_dict()}

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from abm.engine.block import Block
 from abm.model.component import FeedbackRule, PlannedEdit
 from abm.model.feedback.settings import SleepFeedback
+
+#: what an attack starting on day t edits: the night that starts on the evening of day t
+EDIT = ("total_sleep_hours", 0)
 
 
 class SleepAfterAttack(FeedbackRule):
@@ -15,5 +20,8 @@ class SleepAfterAttack(FeedbackRule):
     inputs = (("migraine_onset", 0),)
     source = "Vgontzas 2020: +7.3 min (1.5-13.0) the night after an attack"
 
+    def edits_declared(self, config: Any) -> tuple[tuple[str, int], ...]:
+        return (EDIT,)
+
     def planned(self, block: Block) -> list[PlannedEdit]:
-        return [PlannedEdit("total_sleep_hours", 0, self.settings(block.config).extra_hours)]
+        return [PlannedEdit(*EDIT, self.settings(block.config).extra_hours)]
