@@ -466,7 +466,7 @@ def test_calibration_closed_form_without_triggers():
         n = shares.size
         tables = factor_tables(rng.uniform(0.1, 1, (n, 4)), np.full(4, 0.32))
         ones = factors(tables, np.zeros((1, n, days), dtype=np.uint8))
-        got = calibrate_baselines(shares, ones, ones, np.ones((n, days), bool),
+        got = calibrate_baselines(shares, ones, [(ones, np.ones((n, days), bool))],
                                   np.full((n, days), span, dtype=np.int16), cap=0.95)
         expected = shares / (span * (1 - shares) + shares)
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
@@ -494,13 +494,41 @@ def test_calibration_solves_the_renewal_equation(effect):
     f_first = factors(tables, rng.integers(0, 16, (1, n, days)).astype(np.uint8))
     valid = rng.random((n, days)) < 0.9
     span = rng.integers(1, 4, (n, days)).astype(np.int16)
-    b = calibrate_baselines(shares, f_all, f_first, valid, span, cap=0.95)
+    b = calibrate_baselines(shares, f_all, [(f_first, valid)], span, cap=0.95)
     assert (b > 0).all() and (b <= 0.95).all()
     capped = b * tables[0].max(axis=1) > 0.95
     if effect > 1:
         assert capped.any()
     np.testing.assert_allclose(_renewal_share(b, f_all, f_first, valid, span, 0.95), shares,
                                rtol=1e-6)
+
+
+@pytest.mark.parametrize("effect", [0.32, 4.0])
+def test_calibration_solves_the_renewal_equation_over_several_free_days(effect):
+    # Rules whose edits reach the second and third free day after an attack: the baseline must
+    # make sum_j E[S_j] + E[S_3] (1 - pbar) / pbar equal EL (1 - share) / share, with S_j the
+    # chance that free days 1..j pass without an onset, computed here day by day.
+    rng = np.random.default_rng(12)
+    n, days, cap = 40, 120, 0.95
+    shares = rng.uniform(0.02, 0.85, n)
+    tables = factor_tables(rng.uniform(0.1, 1.0, (n, 4)), np.full(4, effect))
+    f_all = factors(tables, rng.integers(0, 16, (1, n, days)).astype(np.uint8))
+    firsts = [(factors(tables, rng.integers(0, 16, (1, n, days)).astype(np.uint8)),
+               rng.random((n, days)) < 0.95) for _ in range(3)]
+    valid = firsts[-1][1]
+    span = rng.integers(1, 4, (n, days)).astype(np.int16)
+    b = calibrate_baselines(shares, f_all, firsts, span, cap)
+    assert (b > 0).all() and (b <= cap).all()
+    survive = np.ones((n, days))
+    total = np.zeros(n)
+    for f, _ in firsts:
+        survive = survive * (1 - np.minimum(cap, b[:, None] * f))
+        total += np.where(valid, survive, 0).sum(axis=1) / valid.sum(axis=1)
+    last = np.where(valid, survive, 0).sum(axis=1) / valid.sum(axis=1)
+    pbar = np.minimum(cap, b[:, None] * f_all).mean(axis=1)
+    free = total + last * (1 - pbar) / pbar
+    el = span.mean(axis=1)
+    np.testing.assert_allclose(free, el * (1 - shares) / shares, rtol=1e-6)
 
 
 def test_realized_migraine_days_match_targets():

@@ -1,13 +1,14 @@
 """What calibration assumes about feedback rules: their planned edits, followed through the graph.
 
-The baseline of a patient depends on the onset probability of the first free day after each
-attack (``abm.engine.hazard``). A feedback rule changes it: the stress rule raises the day after
+The baseline of a patient depends on the onset probabilities of the first free days after each
+attack (``abm.engine.hazard``). A feedback rule changes them: the stress rule raises the day after
 an attack, which can set the stress trigger that decides the next day. Calibration knows no rule
 by name; each rule declares the edits an attack starting on day t would make
 (:class:`~abm.model.component.PlannedEdit`), and :func:`first_free_codes` applies them, for every
-possible onset day at once, to a window of days from t to the decisive day ``t + span - 1``:
-edited columns are re-derived through the model's terms (couplings) in the same order as the
-draw, and the flags of the decisive day are recomputed from them. A rule that is a plain callable
+possible onset day at once, to a window of days from t to the days deciding the first free days
+after the attack (as many as the edits can reach): edited columns are re-derived through the
+model's terms (couplings) in the same order as the draw, and the flags of the deciding days are
+recomputed from them. A rule that is a plain callable
 declares nothing, so calibration assumes it changes nothing.
 """
 
@@ -20,43 +21,53 @@ import numpy as np
 from abm.engine.derive import as_input, finalized
 
 
+def reach_days(model: Any, planned: list[tuple[str, int, Any]]) -> int:
+    """How many days after an attack's first day its planned edits can still change a flag:
+    the furthest edit, plus the longest lag of a term and of a risk factor reading a column."""
+    if not planned or not model.risk_factors:
+        return 0
+    term_lag = max((lag for t in model.terms for _, lag in t.inputs), default=0)
+    flag_lag = max(rf.max_lag for rf in model.risk_factors)
+    return max(offset for _, offset, _ in planned) + term_lag + flag_lag
+
+
 def first_free_codes(model: Any, columns: dict[str, np.ndarray], latent: dict[str, np.ndarray],
                      codes: np.ndarray, span: np.ndarray, planned: list[tuple[str, int, Any]]
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Packed codes deciding the first free day after an attack on each day t, with the
-    ``planned`` edits ``(column, offset_days, delta)`` of that attack applied; and where that
-    day is inside the run."""
+                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For the first free days j = 1, 2, … after an attack on each day t (as many as the
+    rules' edits can reach): the packed codes deciding free day j, with the ``planned`` edits
+    ``(column, offset_days, delta)`` of that attack applied, and where that day is in the run."""
     n, days = span.shape
     t = np.arange(days)
-    decide = t[None, :] + span.astype(np.int64) - 1
-    valid = decide + 1 < days
-    decide_c = np.minimum(decide, days - 1)
-    out = np.stack([np.take_along_axis(codes[b], decide_c, axis=1)
-                    for b in range(codes.shape[0])])
-    if not planned or not model.risk_factors:
-        return out, valid
+    free_days = max(1, reach_days(model, planned) + 1)
+    spans = [int(s) for s in np.unique(span)]
     inputs = {name: as_input(values) for name, values in columns.items()}
-    for s in np.unique(span):
-        s = int(s)
-        where = span == s
-        if not where.any():
-            continue
-        changed = _what_if(model, inputs, latent, planned, s, days)
-        for k, rf in enumerate(model.risk_factors):
-            reads = [(c, s - 1 - lag) for c, lag in rf.inputs]
-            if not any(key in changed for key in reads):
-                continue
-            v = {(c, lag): _at(inputs, changed, c, s - 1 - lag, days)
-                 for c, lag in rf.inputs}
-            flag = np.asarray(rf.flag(v, model.config), dtype=bool)
-            if rf.max_lag > s - 1:
-                # a flag whose input is before day 0 is off (only for t = 0 and short spans)
-                decided = t[None, :] + s - 1
-                flag = flag & (decided >= rf.max_lag)
-            byte, bit = divmod(k, 8)
-            edited = (out[byte] & ~np.uint8(1 << bit)) | (flag.astype(np.uint8) << np.uint8(bit))
-            out[byte] = np.where(where, edited, out[byte])
-    return out, valid
+    window = max(spans) - 1 + free_days  # relative days the edits are followed through
+    changed = _what_if(model, inputs, latent, planned, window, days) if planned else {}
+    out = []
+    for j in range(1, free_days + 1):
+        decide = t[None, :] + span.astype(np.int64) - 1 + (j - 1)
+        valid = decide + 1 < days
+        decide_c = np.minimum(decide, days - 1)
+        edited = np.stack([np.take_along_axis(codes[b], decide_c, axis=1)
+                           for b in range(codes.shape[0])])
+        for s in spans:
+            where = span == s
+            r = s - 1 + (j - 1)
+            for k, rf in enumerate(model.risk_factors):
+                if not any((c, r - lag) in changed for c, lag in rf.inputs):
+                    continue
+                v = {(c, lag): _at(inputs, changed, c, r - lag, days) for c, lag in rf.inputs}
+                flag = np.asarray(rf.flag(v, model.config), dtype=bool)
+                if rf.max_lag > r:
+                    # a flag whose input is before day 0 is off (only for t near 0)
+                    flag = flag & (t[None, :] + r >= rf.max_lag)
+                byte, bit = divmod(k, 8)
+                new = (edited[byte] & ~np.uint8(1 << bit)) | (flag.astype(np.uint8)
+                                                               << np.uint8(bit))
+                edited[byte] = np.where(where, new, edited[byte])
+        out.append((edited, valid))
+    return out
 
 
 def _at(inputs: dict[str, np.ndarray], changed: dict[tuple[str, int], np.ndarray], column: str,

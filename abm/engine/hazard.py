@@ -67,39 +67,97 @@ def onset_probability(baseline: np.ndarray, tables: list[np.ndarray], prev_codes
     return np.minimum(cap, baseline[:, None] * factors(tables, prev_codes))
 
 
-def calibrate_baselines(target_share: np.ndarray, f_all: np.ndarray, f_first: np.ndarray,
-                        first_free_valid: np.ndarray, span_days: np.ndarray,
+def calibrate_baselines(target_share: np.ndarray, f_all: np.ndarray,
+                        firsts: list[tuple[np.ndarray, np.ndarray]], span_days: np.ndarray,
                         cap: float) -> np.ndarray:
     """Baselines that give each patient its target share of migraine days in expectation.
 
-    ``f_all[i, d]`` is the factor deciding day d; ``f_first[i, t]`` the factor deciding the first
-    free day after an attack starting on day t (the rules' edits applied), valid where that day
-    is in the run.
+    ``f_all[i, d]`` is the factor deciding day d. ``firsts[j - 1]`` is ``(f_j, valid_j)``:
+    ``f_j[i, t]`` the factor deciding the j-th free day after an attack starting on day t (the
+    rules' edits applied), valid where that day is in the run; free days beyond the last of
+    them are decided by the plain factors. With ``S_j(t)`` the chance that free days 1…j after
+    the attack on t pass without an onset, the expected free days before the next onset are
+    ``N = sum_j E[S_j] + E[S_K] (1 - pbar) / pbar``; the baseline solves ``N = EL (1 - share) /
+    share``. Where no factor times the baseline reaches the cap, ``E[S_j]`` is a polynomial in
+    the baseline whose coefficients (means of products of the factors) are computed once, and
+    with one free day it has the closed form ``1 / (m_1 + k m)``; patients at the cap are solved
+    day by day.
     """
     mean_span = span_days.mean(axis=1)
     share = np.clip(target_share, 0.0, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         k = np.where(share > 0, mean_span * (1 - share) / share, np.inf)
-    n_valid = np.maximum(first_free_valid.sum(axis=1), 1)
+    K = len(firsts)
+    valid = firsts[-1][1]
+    # patients whose run is too short for every free day to fit: average over the first one
+    short = valid.sum(axis=1) == 0
+    valid = np.where(short[:, None], firsts[0][1], valid)
+    n_valid = np.maximum(valid.sum(axis=1), 1)
+    factors_j = [np.where(valid, f, 0.0) for f, _ in firsts]
     m_all = f_all.mean(axis=1)
-    m_first = np.where(first_free_valid, f_first, 0.0).sum(axis=1) / n_valid
+    # means over t of the products of each subset of the first-free-day factors
+    subset_mean = {0: np.ones(f_all.shape[0])}
+    for mask in range(1, 1 << K):
+        product = np.ones_like(factors_j[0])
+        for i in range(K):
+            if mask >> i & 1:
+                product = product * factors_j[i]
+        subset_mean[mask] = product.sum(axis=1) / n_valid
 
-    def gap(b: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        pbar = np.minimum(cap, b[:, None] * f_all[rows]).mean(axis=1)
-        h1 = np.where(first_free_valid[rows], np.minimum(cap, b[:, None] * f_first[rows]),
-                      0.0).sum(axis=1) / n_valid[rows]
-        return (1 - h1) - k[rows] * pbar
+    def free_days(b: np.ndarray) -> np.ndarray:
+        """N(b) with no factor capped (the polynomial form)."""
+        total = np.zeros_like(b)
+        survive = np.ones_like(b)
+        for j in range(1, K + 1):
+            survive = np.zeros_like(b)
+            for mask in range(1 << j):
+                survive = survive + (-b) ** bin(mask).count("1") * subset_mean[mask]
+            total = total + survive
+        pbar = b * m_all
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return total + survive * (1 - pbar) / pbar
 
     with np.errstate(divide="ignore", invalid="ignore"):
-        baseline = np.where(np.isfinite(k), 1.0 / (m_first + k * m_all), 0.0)
-    capped = np.flatnonzero(baseline * f_all.max(axis=1, initial=1.0) > cap)
-    if capped.size:
-        lo = np.zeros(capped.size)
-        hi = np.full(capped.size, cap)
-        for _ in range(40):
+        baseline = np.where(np.isfinite(k), 1.0 / (subset_mean[1] + k * m_all), 0.0)
+    finite = np.isfinite(k) & (baseline > 0)
+    if K > 1 and finite.any():
+        # N decreases with b: bisect between 0 and the cap (or where the closed form sits)
+        lo = np.zeros(baseline.shape)
+        hi = np.full(baseline.shape, cap)
+        for _ in range(60):
             mid = 0.5 * (lo + hi)
-            too_low = gap(mid, capped) > 0
+            too_low = free_days(mid) > k
             lo = np.where(too_low, mid, lo)
             hi = np.where(too_low, hi, mid)
-        baseline[capped] = 0.5 * (lo + hi)
+        baseline = np.where(finite, 0.5 * (lo + hi), baseline)
+    peak = np.maximum(f_all.max(axis=1, initial=1.0),
+                      np.max([f.max(axis=1, initial=1.0) for f in factors_j], axis=0))
+    capped = np.flatnonzero(np.isfinite(k) & (baseline * peak > cap))
+    if capped.size:
+        baseline[capped] = _solve_capped(k[capped], f_all[capped],
+                                         [f[capped] for f in factors_j], valid[capped],
+                                         n_valid[capped], cap)
     return np.clip(baseline, 0.0, cap)
+
+
+def _solve_capped(k: np.ndarray, f_all: np.ndarray, factors_j: list[np.ndarray],
+                  valid: np.ndarray, n_valid: np.ndarray, cap: float) -> np.ndarray:
+    """The baselines of patients some of whose days reach the cap, by bisection on the exact
+    expected free days (every hazard capped day by day)."""
+    lo = np.zeros(k.size)
+    hi = np.full(k.size, cap)
+    for _ in range(40):
+        b = 0.5 * (lo + hi)
+        pbar = np.minimum(cap, b[:, None] * f_all).mean(axis=1)
+        survive = np.where(valid, 1.0, 0.0)
+        total = np.zeros(k.size)
+        for f in factors_j:
+            survive = survive * (1 - np.minimum(cap, b[:, None] * f))
+            total = total + survive.sum(axis=1) / n_valid
+        last = survive.sum(axis=1) / n_valid
+        with np.errstate(divide="ignore", invalid="ignore"):
+            n_free = total + last * (1 - pbar) / pbar
+        too_low = n_free > k
+        lo = np.where(too_low, b, lo)
+        hi = np.where(too_low, hi, b)
+    return 0.5 * (lo + hi)

@@ -92,11 +92,12 @@ def _draw_block(model: Model, calendar: Calendar, shared: dict[str, Any], first:
     cap = config.attacks.max_onset_probability
     if baselines is None:
         all_edits = [edit for edits in planned.values() for edit in edits]
-        first_codes, valid = first_free_codes(model, block.columns, latent, codes,
-                                              attacks.span_days, all_edits)
+        firsts = [(factors(tables, first_codes), valid) for first_codes, valid in
+                  first_free_codes(model, block.columns, latent, codes, attacks.span_days,
+                                   all_edits)]
         target = block.patients["target_migraine_days_per_month"] / DAYS_PER_MONTH
-        baseline = calibrate_baselines(target, factors(tables, prev), factors(tables, first_codes),
-                                       valid, attacks.span_days, cap)
+        baseline = calibrate_baselines(target, factors(tables, prev), firsts,
+                                       attacks.span_days, cap)
     else:
         baseline = np.minimum(baselines.astype(np.float64), cap)
     onset_u = onset_uniforms(block)
