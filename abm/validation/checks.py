@@ -11,6 +11,7 @@ identical to theirs in the output (which also shows that adding patients changes
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,17 +27,6 @@ from abm.wording import plural
 
 #: patients re-simulated for the determinism check
 RESIMULATED_PATIENTS = 25
-LEARNABILITY_FEATURES = (
-    "temperature", "humidity", "pressure", "pressure_change_24h", "total_sleep_hours",
-    "deep_sleep_pct", "rem_sleep_pct", "awake_time_mins", "sleep_quality", "stress_level",
-    "alcohol_consumed", "caffeine_consumed", "chocolate_consumed", "processed_food_consumed",
-    "water_consumed_liters",
-)
-RANGES = {
-    "humidity": (20, 100), "total_sleep_hours": (2, 14), "deep_sleep_pct": (0, 1),
-    "rem_sleep_pct": (0, 1), "light_sleep_pct": (0, 1), "awake_time_mins": (0, 24 * 60),
-    "sleep_quality": (0, 100), "stress_level": (1, 10), "water_consumed_liters": (0, 10),
-}
 
 
 @dataclass
@@ -85,9 +75,18 @@ def trigger_risk_ratios(daily: pl.DataFrame, n: int, days: int
     return out
 
 
-def learnability_auroc(daily: pl.DataFrame, n: int, days: int) -> float:
-    """AUROC of a logistic regression on day-d columns for onset on d+1, split by patient."""
-    features = [*LEARNABILITY_FEATURES, *(f"{t}_trigger" for t in trigger_names(daily))]
+def observed_features(model: Model) -> list[str]:
+    """The daily columns other than trigger flags that the components declare features."""
+    flags = {rf.flag_column for rf in model.risk_factors}
+    return [c.name for c in model.daily_columns if c.feature and c.name not in flags]
+
+
+def learnability_auroc(daily: pl.DataFrame, n: int, days: int, model: Model) -> float:
+    """AUROC of a logistic regression on day-d columns for onset on d+1, split by patient: the
+    model's feature columns and every trigger flag ``daily`` holds. A column that is a sum of
+    others (light sleep = 1 - deep - REM) is harmless: the fit's small ridge term keeps it
+    well-posed."""
+    features = [*observed_features(model), *(f"{t}_trigger" for t in trigger_names(daily))]
     x = np.stack([patient_day_matrix(daily, c, n, days)[:, :-1].astype(np.float64)
                   for c in features], axis=-1)
     onset = patient_day_matrix(daily, "migraine_onset", n, days)
@@ -106,22 +105,39 @@ def learnability_auroc(daily: pl.DataFrame, n: int, days: int) -> float:
     return auroc(score, y[test])
 
 
+class _Columns(Mapping[str, np.ndarray]):
+    """The columns of ``daily`` as arrays, converted only when a component asks for one."""
+
+    def __init__(self, daily: pl.DataFrame) -> None:
+        self.daily = daily
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.daily[name].to_numpy()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.daily.columns)
+
+    def __len__(self) -> int:
+        return self.daily.width
+
+
 def _consistency(daily: pl.DataFrame, attacks: pl.DataFrame, n: int, days: int,
-                 start: np.datetime64) -> tuple[int, int, list[str]]:
+                 start: np.datetime64, model: Model) -> tuple[int, int, list[str]]:
     problems: list[str] = []
     total = daily.height
     dates = patient_day_matrix(daily, "date", n, days).astype("datetime64[D]")
     expected = start + np.arange(days, dtype="timedelta64[D]")
     if not (dates == expected[None, :]).all():
         problems.append("dates not contiguous from the start date")
-    pct = (daily["deep_sleep_pct"].cast(pl.Float64) + daily["rem_sleep_pct"].cast(pl.Float64)
-           + daily["light_sleep_pct"].cast(pl.Float64)).to_numpy()
-    if np.abs(pct - 1).max() > 1e-6:
-        problems.append("sleep percentages do not sum to 1")
-    for column, (lo, hi) in RANGES.items():
-        values = daily[column].cast(pl.Float64).to_numpy()
+    for component in model.components:  # relations between columns only a component knows
+        problems += component.problems(_Columns(daily))
+    for column in model.daily_columns:  # every range declared next to its column
+        if column.range is None:
+            continue
+        lo, hi = column.range
+        values = daily[column.name].cast(pl.Float64).to_numpy()
         if not np.isfinite(values).all() or values.min() < lo or values.max() > hi:
-            problems.append(f"{column} outside [{lo}, {hi}]")
+            problems.append(f"{column.name} outside [{lo:g}, {hi:g}]")
     # every migraine day is covered by its attack, and every attack day is a migraine day
     has = daily["has_migraine"].to_numpy()
     ids = daily["attack_id"]
@@ -200,7 +216,7 @@ def run_checks(frames: dict[str, pl.DataFrame], config: Config,
                         equal == len(recomputed) * daily.height))
 
     start = np.datetime64(config.run.start, "D")
-    _, n_problems, problems = _consistency(daily, attacks, n, days, start)
+    _, n_problems, problems = _consistency(daily, attacks, n, days, start, model)
     checks.append(Check("consistency", "100%" if not n_problems else "; ".join(problems),
                         "100%", n_problems == 0))
 
@@ -213,7 +229,7 @@ def run_checks(frames: dict[str, pl.DataFrame], config: Config,
         checks.append(Check("determinism", f"first {plural(k, 'patient')} re-simulated: "
                             f"{'identical' if same else 'DIFFERENT'}", "identical frames", same))
 
-    score = learnability_auroc(daily, n, days)
+    score = learnability_auroc(daily, n, days, model)
     checks.append(Check("learnability", f"AUROC {score:.3f}", "0.52-0.80",
                         (not math.isnan(score)) and 0.52 <= score <= 0.80))
     return checks
