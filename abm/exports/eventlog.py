@@ -192,6 +192,25 @@ class Summary:
     bytes: int
 
 
+def markdown_table(model: Any = None) -> str:
+    """The README's table of what the event logs carry (default: the built-in model)."""
+    lay = layout(model if model is not None else schemas.default_model())
+
+    def names(attributes: tuple[Attribute, ...]) -> str:
+        return ", ".join(f"`{a.name}`" for a in attributes)
+
+    lines = ["| event or trace | attributes |", "|---|---|",
+             f"| trace (a patient; XES) | {names(lay.patient)} |"]
+    for kind, attributes in lay.events.items():
+        text = names(attributes)
+        if kind == "trigger":
+            text += f" ({', '.join(lay.triggers)})"
+        if kind in lay.location_kinds:
+            text += " (a location's: OCEL only)"
+        lines.append(f"| `{kind}` | {text} |")
+    return "\n".join(lines) + "\n"
+
+
 def resolve_format(fmt: str | None, to: Path) -> str:
     """The format asked for, or the one ``--to``'s suffix names."""
     if fmt is None:

@@ -223,7 +223,7 @@ def run_checks(frames: dict[str, pl.DataFrame], config: Config,
     if resimulate:
         from abm.engine.simulation import simulate
         k = min(n, RESIMULATED_PATIENTS)
-        again = simulate(config.replace(**{"population.num_patients": k}))
+        again = simulate(config.replace(**{"population.num_patients": k}), model=model)
         same = all(_frames_equal(again, name, frames, k, days) for name in
                    ("patients", "daily", "attacks"))
         checks.append(Check("determinism", f"first {plural(k, 'patient')} re-simulated: "
@@ -253,12 +253,18 @@ def _frames_equal(again: object, name: str, frames: dict[str, pl.DataFrame], k: 
 def validate(source: object, resimulate: bool = True) -> list[Check]:
     """Checks of a :class:`~abm.engine.simulation.Result` or of an output folder."""
     from abm.output.result import Result
-    from abm.output.write import read_outputs
+    from abm.output.write import read_run
 
     if isinstance(source, Result):
         return run_checks(source.frames(), source.config, resimulate, source.model)
-    frames, config = read_outputs(Path(source))
-    return run_checks(frames, config, resimulate)
+    frames, config, recorded = read_run(Path(source))
+    model = Model.build(config)
+    own = [c.name for c in recorded.components if c.name not in {m.name for m in model.components}]
+    if own:
+        raise InputError(f"{source}: made with components of your own ({', '.join(own)}), whose "
+                         "code an output folder does not hold; validate the run's result in "
+                         "Python: abm.validate(result)")
+    return run_checks(frames, config, resimulate, model)
 
 
 def format_table(checks: list[Check]) -> str:
