@@ -42,12 +42,7 @@ class SyntheticDataGenerator:
         check_target(Path(self.output_dir), self.overwrite, option="output_dir")
         result = simulate(self.config)
         write_outputs(result, self.output_dir, fmt="seed-csv", overwrite=self.overwrite)
-        seed = _seed_frames(result.frames())
-        return {
-            "patient_profiles": seed["patient_profiles.csv"].to_pandas(),
-            "migraine_events": seed["migraine_events.csv"].to_pandas(),
-            "sleep_data": seed["sleep_data.csv"].to_pandas(),
-            "weather_data": seed["weather_data.csv"].to_pandas(),
-            "stress_diet_data": seed["stress_diet_data.csv"].to_pandas(),
-            "combined": seed["combined_data.csv"].to_pandas(),
-        }
+        seed = _seed_frames(result.frames(), result.model)
+        # the design's names: each file's, and ``combined`` for the per-patient-day table
+        return {("combined" if name == "combined_data.csv" else name.removesuffix(".csv")):
+                frame.to_pandas() for name, frame in seed.items()}

@@ -37,6 +37,12 @@ def _fusemoe_features() -> str:
     return markdown_table()
 
 
+def _eventlog_attributes() -> str:
+    from abm.exports.eventlog import markdown_table
+
+    return markdown_table()
+
+
 def _components() -> str:
     from abm.model.describe import components_table
 
@@ -48,6 +54,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "columns": _columns,
     "settings": _settings,
     "fusemoe-features": _fusemoe_features,
+    "eventlog-attributes": _eventlog_attributes,
     "components": _components,
 }
 

@@ -28,7 +28,7 @@ NAME = "weather_volatility"
 #: patients, days, replicates
 SIZES = {"full": (5000, 365, 10), "quick": (500, 180, 3)}
 TABLES = (
-    {"pressure_drop_day_share": "days with a ≥ 5 hPa drop",
+    {"weather_trigger_day_share": "days with a ≥ 5 hPa drop",
      "migraine_days_per_month_weather_sensitive": "days / month, weather-sensitive",
      "migraine_days_per_month_weather_other": "days / month, others",
      "migraine_days_per_month_mean": "days / month, all",
@@ -50,7 +50,7 @@ def build(size: str) -> Experiment:
                   "stormy": {"weather.volatility": 1.5}},
         reference="heathrow",
         replicates=replicates,
-        metrics=("weather", "weather_sensitive", "migraine_days", "chronic_share",
+        metrics=("trigger_days", "weather_sensitive", "migraine_days", "chronic_share",
                  "risk_ratios", "feedback", "paired"),
         timeline_variant="stormy",
     )

@@ -368,7 +368,7 @@ def test_overwrite_replaces_a_log_and_a_failed_write_leaves_the_old_one(
     written = to.read_bytes()
     assert written.startswith(b"<?xml") and _files(tmp_path) == ["log.xes"]
 
-    def failing(frames, handle) -> int:
+    def failing(frames, handle, model=None) -> int:
         handle.write("<?xml partial")
         raise OSError(28, "No space left on device")
 
@@ -376,7 +376,7 @@ def test_overwrite_replaces_a_log_and_a_failed_write_leaves_the_old_one(
     assert abm_main(["export", "eventlog", str(run_dir), "--to", str(to), "--overwrite"]) == 2
     assert to.read_bytes() == written and _files(tmp_path) == ["log.xes"]
 
-    def interrupted(frames, handle) -> int:
+    def interrupted(frames, handle, model=None) -> int:
         handle.write("<?xml partial")
         raise KeyboardInterrupt
 

@@ -12,7 +12,7 @@ import pytest
 from abm import Config
 from abm.cli.app import main
 from abm.experiments.experiment import Experiment, run_experiment
-from abm.experiments.metrics import PERCENT, SHARES, long_table, summarize
+from abm.experiments.metrics import PERCENT, SHARES, is_share, long_table, summarize
 from abm.validation.stats import share_interval, wilson_interval
 
 
@@ -84,14 +84,16 @@ def test_every_share_of_a_small_experiment_stays_within_0_and_100_percent() -> N
         name="small", base=Config().replace(**{"population.num_patients": 30, "run.days": 40}),
         variants={"off": {"feedback.stress.enabled": False}, "on": {},
                   "doubled": {"feedback.stress.points": [2, 4]}},
-        replicates=3, metrics=("chronic_share", "feedback", "paired", "weather", "cohort"))
+        replicates=3, metrics=("chronic_share", "feedback", "paired", "trigger_days", "cohort"))
     result = run_experiment(experiment, workers=1, progress=False)
     results = result.results.with_columns(pl.col("metric").cast(pl.String))
-    shares = results.filter(pl.col("metric").is_in(list(SHARES)))
+    share_names = [m for m in results["metric"].unique().to_list() if is_share(m)]
+    assert set(SHARES) & set(share_names) and "weather_trigger_day_share" in share_names
+    shares = results.filter(pl.col("metric").is_in(share_names))
     assert shares["denominator"].null_count() == 0
-    assert results.filter(~pl.col("metric").is_in(list(SHARES)))["denominator"].null_count() \
+    assert results.filter(~pl.col("metric").is_in(share_names))["denominator"].null_count() \
         == results.height - shares.height
-    summary = result.summary.filter(pl.col("metric").is_in(list(SHARES))
+    summary = result.summary.filter(pl.col("metric").cast(pl.String).is_in(share_names)
                                     & pl.col("ci_low").is_not_null())
     assert summary.height > 0
     assert summary["ci_low"].min() >= 0 and summary["ci_high"].max() <= 1

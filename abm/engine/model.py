@@ -140,6 +140,13 @@ class Model:
         model.callbacks = [r for r in (rules or []) if not isinstance(r, Component)]
         return model
 
+    def for_config(self, config: Any) -> Model:
+        """The same components and rules under another configuration (fewer patients, say):
+        what re-running a result's model takes, the user's own components included."""
+        model = Model(self.components, config)
+        model.callbacks = list(self.callbacks)
+        return model
+
     def _check_inputs(self) -> None:
         known = set(self.columns) | set(ENGINE_COLUMNS)
         for c in self.components:

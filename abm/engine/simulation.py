@@ -218,7 +218,7 @@ def run_agents(cohort: Cohort, progress: Progress | None = None) -> simpy.Enviro
 def simulate(config: Config | None = None, *, feedback_rules: Sequence[Any] | None = None,
              components: Sequence[Component] = (),
              baselines: Sequence[float] | np.ndarray | None = None,
-             progress: Progress | None = None) -> Result:
+             progress: Progress | None = None, model: Model | None = None) -> Result:
     """Run ``config`` (default: the user's design) and return its frames.
 
     ``components`` adds your own risk factors, couplings or feedback rules to the built-in ones
@@ -229,11 +229,15 @@ def simulate(config: Config | None = None, *, feedback_rules: Sequence[Any] | No
     the reference run's ``patients["baseline_onset_probability"]`` so that a variant which removes
     a trigger or the feedback loop keeps every patient's baseline, and its effect shows as a
     change in migraine days instead of being calibrated away.
+
+    ``model`` runs the components and rules of another run's model (``Result.model``) instead
+    of building them: ``components`` and ``feedback_rules`` are then not used.
     """
     from abm.output.recorder import record
 
     config = config or Config()
-    model = Model.build(config, components, feedback_rules)
+    model = (model.for_config(config) if model is not None
+             else Model.build(config, components, feedback_rules))
     pinned = None
     if baselines is not None:
         pinned = np.asarray(baselines, dtype=np.float64)

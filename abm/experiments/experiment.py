@@ -106,7 +106,7 @@ class Experiment:
     timeline_variant: str | None = None
 
     def __post_init__(self) -> None:
-        from abm.experiments.metrics import GROUPS, resolve
+        from abm.experiments.metrics import metric_groups, resolve
 
         if not isinstance(self.name, str) or not _NAME.match(self.name):
             raise ConfigError("name must be letters, digits, '_', '.' or '-' (it names the "
@@ -151,11 +151,11 @@ class Experiment:
         if not metrics:
             raise ConfigError("metrics: at least one metric is needed")
         try:
-            resolve(metrics)
+            resolve(metrics, self.triggers)
         except KeyError as exc:
             raise ConfigError(f"metrics: unknown metric {exc.args[0]!r}; groups: "
-                              f"{', '.join(GROUPS)} (or one metric name of a group, see "
-                              "README_experiments.md)") from None
+                              f"{', '.join(metric_groups(self.triggers))} (or one metric name "
+                              "of a group, see README_experiments.md)") from None
         object.__setattr__(self, "metrics", metrics)
         for name, overrides in variants.items():
             self._check_variant(name, overrides)
@@ -188,11 +188,19 @@ class Experiment:
         return tuple(self.base.run.seed + r for r in range(self.replicates))
 
     @property
+    def triggers(self) -> tuple[str, ...]:
+        """The risk factors' names of the experiment's model, which name its trigger metrics
+        (variants change settings, never which components there are)."""
+        from abm.engine.model import Model
+
+        return tuple(Model.build(self.base).triggers)
+
+    @property
     def metric_names(self) -> tuple[str, ...]:
         """Every metric name computed, in the results' order."""
         from abm.experiments.metrics import resolve
 
-        return resolve(self.metrics)
+        return resolve(self.metrics, self.triggers)
 
     def config(self, variant: str, replicate: int = 0) -> Config:
         """The configuration of one run."""
@@ -412,10 +420,9 @@ class ExperimentResult:
               percent: Iterable[str] | None = None) -> str:
         """A Markdown table of chosen metrics (``name -> heading``), one row per variant;
         ``percent`` (default: the fractions) are shown as percentages."""
-        from abm.experiments.metrics import PERCENT, metric_table
+        from abm.experiments.metrics import metric_table
 
-        return metric_table(self.summary, metrics, digits,
-                            PERCENT if percent is None else percent)
+        return metric_table(self.summary, metrics, digits, percent)
 
     def timeline(self) -> Timeline:
         """The timeline to draw: ``timeline_variant``'s, or, of the first replicate's, the one

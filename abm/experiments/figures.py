@@ -5,9 +5,10 @@
   Mantel-Haenszel interval), against the user's target band 1.15-1.20.
 - :func:`migraine_days_boxplot`: migraine days per 30 days over the patients of one replicate,
   one box per variant, with the ICHD-3 chronic line at 15 days.
-- :func:`timeline_plot`: one patient's sleep, stress and pressure with attacks shaded; attacks
-  that the feedback rules caused (``caused_by_feedback``) are marked, and so are the stress
-  points the rules added and the days with a weather trigger (24 h pressure drop).
+- :func:`timeline_plot`: one patient's logged series (one panel per column the components log by
+  name: for the built-in model pressure, sleep and stress) with attacks shaded; attacks that the
+  feedback rules caused (``caused_by_feedback``) are marked, and so are the values the rules
+  changed and the days a trigger reading the panel's modality was on (:func:`panels`).
 
 A :class:`Timeline` is the small slice of one run that the last figure needs; workers cut it out
 (:func:`extract_timeline`) so that whole runs never travel between processes.
@@ -19,22 +20,51 @@ without figures does not pay for it.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from abm.engine.model import built_in_triggers
 from abm.output.recorder import MS_PER_DAY
 from abm.wording import plural
-
-TRIGGERS = built_in_triggers()
 
 #: days shown in a timeline (the start of the run)
 TIMELINE_DAYS = 120
 _DPI = 100
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel of a timeline: a logged column, and the triggers marked on it."""
+
+    column: str
+    label: str
+    #: whole numbers, drawn as steps
+    steps: bool
+    #: (flag column, trigger) of the risk factors that read the column's modality
+    flags: tuple[tuple[str, str], ...]
+
+
+def panels(model: Any) -> tuple[Panel, ...]:
+    """A panel per column that a component's log entry names (``LogEntry.column``), in the
+    components' order; a risk factor is marked on the panel of the modality its inputs come
+    from (the weather trigger, which reads the 24 h change, on the pressure panel)."""
+    owner = {col.name: c.name for c in model.components for col in c.outputs()}
+    out = []
+    for component in model.components:
+        for entry in component.logs:
+            col = model.columns.get(entry.column)
+            if col is None:
+                continue
+            flags = tuple((rf.flag_column, rf.trigger) for rf in model.risk_factors
+                          if any(owner.get(c) == component.name for c, _ in rf.inputs))
+            out.append(Panel(col.name, f"{col.name} ({col.unit})" if col.unit else col.name,
+                             col.dtype.is_integer(), flags))
+    return tuple(out)
 
 
 @dataclass
@@ -45,9 +75,10 @@ class Timeline:
     seed: int
     patient_id: str
     feedback_attacks: int
-    daily: pl.DataFrame        # day, total_sleep_hours, stress_level, pressure, weather_trigger
+    panels: tuple[Panel, ...]
+    daily: pl.DataFrame        # day, each panel's column and its triggers' flags
     attacks: pl.DataFrame      # start_day, end_day (fractional days), caused_by_feedback
-    edits: pl.DataFrame        # day, value: stress points added by feedback rules
+    edits: pl.DataFrame        # day, column (a panel's), value: changes made by feedback rules
 
 
 def _pick_patient(result: object) -> tuple[str, int]:
@@ -72,19 +103,21 @@ def extract_timeline(result: object, variant: str) -> Timeline:
     config = result.config  # type: ignore[attr-defined]
     start_ms = int(np.datetime64(config.run.start, "ms").astype(np.int64))
     own = pl.col("patient_id").cast(pl.String) == patient
-    daily = result.daily.filter(own).select(  # type: ignore[attr-defined]
-        "day", "total_sleep_hours", "stress_level", "pressure", "weather_trigger")
+    shown = panels(result.model)  # type: ignore[attr-defined]
+    columns = dict.fromkeys([p.column for p in shown]
+                            + [flag for p in shown for flag, _ in p.flags])
+    daily = result.daily.filter(own).select("day", *columns)  # type: ignore[attr-defined]
     attacks = result.attacks.filter(own).select(  # type: ignore[attr-defined]
         start_day=(pl.col("onset").dt.epoch("ms") - start_ms) / MS_PER_DAY,
         end_day=(pl.col("end").dt.epoch("ms") - start_ms) / MS_PER_DAY,
         caused_by_feedback=pl.col("caused_by_feedback"))
+    edited = pl.col("name").cast(pl.String).str.split(":").list.last()
     edits = result.events.filter(  # type: ignore[attr-defined]
-        own & (pl.col("event") == "feedback")
-        & pl.col("name").cast(pl.String).str.ends_with(":stress_level")
-        & (pl.col("value") != 0)).select(
+        own & (pl.col("event") == "feedback") & (pl.col("value") != 0)).select(
         day=(pl.col("target_date") - pl.lit(config.run.start)).dt.total_days(),
-        value=pl.col("value"))
-    return Timeline(variant, config.run.seed, patient, caused, daily, attacks, edits)
+        column=edited, value=pl.col("value")).filter(
+        pl.col("column").is_in([p.column for p in shown]))
+    return Timeline(variant, config.run.seed, patient, caused, shown, daily, attacks, edits)
 
 
 def _pyplot():
@@ -108,18 +141,28 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def summary_triggers(summary: pl.DataFrame) -> list[str]:
+    """The triggers a summary has risk ratios of (``risk_ratio_<trigger>`` with its ``_low``),
+    in the summary's order."""
+    metrics = set(summary["metric"].to_list())
+    names = dict.fromkeys(m.removeprefix("risk_ratio_") for m in summary["metric"].to_list()
+                          if re.match("risk_ratio_", m) and f"{m}_low" in metrics)
+    return list(names)
+
+
 def risk_ratio_forest(summary: pl.DataFrame, path: Path, title: str = "") -> Path:
-    """Forest plot of the risk ratio of every trigger, by variant."""
+    """Forest plot of the risk ratio of every trigger in ``summary``, by variant."""
     plt = _pyplot()
+    triggers = summary_triggers(summary)
     variants = list(dict.fromkeys(summary["variant"].to_list()))
     index = {(r["variant"], r["metric"]): r for r in summary.iter_rows(named=True)}
-    fig, ax = plt.subplots(figsize=(8.5, 1.4 + 0.22 * len(TRIGGERS) * max(3, len(variants))))
+    fig, ax = plt.subplots(figsize=(8.5, 1.4 + 0.22 * len(triggers) * max(3, len(variants))))
     ax.axvspan(1.15, 1.20, color="0.85", label="target 1.15-1.20 (abm validate)")
     ax.axvline(1.0, color="0.3", lw=0.8, ls="--")
     step = 0.8 / max(len(variants), 1)
     for k, (variant, color) in enumerate(zip(variants, _colors(len(variants)), strict=True)):
         ys, xs, lo, hi = [], [], [], []
-        for i, trigger in enumerate(TRIGGERS):
+        for i, trigger in enumerate(triggers):
             row = index.get((variant, f"risk_ratio_{trigger}"))
             if row is None or row["mean"] is None:
                 continue
@@ -133,7 +176,7 @@ def risk_ratio_forest(summary: pl.DataFrame, path: Path, title: str = "") -> Pat
             hi.append(high - row["mean"] if high is not None else 0.0)
         ax.errorbar(xs, ys, xerr=[lo, hi], fmt="o", color=color, ms=4, capsize=2, lw=1,
                     label=variant)
-    ax.set_yticks(range(len(TRIGGERS)), TRIGGERS)
+    ax.set_yticks(range(len(triggers)), triggers)
     ax.invert_yaxis()
     ax.set_xlabel("next-day onset risk ratio (Mantel-Haenszel), mean and 95% interval")
     ax.set_title(title or "Risk ratio per trigger by variant", fontsize=10)
@@ -166,45 +209,49 @@ def migraine_days_boxplot(per_patient: Mapping[str, np.ndarray], path: Path,
 
 
 def timeline_plot(timeline: Timeline, path: Path, days: int = TIMELINE_DAYS) -> Path:
-    """Sleep, stress and pressure of one patient, attacks shaded, feedback marked."""
+    """One patient's logged series, a panel each, attacks shaded, feedback and triggers marked."""
     plt = _pyplot()
     daily = timeline.daily.filter(pl.col("day") < days)
     x = daily["day"].to_numpy()
-    fig, axes = plt.subplots(3, 1, figsize=(8.5, 5.2), sharex=True)
-    panels = (("total_sleep_hours", "sleep (h)"), ("stress_level", "stress (1-10)"),
-              ("pressure", "pressure (hPa)"))
-    for ax, (column, label) in zip(axes, panels, strict=True):
+    shown = timeline.panels
+    fig, axes = plt.subplots(max(len(shown), 1), 1, figsize=(8.5, 1.2 + 1.35 * len(shown)),
+                             sharex=True, squeeze=False)
+    axes = axes[:, 0]
+    for ax in axes:
         for start, end, caused in timeline.attacks.filter(pl.col("start_day") < days).iter_rows():
             ax.axvspan(start, min(end, days), color="darkorange" if caused else "0.75",
                        alpha=0.6 if caused else 0.5, lw=0)
-        ax.plot(x + 0.5, daily[column].to_numpy(), color="tab:blue", lw=1,
-                drawstyle="steps-mid" if column == "stress_level" else "default")
-        ax.set_ylabel(label, fontsize=8)
         ax.tick_params(labelsize=7)
-    axes[0].axhline(5, color="0.4", lw=0.6, ls=":")
-    axes[0].axhline(9, color="0.4", lw=0.6, ls=":")
     edits = timeline.edits.filter(pl.col("day") < days)
-    if edits.height:
-        level = dict(zip(daily["day"].to_list(), daily["stress_level"].to_list(), strict=True))
-        ex = edits["day"].to_numpy()
-        axes[1].plot(ex + 0.5, [level.get(int(d), math.nan) for d in ex], "^", color="crimson",
-                     ms=4, label="stress raised by feedback")
-        axes[1].legend(fontsize=7, frameon=False, loc="upper right")
-    drops = daily.filter(pl.col("weather_trigger"))
-    if drops.height:
-        axes[2].plot(drops["day"].to_numpy() + 0.5, drops["pressure"].to_numpy(), "v",
-                     color="navy", ms=3.5, label="24 h drop ≥ threshold (weather trigger)")
-        axes[2].legend(fontsize=7, frameon=False, loc="upper right")
+    for ax, panel in zip(axes, shown, strict=False):
+        values = daily[panel.column].cast(pl.Float64).to_numpy()
+        ax.plot(x + 0.5, values, color="tab:blue", lw=1,
+                drawstyle="steps-mid" if panel.steps else "default")
+        ax.set_ylabel(panel.label, fontsize=8)
+        level = dict(zip(x.tolist(), values.tolist(), strict=True))
+        changed = edits.filter(pl.col("column") == panel.column)["day"].to_numpy()
+        if changed.size:
+            ax.plot(changed + 0.5, [level.get(int(d), math.nan) for d in changed], "^",
+                    color="crimson", ms=4, label="changed by feedback")
+        for (flag, trigger), marker in zip(panel.flags, "v*sPD", strict=False):
+            on = daily.filter(pl.col(flag))
+            if on.height:
+                ax.plot(on["day"].to_numpy() + 0.5, on[panel.column].cast(pl.Float64).to_numpy(),
+                        marker, color="navy", ms=3.5, label=f"{trigger} trigger on")
+        if changed.size or any(daily[flag].any() for flag, _ in panel.flags):
+            ax.legend(fontsize=7, frameon=False, loc="upper right")
     from matplotlib.patches import Patch
 
     handles = [Patch(color="0.75", alpha=0.5, label="attack"),
                Patch(color="darkorange", alpha=0.6, label="attack caused by feedback")]
-    axes[0].legend(handles=handles, fontsize=7, frameon=False, loc="upper right", ncol=2)
+    handles += axes[0].get_legend_handles_labels()[0]  # the first panel's own markers
+    axes[0].legend(handles=handles, fontsize=7, frameon=False, loc="upper right",
+                   ncol=min(len(handles), 4))
     axes[-1].set_xlabel("day of the run", fontsize=8)
     axes[-1].set_xlim(0, min(days, int(x.max()) + 1) if x.size else days)
-    shown = min(days, int(x.max()) + 1) if x.size else days
+    shown_days = min(days, int(x.max()) + 1) if x.size else days
     fig.suptitle(f"Patient {timeline.patient_id}, variant {timeline.variant!r}, seed "
                  f"{timeline.seed}: {plural(timeline.feedback_attacks, 'attack')} caused by "
-                 f"feedback in the run (first {plural(shown, 'day')} shown)", fontsize=9)
+                 f"feedback in the run (first {plural(shown_days, 'day')} shown)", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)

@@ -20,10 +20,17 @@ Per run (:func:`run_metrics`, computed in the worker that ran the simulation):
   Mantel-Haenszel over patients, with its Greenland-Robins 95% interval
   (``abm.validation.checks.trigger_risk_ratios``).
 - ``feedback``: the share of attacks marked ``caused_by_feedback``.
-- ``weather``: the share of location-days with a 24 h pressure drop of at least
-  ``triggers.pressure_drop_hpa`` (5 hPa; London Heathrow 1979-2020: 19% of days).
-- ``weather_sensitive``: migraine days per 30 days of patients with ``susceptibility_weather`` of
-  at least :data:`WEATHER_SENSITIVE` and of the others.
+- ``trigger_days``: the share of days on which each trigger is on: of location-days for a
+  trigger that reads only the location's weather (the same for everyone there; the weather
+  trigger, a 24 h pressure drop of at least ``triggers.pressure_drop_hpa``, is on for 19% of
+  London Heathrow's days 1979-2020), else of patient-days.
+- ``<trigger>_sensitive``, one group per trigger: migraine days per 30 days of patients with a
+  susceptibility to the trigger of at least :data:`SENSITIVE` and of the others.
+
+The trigger metrics are named after the risk factors of the experiment's model
+(:func:`metric_groups`): ``risk_ratio_weather``, ``weather_trigger_day_share``,
+``migraine_days_per_month_weather_sensitive`` and so on for the built-in ones, and the same for a
+risk factor of one's own.
 - ``cohort``: who the patients are: shares of women, of patients with aura and of patients
   labelled chronic (``is_chronic``), and the mean age.
 
@@ -48,22 +55,21 @@ together. Differences keep the paired t interval: they may be negative.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
 
+from abm.engine import derive
 from abm.engine.hazard import DAYS_PER_MONTH
-from abm.engine.model import built_in_triggers
 from abm.validation.checks import patient_day_matrix
 from abm.validation.stats import mean_interval, share_interval
 
-TRIGGERS = built_in_triggers()
-
 CHRONIC_DAYS = 15.0
-#: susceptibility_weather at or above which a patient counts as weather-sensitive
-WEATHER_SENSITIVE = 0.7
+#: the susceptibility to a trigger at or above which a patient counts as sensitive to it
+SENSITIVE = 0.7
 
 
 @dataclass(frozen=True)
@@ -76,63 +82,112 @@ class Group:
     paired: bool = False
 
 
-GROUPS: dict[str, Group] = {g.name: g for g in (
-    Group("migraine_days", ("migraine_days_per_month_mean", "migraine_days_per_month_sd",
-                            "migraine_days_per_month_q25", "migraine_days_per_month_median",
-                            "migraine_days_per_month_q75")),
-    Group("chronic_share", ("chronic_share",)),
-    Group("attacks", ("attacks_per_patient", "attacks_per_patient_per_month",
-                      "migraine_days_per_attack")),
-    Group("clustering", ("interattack_interval_mean_days", "interattack_interval_median_days",
-                         "migraine_day_autocorrelation_lag1")),
-    Group("risk_ratios", tuple(f"risk_ratio_{t}{s}" for t in TRIGGERS
-                               for s in ("", "_low", "_high"))),
-    Group("feedback", ("feedback_attack_share",)),
-    Group("weather", ("pressure_drop_day_share",)),
-    Group("weather_sensitive", ("migraine_days_per_month_weather_sensitive",
-                                "migraine_days_per_month_weather_other")),
-    Group("cohort", ("female_share", "aura_share", "age_mean", "chronic_label_share")),
-    Group("paired", ("paired_migraine_days_per_month_diff", "attributable_fraction",
-                     "chronification_share", "remission_share"), paired=True),
-)}
+PAIRED_GROUP = Group("paired", ("paired_migraine_days_per_month_diff", "attributable_fraction",
+                                "chronification_share", "remission_share"), paired=True)
 #: the metrics computed against the reference variant
-PAIRED = frozenset(n for g in GROUPS.values() if g.paired for n in g.names)
-#: every metric name, in the order of the results frame
-ALL_METRICS: tuple[str, ...] = tuple(n for g in GROUPS.values() for n in g.names)
+PAIRED = frozenset(PAIRED_GROUP.names)
 #: the metrics that are shares of a number of units, and what they count (the ``denominator``
-#: of the results frame): their interval is a Wilson interval, within [0, 1]
+#: of the results frame): their interval is a Wilson interval, within [0, 1]; each trigger's
+#: ``<trigger>_trigger_day_share`` is one too (of location-days or patient-days, see
+#: :func:`trigger_day_shares`)
 SHARES: dict[str, str] = {
     "chronic_share": "patients", "feedback_attack_share": "attacks",
-    "pressure_drop_day_share": "location-days", "female_share": "patients",
-    "aura_share": "patients", "chronic_label_share": "patients",
+    "female_share": "patients", "aura_share": "patients", "chronic_label_share": "patients",
     "chronification_share": "the reference's episodic patients",
     "remission_share": "the reference's chronic patients",
 }
-#: the metrics that are fractions, shown as percentages in tables (the attributable fraction is a
-#: ratio of migraine days, which may be negative: it keeps the t interval)
+#: the fractions among the fixed metrics, shown as percentages in tables (the attributable
+#: fraction is a ratio of migraine days, which may be negative: it keeps the t interval)
 PERCENT = frozenset(SHARES) | {"attributable_fraction"}
-_GROUP_OF = {n: g.name for g in GROUPS.values() for n in g.names}
 
 
-def resolve(selection: Iterable[str]) -> tuple[str, ...]:
+def is_share(name: str) -> bool:
+    """Whether a metric is a share of a number of units (a Wilson interval)."""
+    return name in SHARES or name.endswith("_trigger_day_share")
+
+
+def metric_groups(triggers: Sequence[str]) -> dict[str, Group]:
+    """Every group of metrics for a model whose risk factors are named ``triggers``."""
+    sensitive = [Group(f"{t}_sensitive", (f"migraine_days_per_month_{t}_sensitive",
+                                          f"migraine_days_per_month_{t}_other"))
+                 for t in triggers]
+    return {g.name: g for g in (
+        Group("migraine_days", ("migraine_days_per_month_mean", "migraine_days_per_month_sd",
+                                "migraine_days_per_month_q25", "migraine_days_per_month_median",
+                                "migraine_days_per_month_q75")),
+        Group("chronic_share", ("chronic_share",)),
+        Group("attacks", ("attacks_per_patient", "attacks_per_patient_per_month",
+                          "migraine_days_per_attack")),
+        Group("clustering", ("interattack_interval_mean_days",
+                             "interattack_interval_median_days",
+                             "migraine_day_autocorrelation_lag1")),
+        Group("risk_ratios", tuple(f"risk_ratio_{t}{s}" for t in triggers
+                                   for s in ("", "_low", "_high"))),
+        Group("feedback", ("feedback_attack_share",)),
+        Group("trigger_days", tuple(f"{t}_trigger_day_share" for t in triggers)),
+        *sensitive,
+        Group("cohort", ("female_share", "aura_share", "age_mean", "chronic_label_share")),
+        PAIRED_GROUP,
+    )}
+
+
+def all_metrics(triggers: Sequence[str]) -> tuple[str, ...]:
+    """Every metric name, in the order of the results frame."""
+    return tuple(n for g in metric_groups(triggers).values() for n in g.names)
+
+
+def is_percent(name: str) -> bool:
+    """Whether a metric is a fraction, shown as a percentage in tables."""
+    return name.endswith("_share") or name == "attributable_fraction"
+
+
+def resolve(selection: Iterable[str], triggers: Sequence[str]) -> tuple[str, ...]:
     """Metric names (in the results' order) for a selection of group and metric names.
 
     Raises ``KeyError`` with the first unknown name.
     """
+    groups = metric_groups(triggers)
+    group_of = {n: g.name for g in groups.values() for n in g.names}
     wanted: set[str] = set()
     for item in selection:
-        if item in GROUPS:
-            wanted.update(GROUPS[item].names)
-        elif item in _GROUP_OF:
+        if item in groups:
+            wanted.update(groups[item].names)
+        elif item in group_of:
             wanted.add(item)
         else:
             raise KeyError(item)
-    return tuple(n for n in ALL_METRICS if n in wanted)
+    return tuple(n for n in all_metrics(triggers) if n in wanted)
 
 
-def groups_of(names: Iterable[str]) -> set[str]:
+def groups_of(names: Iterable[str], triggers: Sequence[str]) -> set[str]:
     """The groups that compute ``names``."""
-    return {_GROUP_OF[n] for n in names}
+    group_of = {n: g.name for g in metric_groups(triggers).values() for n in g.names}
+    return {group_of[n] for n in names}
+
+
+def _per_location(rf: Any, weather: pl.DataFrame) -> bool:
+    """Whether a risk factor reads only columns of the ``weather`` frame (so it is the same
+    for everyone at a location, and counted once per location-day)."""
+    return bool(rf.inputs) and all(c in weather.columns and c not in ("day", "date")
+                                   for c, _ in rf.inputs)
+
+
+def trigger_day_shares(result: Any) -> dict[str, float]:
+    """The share of days each risk factor of ``result.model`` is on: of location-days when it
+    reads only columns of the ``weather`` frame (recomputed there, once per location), else of
+    patient-days (its flag column in ``daily``)."""
+    model = result.model
+    weather: pl.DataFrame = result.weather.sort(["location_id", "day"])
+    locations = weather["location_id"].n_unique()
+    out = {}
+    for rf in model.risk_factors:
+        if _per_location(rf, weather):
+            columns = {c: weather[c].to_numpy().reshape(locations, -1) for c, _ in rf.inputs}
+            flag = derive.flag_of(rf, columns, result.config)
+        else:
+            flag = result.daily[rf.flag_column].to_numpy()
+        out[rf.trigger] = float(flag.mean()) if flag.size else math.nan
+    return out
 
 
 def days_per_month(has_migraine: np.ndarray) -> np.ndarray:
@@ -166,7 +221,8 @@ def run_metrics(result: object, names: Iterable[str]) -> dict[str, float]:
     from abm.validation.checks import trigger_risk_ratios
 
     names = tuple(names)
-    groups = groups_of(names)
+    triggers = result.model.triggers  # type: ignore[attr-defined]
+    groups = groups_of(names, triggers)
     patients: pl.DataFrame = result.patients  # type: ignore[attr-defined]
     daily: pl.DataFrame = result.daily  # type: ignore[attr-defined]
     config = result.config  # type: ignore[attr-defined]
@@ -201,14 +257,16 @@ def run_metrics(result: object, names: Iterable[str]) -> dict[str, float]:
     if "feedback" in groups:
         caused = result.attacks["caused_by_feedback"]  # type: ignore[attr-defined]
         out["feedback_attack_share"] = float(caused.mean()) if caused.len() else math.nan
-    if "weather" in groups:
-        change = result.weather["pressure_change_24h"].to_numpy()  # type: ignore[attr-defined]
-        out["pressure_drop_day_share"] = float(
-            (change.astype(np.float64) <= -config.triggers.pressure_drop_hpa).mean())
-    if "weather_sensitive" in groups:
-        sensitive = patients["susceptibility_weather"].to_numpy() >= WEATHER_SENSITIVE
-        out |= {"migraine_days_per_month_weather_sensitive": _nan_safe(mdpm[sensitive], np.mean),
-                "migraine_days_per_month_weather_other": _nan_safe(mdpm[~sensitive], np.mean)}
+    if "trigger_days" in groups:
+        out |= {f"{t}_trigger_day_share": share
+                for t, share in trigger_day_shares(result).items()}
+    for rf in result.model.risk_factors:  # type: ignore[attr-defined]
+        if f"{rf.trigger}_sensitive" in groups:
+            sensitive = patients[rf.susceptibility_column].to_numpy() >= SENSITIVE
+            out |= {f"migraine_days_per_month_{rf.trigger}_sensitive":
+                    _nan_safe(mdpm[sensitive], np.mean),
+                    f"migraine_days_per_month_{rf.trigger}_other":
+                    _nan_safe(mdpm[~sensitive], np.mean)}
     if "cohort" in groups:
         out |= {"female_share": float((patients["sex"] == "F").mean()),
                 "aura_share": float(patients["with_aura"].mean()),
@@ -221,8 +279,12 @@ def run_denominators(result: object, names: Iterable[str]) -> dict[str, int]:
     """The units each share among ``names`` counts in a run (:data:`SHARES`)."""
     n = result.patients.height  # type: ignore[attr-defined]
     counts = {"chronic_share": n, "female_share": n, "aura_share": n, "chronic_label_share": n,
-              "feedback_attack_share": result.attacks.height,  # type: ignore[attr-defined]
-              "pressure_drop_day_share": result.weather.height}  # type: ignore[attr-defined]
+              "feedback_attack_share": result.attacks.height}  # type: ignore[attr-defined]
+    weather = result.weather  # type: ignore[attr-defined]
+    for rf in result.model.risk_factors:  # type: ignore[attr-defined]
+        counts[f"{rf.trigger}_trigger_day_share"] = (
+            weather.height if _per_location(rf, weather)
+            else result.daily.height)  # type: ignore[attr-defined]
     return {k: counts[k] for k in names if k in counts}
 
 
@@ -293,7 +355,7 @@ def summarize(results: pl.DataFrame, reference: str) -> pl.DataFrame:
             value - ref_value if value is not None and ref_value is not None else math.nan)
     rows = []
     for key, vals in values.items():
-        if key[1] in SHARES and any(u is not None for u in units[key]):
+        if is_share(key[1]) and any(u is not None for u in units[key]):
             n, mean, lo, hi = share_interval(vals, units[key])
         else:
             n, mean, lo, hi = mean_interval(vals)
@@ -305,12 +367,12 @@ def summarize(results: pl.DataFrame, reference: str) -> pl.DataFrame:
 
 
 def metric_table(summary: pl.DataFrame, metrics: Mapping[str, str], digits: int = 2,
-                 percent: Iterable[str] = PERCENT) -> str:
+                 percent: Iterable[str] | None = None) -> str:
     """A Markdown table: one row per variant, a column per metric (``name -> heading``),
     ``mean [low, high]``; a second line per cell would be too wide, so differences from the
     reference get their own columns named ``Δ heading``. Metrics in ``percent`` (default: the
-    fractions) are shown as percentages."""
-    percent = set(percent)
+    fractions, :func:`is_percent`) are shown as percentages."""
+    percent = set(percent) if percent is not None else {n for n in metrics if is_percent(n)}
 
     def fmt(v: float | None, name: str) -> str:
         if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -347,10 +409,11 @@ def metric_table(summary: pl.DataFrame, metrics: Mapping[str, str], digits: int 
 
 
 def long_table(summary: pl.DataFrame, digits: int = 4,
-               percent: Iterable[str] = PERCENT) -> str:
+               percent: Iterable[str] | None = None) -> str:
     """Every row of a summary as Markdown: mean [95% interval] and the paired difference;
     metrics in ``percent`` (default: the fractions) as percentages, as the scripts print them."""
-    percent = set(percent)
+    percent = (set(percent) if percent is not None
+               else {n for n in summary["metric"].unique().to_list() if is_percent(n)})
 
     def cell(mean: float | None, lo: float | None, hi: float | None, as_percent: bool) -> str:
         if mean is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -21,19 +22,20 @@ from abm import wording
 from abm.config.settings import Config
 from abm.errors import InputError, OutputError
 from abm.output.files import check_file, check_folder
-from abm.output.write import read_manifest, read_outputs
+from abm.output.write import read_manifest, read_run
 
 #: formats of ``abm run`` that can be exported (seed-csv does not hold the event log)
 READABLE = ("parquet", "csv")
 
 
-def load_run(folder: Path) -> tuple[dict[str, pl.DataFrame], Config]:
-    """The frames and configuration of an ``abm run`` folder, checksums verified."""
+def load_run(folder: Path) -> tuple[dict[str, pl.DataFrame], Config, Any]:
+    """The frames, configuration and model of an ``abm run`` folder, checksums verified (the
+    model declares the components that made it: ``abm.output.write.read_run``)."""
     manifest = read_manifest(folder)
     if manifest["format"] not in READABLE:
         raise InputError(f"{folder}: a {manifest['format']!r} output cannot be exported; "
                          "write it with abm run --format parquet or csv")
-    return read_outputs(folder)
+    return read_run(folder)
 
 
 def check_outside(target: Path, source: Path, option: str) -> None:

@@ -27,7 +27,9 @@ Process-mining tools read event logs in two standard forms:
 - **Parquet / CSV**: the ``events`` frame as one file.
 
 Attributes come from the ``events`` frame joined with ``daily`` (the patient-day's logged
-values), ``weather`` (the location-day) and ``attacks`` (the attack's ground truth). Event times
+values), ``weather`` (the location-day) and ``attacks`` (the attack's ground truth); which
+columns each kind carries follows from the components' declarations (:func:`layout`): a log
+event carries every column of the component that logs it. Event times
 are naive in the frames and written as UTC (``+00:00``).
 
 Both text formats are written streaming: the XML or JSON text of a chunk of events (for XES,
@@ -44,16 +46,16 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 import polars as pl
 
 from abm import wording
-from abm.engine.model import built_in_triggers
 from abm.errors import ConfigError
 from abm.exports import atomic
-from abm.output import files
+from abm.model.component import RiskFactor
+from abm.output import files, schemas
 
 FORMATS = ("xes", "ocel", "parquet", "csv")
 SUFFIX_FORMAT = {".xes": "xes", ".jsonocel": "ocel", ".json": "ocel", ".parquet": "parquet",
@@ -63,7 +65,6 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.3f+00:00"
 INITIAL_TIME = "1970-01-01T00:00:00.000+00:00"
 #: events rendered and written at a time
 EVENTS_PER_CHUNK = 100_000
-NAMES = built_in_triggers()
 XES_NAMESPACE = "http://www.xes-standard.org/"
 XES_EXTENSIONS = (("Concept", "concept"), ("Time", "time"), ("Lifecycle", "lifecycle"))
 
@@ -81,18 +82,22 @@ def _a(name: str, kind: str, column: str | None = None) -> Attribute:
     return Attribute(name, kind, column or name)
 
 
-DIET_FLAGS = ("alcohol_consumed", "caffeine_consumed", "chocolate_consumed",
-              "processed_food_consumed")
-SLEEP_COLUMNS = ("total_sleep_hours", "sleep_quality", "awake_time_mins")
-DAILY_COLUMNS = ("stress_level", *DIET_FLAGS, "water_consumed_liters", *SLEEP_COLUMNS)
-WEATHER_COLUMNS = ("temperature", "humidity", "pressure_change_24h")
-ATTACK_COLUMNS = ("severity", "with_aura", "duration_hours", "caused_by_feedback", "p_onset",
-                  *(f"{t}_trigger" for t in NAMES))
+def kind_of(dtype: pl.DataType) -> str:
+    """The exported type of a column of ``dtype``."""
+    if dtype == pl.Boolean:
+        return "boolean"
+    if dtype.is_integer():
+        return "int"
+    if dtype.is_float():
+        return "float"
+    if dtype.is_temporal():
+        return "date"
+    return "string"
 
-#: attributes of each event kind (the kind itself is ``concept:name`` / the OCEL event type)
-EVENT_ATTRIBUTES: dict[str, tuple[Attribute, ...]] = {
-    "weather": (_a("pressure", "float", "value"),
-                *(_a(c, "float", f"w_{c}") for c in WEATHER_COLUMNS)),
+
+#: attributes of the event kinds the engine makes (the kind itself is ``concept:name`` / the
+#: OCEL event type); the kinds a component logs get theirs from :func:`layout`
+ENGINE_EVENTS: dict[str, tuple[Attribute, ...]] = {
     "migraine_onset": (_a("attack_id", "string"), _a("severity", "int", "a_severity"),
                        _a("with_aura", "boolean", "a_with_aura"),
                        _a("duration_hours", "float", "a_duration_hours"),
@@ -101,29 +106,76 @@ EVENT_ATTRIBUTES: dict[str, tuple[Attribute, ...]] = {
     "feedback": (_a("attack_id", "string"), _a("rule", "string"),
                  _a("column", "string"), _a("change", "float", "value"),
                  _a("target_date", "date")),
-    "stress_log": (_a("stress_level", "int", "d_stress_level"),),
-    "diet_log": (_a("diet_items", "int", "value"),
-                 *(_a(c, "boolean", f"d_{c}") for c in DIET_FLAGS),
-                 _a("water_consumed_liters", "float", "d_water_consumed_liters")),
-    "sleep": tuple(_a(c, "float", f"d_{c}") for c in SLEEP_COLUMNS),
     "trigger": (_a("trigger", "string", "name"),),
     "migraine_end": (_a("attack_id", "string"), _a("duration_hours", "float", "a_duration_hours")),
 }
+ATTACK_OBJECT = (_a("onset", "date"), _a("end", "date"), _a("severity", "int"),
+                 _a("with_aura", "boolean"), _a("duration_hours", "float"),
+                 _a("caused_by_feedback", "boolean"), _a("p_onset", "float"),
+                 _a("p_baseline", "float"))
 
-PATIENT_ATTRIBUTES = (_a("location_id", "string"), _a("age", "int"), _a("sex", "string"),
-                      _a("is_chronic", "boolean"), _a("with_aura", "boolean"),
-                      _a("target_migraine_days_per_month", "float"))
-OBJECT_ATTRIBUTES: dict[str, tuple[Attribute, ...]] = {
-    "patient": (*PATIENT_ATTRIBUTES[1:],
-                *(_a(f"susceptibility_{t}", "float") for t in NAMES),
-                _a("baseline_onset_probability", "float")),
-    "location": (),
-    "attack": (_a("onset", "date"), _a("end", "date"), _a("severity", "int"),
-               _a("with_aura", "boolean"), _a("duration_hours", "float"),
-               _a("caused_by_feedback", "boolean"), _a("p_onset", "float"),
-               _a("p_baseline", "float")),
-    "trigger": (_a("trigger", "string"),),
-}
+
+@dataclass(frozen=True)
+class Layout:
+    """What the exports carry, derived from the model that made the frames.
+
+    A kind the components log carries the component's columns: a patient's log event the
+    patient-day's values of the component's daily columns (and the event's own value first when
+    it is not one of them, such as the number of diet items); a location's event the
+    location-day's values. Patients carry the patient columns of every component that is not a
+    risk factor (XES traces); OCEL's patient objects add each risk factor's susceptibility and the
+    calibrated baseline. ``triggers`` are the risk factors' names, whose flags on the day before
+    an onset link the onset to its trigger objects.
+    """
+
+    events: dict[str, tuple[Attribute, ...]]
+    patient: tuple[Attribute, ...]
+    objects: dict[str, tuple[Attribute, ...]]
+    triggers: tuple[str, ...]
+    #: the kinds logged per location (weather), linked to their location object
+    location_kinds: frozenset[str]
+
+    def joined(self, prefix: str) -> tuple[str, ...]:
+        """The columns the events are joined with from one frame (``d_`` daily, ``w_``
+        weather), each once, in the order the attributes name them."""
+        columns = (a.column[len(prefix):] for attrs in self.events.values() for a in attrs
+                   if a.column.startswith(prefix))
+        return tuple(dict.fromkeys(columns))
+
+
+def layout(model: Any) -> Layout:
+    """The :class:`Layout` of ``model``'s frames."""
+    events: dict[str, tuple[Attribute, ...]] = {}
+    logged = {e.kind: (c, e) for c in model.components for e in c.logs}
+    for kind in schemas.event_kinds(model):
+        if kind not in logged:
+            events[kind] = ENGINE_EVENTS[kind]
+            continue
+        component, entry = logged[kind]
+        if entry.per_location:
+            columns = {c.name: c for c in component.location_columns}
+            own = columns[entry.column].dtype if entry.column in columns else entry.dtype
+            events[kind] = (_a(entry.name, kind_of(own), "value"),
+                            *(_a(c.name, kind_of(c.dtype), f"w_{c.name}")
+                              for c in columns.values() if c.name != entry.column))
+            continue
+        daily = [c for c in component.outputs() if c.frame == "daily"]
+        daily.sort(key=lambda c: c.name != entry.column)  # the entry's own column first
+        head = () if entry.column is not None else (_a(entry.name, kind_of(entry.dtype),
+                                                       "value"),)
+        events[kind] = (*head, *(_a(c.name, kind_of(c.dtype), f"d_{c.name}") for c in daily))
+    modal = [c for comp in model.components if not isinstance(comp, RiskFactor)
+             for c in comp.outputs() if c.frame == "patients"]
+    patient = (_a("location_id", "string"), *(_a(c.name, kind_of(c.dtype)) for c in modal))
+    susceptibility = [_a(rf.susceptibility_column, "float") for rf in model.risk_factors]
+    engine = [_a(name, kind_of(spec[0])) for name, spec in schemas.PATIENT_ENGINE.items()]
+    objects = {"patient": (*patient[1:], *susceptibility, *engine), "location": (),
+               "attack": ATTACK_OBJECT, "trigger": (_a("trigger", "string"),)}
+    location_kinds = frozenset(e.kind for c in model.components for e in c.logs
+                               if e.per_location)
+    return Layout(events, patient, objects, tuple(model.triggers), location_kinds)
+
+
 XES_TYPE = {"float": "float", "int": "int", "boolean": "boolean", "string": "string",
             "date": "date"}
 OCEL_TYPE = {"float": "float", "int": "integer", "boolean": "boolean", "string": "string",
@@ -138,6 +190,25 @@ class Summary:
     fmt: str
     events: int
     bytes: int
+
+
+def markdown_table(model: Any = None) -> str:
+    """The README's table of what the event logs carry (default: the built-in model)."""
+    lay = layout(model if model is not None else schemas.default_model())
+
+    def names(attributes: tuple[Attribute, ...]) -> str:
+        return ", ".join(f"`{a.name}`" for a in attributes)
+
+    lines = ["| event or trace | attributes |", "|---|---|",
+             f"| trace (a patient; XES) | {names(lay.patient)} |"]
+    for kind, attributes in lay.events.items():
+        text = names(attributes)
+        if kind == "trigger":
+            text += f" ({', '.join(lay.triggers)})"
+        if kind in lay.location_kinds:
+            text += " (a location's: OCEL only)"
+        lines.append(f"| `{kind}` | {text} |")
+    return "\n".join(lines) + "\n"
 
 
 def resolve_format(fmt: str | None, to: Path) -> str:
@@ -161,14 +232,18 @@ def export_eventlog(source: Path, to: Path, fmt: str | None = None,
     atomic.check_file_target(to, overwrite)
     fmt = resolve_format(fmt, to)
     atomic.check_outside(to, source, "--to")
-    frames, _config = atomic.load_run(source)
+    frames, _config, model = atomic.load_run(source)
     counted: list[int] = []
-    files.write_file(to, lambda path: counted.append(write_eventlog(frames, fmt, path)))
+    files.write_file(to, lambda path: counted.append(write_eventlog(frames, fmt, path, model)))
     return Summary(to, fmt, counted[0], to.stat().st_size)
 
 
-def write_eventlog(frames: dict[str, pl.DataFrame], fmt: str, path: Path) -> int:
-    """Write the event log in ``fmt`` to ``path``; return the number of events written."""
+def write_eventlog(frames: dict[str, pl.DataFrame], fmt: str, path: Path,
+                   model: Any = None) -> int:
+    """Write the event log in ``fmt`` to ``path``; return the number of events written.
+
+    ``model`` made the frames (``Result.model``, or ``abm.output.write.read_run``'s); default:
+    the built-in model."""
     if fmt in ("parquet", "csv"):
         events = frames["events"]
         if fmt == "parquet":
@@ -177,7 +252,8 @@ def write_eventlog(frames: dict[str, pl.DataFrame], fmt: str, path: Path) -> int
             events.with_columns(pl.col("event").cast(pl.String)).write_csv(path)
         return events.height
     with open(path, "w", encoding="utf-8", newline="\n") as handle:
-        return write_xes(frames, handle) if fmt == "xes" else write_ocel(frames, handle)
+        return (write_xes(frames, handle, model) if fmt == "xes"
+                else write_ocel(frames, handle, model))
 
 
 # --- text of values --------------------------------------------------------------------------
@@ -278,21 +354,23 @@ def _feedback_parts(events: pl.DataFrame) -> list[pl.Expr]:
                                 return_dtype=pl.String).alias("column")]
 
 
-def joined_events(frames: dict[str, pl.DataFrame],
-                  escape: Callable[[str], str]) -> pl.DataFrame:
+def joined_events(frames: dict[str, pl.DataFrame], escape: Callable[[str], str],
+                  lay: Layout) -> pl.DataFrame:
     """``events`` in time order (``row`` = position) with the attributes of its patient-day,
     location-day and attack, and its text columns escaped by ``escape`` (``e_<column>``)."""
     events = frames["events"]
     if not events["time"].is_sorted():  # a sharded run's parts, one after the other
         events = events.sort("time", maintain_order=True)
+    attack_columns = (*(a.column.removeprefix("a_") for a in ENGINE_EVENTS["migraine_onset"]
+                        if a.column.startswith("a_")), *(f"{t}_trigger" for t in lay.triggers))
     events = events.with_row_index("row").with_columns(*_feedback_parts(events),
                                                        date=pl.col("time").dt.date())
     daily = frames["daily"].select("patient_id", "date",
-                                   *(pl.col(c).alias(f"d_{c}") for c in DAILY_COLUMNS))
+                                   *(pl.col(c).alias(f"d_{c}") for c in lay.joined("d_")))
     weather = frames["weather"].select("location_id", "date",
-                                       *(pl.col(c).alias(f"w_{c}") for c in WEATHER_COLUMNS))
+                                       *(pl.col(c).alias(f"w_{c}") for c in lay.joined("w_")))
     attacks = frames["attacks"].select("attack_id",
-                                       *(pl.col(c).alias(f"a_{c}") for c in ATTACK_COLUMNS))
+                                       *(pl.col(c).alias(f"a_{c}") for c in attack_columns))
     joined = (events
               .join(daily, on=["patient_id", "date"], how="left", maintain_order="left")
               .join(weather, on=["location_id", "date"], how="left", maintain_order="left")
@@ -338,45 +416,48 @@ def _xes_header(frames: dict[str, pl.DataFrame]) -> str:
         "\n")
 
 
-def _xes_event(kind: str) -> pl.Expr:
+def _xes_event(kind: str, lay: Layout) -> pl.Expr:
     head = (f'\t\t<event><string key="concept:name" value="{kind}"/>'
             '<date key="time:timestamp" value="')
     return pl.concat_str([
         pl.lit(head), pl.col("time").dt.strftime(TIME_FORMAT),
         pl.lit('"/><string key="lifecycle:transition" value="complete"/>'),
-        _joined([xes_attribute(a) for a in EVENT_ATTRIBUTES[kind]]), pl.lit("</event>")])
+        _joined([xes_attribute(a) for a in lay.events[kind]]), pl.lit("</event>")])
 
 
-def trace_heads(patients: pl.DataFrame) -> pl.Series:
+def trace_heads(patients: pl.DataFrame, lay: Layout) -> pl.Series:
     """The opening of each patient's trace, with the patient's attributes."""
     patients = with_escaped(patients, ("patient_id", "location_id", "sex"), xml_escape)
     return patients.select(pl.concat_str([
         pl.lit('\t<trace><string key="concept:name" value="'), pl.col("e_patient_id"),
-        pl.lit('"/>'), _joined([xes_attribute(a) for a in PATIENT_ATTRIBUTES]), pl.lit("\n")]))\
+        pl.lit('"/>'), _joined([xes_attribute(a) for a in lay.patient]), pl.lit("\n")]))\
         .to_series()
 
 
-def patient_events(frames: dict[str, pl.DataFrame],
+def patient_events(frames: dict[str, pl.DataFrame], lay: Layout,
                    escape: Callable[[str], str] = xml_escape) -> pl.DataFrame:
     """The joined events of patients, grouped by patient in ``patients`` order (``pidx``: the
     patient's row there) and in time order within a patient."""
     index = frames["patients"].select("patient_id").with_row_index("pidx")
-    return (joined_events(frames, escape).filter(pl.col("patient_id").is_not_null())
+    return (joined_events(frames, escape, lay).filter(pl.col("patient_id").is_not_null())
             .join(index, on="patient_id", how="inner")
             .sort(["pidx", "row"]))
 
 
-def write_xes(frames: dict[str, pl.DataFrame], handle: TextIO) -> int:
-    """Write the XES log to ``handle`` a chunk of events at a time; return the events."""
+def write_xes(frames: dict[str, pl.DataFrame], handle: TextIO, model: Any = None) -> int:
+    """Write the XES log of ``model``'s frames to ``handle`` a chunk of events at a time; return
+    the events."""
+    lay = layout(model if model is not None else schemas.default_model())
     handle.write(_xes_header(frames))
-    heads = trace_heads(frames["patients"])
-    events = patient_events(frames).with_columns(
+    heads = trace_heads(frames["patients"], lay)
+    events = patient_events(frames, lay).with_columns(
         first=pl.col("pidx") != pl.col("pidx").shift(1, fill_value=-1),
         last=pl.col("pidx") != pl.col("pidx").shift(-1, fill_value=-1))
     for lo in range(0, events.height, EVENTS_PER_CHUNK):
         chunk = events.slice(lo, EVENTS_PER_CHUNK)
         head = heads.gather(chunk.select(pl.when("first").then("pidx")).to_series())
-        text = chunk.with_columns(head=head, body=_render(chunk, _xes_event)).select(
+        body = _render(chunk, lambda kind: _xes_event(kind, lay))
+        text = chunk.with_columns(head=head, body=body).select(
             pl.concat_str([pl.col("head"), pl.col("body"),
                            pl.when("last").then(pl.lit("\n\t</trace>"))], ignore_nulls=True))
         _write_lines(handle, text.to_series())
@@ -398,8 +479,8 @@ def _trigger_id(name: pl.Expr) -> pl.Expr:
     return pl.concat_str([pl.col("e_patient_id"), pl.lit(":"), name])
 
 
-def _event_relations(kind: str) -> list[pl.Expr]:
-    if kind == "weather":
+def _event_relations(kind: str, lay: Layout) -> list[pl.Expr]:
+    if kind in lay.location_kinds:
         return [_relation(pl.col("e_location_id"), "location")]
     relations = [_relation(pl.col("e_patient_id"), "patient")]
     if kind == "trigger":
@@ -410,36 +491,41 @@ def _event_relations(kind: str) -> list[pl.Expr]:
         relations += [pl.when(pl.col(f"a_{t}_trigger"))
                       .then(_relation(_trigger_id(pl.lit(json_escape(t))),
                                       "active the day before"))
-                      for t in NAMES]
+                      for t in lay.triggers]
     if kind == "feedback":
         relations.insert(0, _relation(pl.col("e_attack_id"), "caused by"))
     return relations
 
 
-def _ocel_event(kind: str) -> pl.Expr:
+def _ocel_event(kind: str, lay: Layout) -> pl.Expr:
     return pl.concat_str([
         pl.lit('{"id":"e'), pl.col("row").cast(pl.String),
         pl.lit(f'","type":{json.dumps(kind)},"time":"'), pl.col("time").dt.strftime(TIME_FORMAT),
         pl.lit('","attributes":['),
-        _joined([ocel_attribute(a) for a in EVENT_ATTRIBUTES[kind]], ","),
-        pl.lit('],"relationships":['), _joined(_event_relations(kind), ","), pl.lit("]}")])
+        _joined([ocel_attribute(a) for a in lay.events[kind]], ","),
+        pl.lit('],"relationships":['), _joined(_event_relations(kind, lay), ","), pl.lit("]}")])
 
 
-def _ocel_object(kind: str, relations: list[pl.Expr]) -> pl.Expr:
+def _ocel_object(kind: str, relations: list[pl.Expr], lay: Layout) -> pl.Expr:
     return pl.concat_str([
         pl.lit('{"id":"'), pl.col("e_id"), pl.lit(f'","type":{json.dumps(kind)},"attributes":['),
-        _joined([ocel_attribute(a, with_time=True) for a in OBJECT_ATTRIBUTES[kind]], ","),
+        _joined([ocel_attribute(a, with_time=True) for a in lay.objects[kind]], ","),
         pl.lit('],"relationships":['), _joined(relations, ","), pl.lit("]}")])
 
 
-def trigger_objects(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
+def trigger_objects(frames: dict[str, pl.DataFrame],
+                    triggers: tuple[str, ...] | None = None) -> pl.DataFrame:
     """One row per (patient, trigger type) active at least once, from the ``trigger`` events
-    and the attacks' triggers of the day before onset; ``id`` is ``<patient_id>:<trigger>``."""
+    and the attacks' triggers of the day before onset; ``id`` is ``<patient_id>:<trigger>``.
+    ``triggers`` orders them (default: the attacks frame's ``<trigger>_trigger`` columns)."""
+    if triggers is None:
+        triggers = tuple(c.removesuffix("_trigger") for c in frames["attacks"].columns
+                         if c.endswith("_trigger"))
     fired = frames["events"].filter(pl.col("event") == "trigger").select(
         pl.col("patient_id").cast(pl.String), trigger=pl.col("name").cast(pl.String))
     before = [frames["attacks"].filter(pl.col(f"{t}_trigger")).select(
-        pl.col("patient_id").cast(pl.String), trigger=pl.lit(t)) for t in NAMES]
-    rank = {t: i for i, t in enumerate(NAMES)}
+        pl.col("patient_id").cast(pl.String), trigger=pl.lit(t)) for t in triggers]
+    rank = {t: i for i, t in enumerate(triggers)}
     return (pl.concat([fired, *before]).unique()
             .with_columns(rank=pl.col("trigger").replace_strict(rank, default=len(rank)))
             .sort(["patient_id", "rank", "trigger"])
@@ -447,7 +533,7 @@ def trigger_objects(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
                     .alias("id"), "patient_id", "trigger"))
 
 
-def _object_texts(frames: dict[str, pl.DataFrame]) -> Iterator[pl.Series]:
+def _object_texts(frames: dict[str, pl.DataFrame], lay: Layout) -> Iterator[pl.Series]:
     """The JSON text of every object: patients, locations, attacks, triggers."""
     def escaped(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
         return with_escaped(frame, columns, json_escape)
@@ -455,32 +541,32 @@ def _object_texts(frames: dict[str, pl.DataFrame]) -> Iterator[pl.Series]:
     patients = escaped(frames["patients"].with_columns(id=pl.col("patient_id")),
                        ("id", "location_id", "sex"))
     yield patients.select(_ocel_object("patient", [_relation(pl.col("e_location_id"),
-                                                             "lives at")])).to_series()
+                                                             "lives at")], lay)).to_series()
     locations = pl.concat([frames[f].select(pl.col("location_id").cast(pl.String))
                            for f in ("patients", "weather")]).unique().sort("location_id")
     yield escaped(locations.rename({"location_id": "id"}), ("id",)).select(
-        _ocel_object("location", [])).to_series()
+        _ocel_object("location", [], lay)).to_series()
     attacks = escaped(frames["attacks"].with_columns(id=pl.col("attack_id")),
                       ("id", "patient_id"))
     yield attacks.select(_ocel_object("attack", [_relation(pl.col("e_patient_id"),
-                                                           "patient")])).to_series()
-    triggers = escaped(trigger_objects(frames), ("id", "patient_id", "trigger"))
+                                                           "patient")], lay)).to_series()
+    triggers = escaped(trigger_objects(frames, lay.triggers), ("id", "patient_id", "trigger"))
     yield triggers.select(_ocel_object("trigger", [_relation(pl.col("e_patient_id"),
-                                                             "patient")])).to_series()
+                                                             "patient")], lay)).to_series()
 
 
-def _event_texts(frames: dict[str, pl.DataFrame]) -> Iterator[pl.Series]:
-    events = joined_events(frames, json_escape)
+def _event_texts(frames: dict[str, pl.DataFrame], lay: Layout) -> Iterator[pl.Series]:
+    events = joined_events(frames, json_escape, lay)
     for lo in range(0, events.height, EVENTS_PER_CHUNK):
-        yield _render(events.slice(lo, EVENTS_PER_CHUNK), _ocel_event)
+        yield _render(events.slice(lo, EVENTS_PER_CHUNK), lambda kind: _ocel_event(kind, lay))
 
 
-def ocel_types() -> tuple[list[dict], list[dict]]:
+def ocel_types(lay: Layout) -> tuple[list[dict], list[dict]]:
     """The ``objectTypes`` and ``eventTypes`` declarations."""
     def declared(attributes: tuple[Attribute, ...]) -> list[dict]:
         return [{"name": a.name, "type": OCEL_TYPE[a.kind]} for a in attributes]
-    objects = [{"name": k, "attributes": declared(v)} for k, v in OBJECT_ATTRIBUTES.items()]
-    events = [{"name": k, "attributes": declared(v)} for k, v in EVENT_ATTRIBUTES.items()]
+    objects = [{"name": k, "attributes": declared(v)} for k, v in lay.objects.items()]
+    events = [{"name": k, "attributes": declared(v)} for k, v in lay.events.items()]
     return objects, events
 
 
@@ -497,14 +583,15 @@ def _write_array(handle: TextIO, chunks: Iterator[pl.Series]) -> None:
         first = False
 
 
-def write_ocel(frames: dict[str, pl.DataFrame], handle: TextIO) -> int:
-    """Write the OCEL 2.0 JSON log to ``handle``, objects then events, a chunk at a time;
-    return the number of events."""
-    object_types, event_types = ocel_types()
+def write_ocel(frames: dict[str, pl.DataFrame], handle: TextIO, model: Any = None) -> int:
+    """Write the OCEL 2.0 JSON log of ``model``'s frames to ``handle``, objects then events, a
+    chunk at a time; return the number of events."""
+    lay = layout(model if model is not None else schemas.default_model())
+    object_types, event_types = ocel_types(lay)
     handle.write('{"objectTypes":' + json.dumps(object_types) + ',\n"eventTypes":'
                  + json.dumps(event_types) + ',\n"objects":[\n')
-    _write_array(handle, _object_texts(frames))
+    _write_array(handle, _object_texts(frames, lay))
     handle.write('],\n"events":[\n')
-    _write_array(handle, _event_texts(frames))
+    _write_array(handle, _event_texts(frames, lay))
     handle.write("]}\n")
     return frames["events"].height

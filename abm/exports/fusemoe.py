@@ -24,9 +24,13 @@ Samples: one per patient and label day ``L`` in ``window_days … days-1``; the 
 way at its start is not at risk of an onset and its sample is dropped, as in the risk set of
 ``abm validate``'s trigger effects; the counts of dropped samples are in ``fusemoe.json``.
 
-Observations follow the event log's times of day (``abm.output.events.LOG_HOUR``): weather at 00:00,
-stress and diet at 20:00, the night's sleep at 22:00, the day's triggers at 23:00, and an attack's
-severity and aura at its onset. Observations at the same instant share a row of ``irg_ts``.
+Features and their times of day follow from the components (:func:`features`): every daily
+column declared a feature, observed when the component logs it in the event log
+(``abm.output.events.observed``: for the built-in model weather at 00:00, stress and diet at
+20:00, the night's sleep at 22:00, the day's triggers at 23:00; a component that logs nothing at
+23:00, the end of the day its values describe), and an attack's severity and aura at its onset.
+Observations at the same instant share a row of ``irg_ts``. An export of a folder uses the model
+its manifest records, so the user's own components' columns are features too.
 
 Split: patients (not samples) are shuffled with ``numpy.random.default_rng(seed)`` and cut
 70/15/15, so no patient is in two splits. Standardization: each feature's mean and standard
@@ -47,7 +51,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import polars as pl
@@ -55,8 +59,8 @@ import polars as pl
 from abm import wording
 from abm.errors import ConfigError, InputError
 from abm.exports import atomic
-from abm.output import files
-from abm.output.events import log_hours
+from abm.output import files, schemas
+from abm.output.events import observed
 
 TASK = "ihm-migraine"
 WINDOW_DAYS = 2
@@ -84,45 +88,47 @@ class Feature:
     hour: int | None  # hour of day it is logged at; None: at the attack's onset
 
 
-def _features() -> tuple[Feature, ...]:
-    LOG_HOUR = log_hours()  # noqa: N806
-    groups = (
-        ("weather", LOG_HOUR["weather"], ("temperature", "humidity", "pressure",
-                                          "pressure_change_24h")),
-        ("stress", LOG_HOUR["stress_log"], ("stress_level",)),
-        ("diet", LOG_HOUR["diet_log"], ("alcohol_consumed", "caffeine_consumed",
-                                        "chocolate_consumed", "processed_food_consumed",
-                                        "water_consumed_liters")),
-        ("sleep", LOG_HOUR["sleep"], ("total_sleep_hours", "deep_sleep_pct", "rem_sleep_pct",
-                                      "light_sleep_pct", "awake_time_mins", "sleep_quality")),
-        ("trigger", LOG_HOUR["trigger"], ("weather_trigger", "sleep_trigger", "stress_trigger",
-                                          "diet_trigger")),
-    )
-    out: list[Feature] = []
-    for modality, hour, columns in groups:
-        out += [Feature(len(out) + k, c, "daily", c, modality, hour)
-                for k, c in enumerate(columns)]
-    out += [Feature(len(out), "migraine_severity", "attacks", "severity", "attack", None),
-            Feature(len(out) + 1, "migraine_aura", "attacks", "with_aura", "attack", None)]
-    return tuple(out)
+#: the attacks frame's columns observed at an attack's onset (the engine's, not a component's)
+ATTACK_FEATURES = (("migraine_severity", "severity"), ("migraine_aura", "with_aura"))
 
 
-#: the column → feature index mapping of ``irg_ts`` (and of ``reg_ts``: index, and index + 30
-#: for its mask); indices from ``len(FEATURES)`` to 29 are padding, never observed
-FEATURES: tuple[Feature, ...] = _features()
+def features(model: Any = None) -> tuple[Feature, ...]:
+    """The columns of ``irg_ts`` for ``model``'s frames (default: the built-in model).
+
+    Every daily column the components declare a feature (``Column.feature``), in the order they
+    are observed in a day (``abm.output.events.observed``: the hour of the component's log entry,
+    ties in the order of the ``daily`` frame), then the attack's severity and aura at its onset.
+    For the built-in model this is the documented table: a new risk factor adds its flag after
+    the others and moves only the attack features; a new modality adds its columns at their hour.
+    """
+    model = model if model is not None else schemas.default_model()
+    out = [Feature(0, o.column.name, "daily", o.column.name, o.modality, o.hour)
+           for o in observed(model) if o.column.feature]
+    out += [Feature(0, name, "attacks", column, "attack", None)
+            for name, column in ATTACK_FEATURES]
+    if len(out) > COLUMNS:
+        raise ConfigError(f"the model has {len(out)} FuseMoE features, more than the "
+                          f"{COLUMNS} columns FuseMoE's loader reads (orig_d_ts); declare some "
+                          "columns feature=False")
+    return tuple(Feature(i, f.name, f.frame, f.column, f.modality, f.hour)
+                 for i, f in enumerate(out))
+
+
+#: the built-in model's column → feature index mapping of ``irg_ts`` (and of ``reg_ts``: index,
+#: and index + 30 for its mask); indices from ``len(FEATURES)`` to 29 are padding, never observed
+FEATURES: tuple[Feature, ...] = features()
 FEATURE_INDEX: dict[str, int] = {f.name: f.index for f in FEATURES}
-DAILY_FEATURES = tuple(f for f in FEATURES if f.frame == "daily")
-ATTACK_FEATURES = tuple(f for f in FEATURES if f.frame == "attacks")
 TASK_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
-def markdown_table() -> str:
-    """The column → feature index table of the README."""
+def markdown_table(model: Any = None) -> str:
+    """The column → feature index table of the README (default: the built-in model)."""
+    table = features(model)
     lines = ["| index | feature | from | modality | observed at |", "|---|---|---|---|---|"]
     lines += [f"| {f.index} | `{f.name}` | `{f.frame}.{f.column}` | {f.modality} | "
               f"{'the attack onset' if f.hour is None else f'{f.hour:02d}:00 each day'} |"
-              for f in FEATURES]
-    lines.append(f"| {len(FEATURES)}–{COLUMNS - 1} | padding | | | never (mask 0) |")
+              for f in table]
+    lines.append(f"| {len(table)}–{COLUMNS - 1} | padding | | | never (mask 0) |")
     return "\n".join(lines) + "\n"
 
 
@@ -161,22 +167,32 @@ def split_patients(n: int, seed: int) -> dict[str, np.ndarray]:
 class _Cohort:
     """The frames as arrays indexed by (patient row, day)."""
 
+    features: tuple[Feature, ...]
     ids: list[str]
     dates: list[str]
-    daily: np.ndarray  # (n, days, len(DAILY_FEATURES)) float64
+    daily: np.ndarray  # (n, days, len(daily_features)) float64
     has_migraine: np.ndarray  # (n, days) bool
     onset: np.ndarray  # (n, days) bool
     attack_patient: np.ndarray  # (A,) patient row
     attack_minute: np.ndarray  # (A,) minutes since day 0's midnight
-    attack_values: np.ndarray  # (A, len(ATTACK_FEATURES)) float64
+    attack_values: np.ndarray  # (A, len(attack_features)) float64
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.onset.shape
 
+    @property
+    def daily_features(self) -> tuple[Feature, ...]:
+        return tuple(f for f in self.features if f.frame == "daily")
 
-def cohort_arrays(frames: dict[str, pl.DataFrame]) -> _Cohort:
-    """The frames as (patient, day) arrays, patients in ``patients`` order."""
+    @property
+    def attack_features(self) -> tuple[Feature, ...]:
+        return tuple(f for f in self.features if f.frame == "attacks")
+
+
+def cohort_arrays(frames: dict[str, pl.DataFrame], table: tuple[Feature, ...]) -> _Cohort:
+    """The frames as (patient, day) arrays, patients in ``patients`` order, with the columns
+    of the features ``table``."""
     patients = frames["patients"].select("patient_id").with_row_index("pidx")
     daily = frames["daily"].join(patients, on="patient_id", how="inner").sort(["pidx", "day"])
     n = patients.height
@@ -194,27 +210,29 @@ def cohort_arrays(frames: dict[str, pl.DataFrame]) -> _Cohort:
         ["pidx", "onset"])
     minute = attacks.select((pl.col("onset") - pl.lit(start).cast(pl.Datetime("ms")))
                             .dt.total_minutes()).to_series()
-    return _Cohort(
+    cohort = _Cohort(
+        features=table,
         ids=patients["patient_id"].cast(pl.String).to_list(),
         dates=[d.isoformat() for d in daily["date"][:days].to_list()],
-        daily=matrix([f.column for f in DAILY_FEATURES]),
+        daily=matrix([f.column for f in table if f.frame == "daily"]),
         has_migraine=matrix(["has_migraine"])[..., 0] > 0,
         onset=matrix(["migraine_onset"])[..., 0] > 0,
         attack_patient=attacks["pidx"].to_numpy().astype(np.int64),
         attack_minute=minute.to_numpy().astype(np.int64),
         attack_values=attacks.select(pl.col(f.column).cast(pl.Float64)
-                                     for f in ATTACK_FEATURES).to_numpy())
+                                     for f in table if f.frame == "attacks").to_numpy())
+    return cohort
 
 
 def statistics(cohort: _Cohort, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and SD of every column over the training patients (padding: 0 and 1)."""
     mean, sd = np.zeros(COLUMNS), np.ones(COLUMNS)
-    daily = cohort.daily[train].reshape(-1, len(DAILY_FEATURES))
+    daily = cohort.daily[train].reshape(-1, len(cohort.daily_features))
     attacks = cohort.attack_values[np.isin(cohort.attack_patient, train)]
-    for values, features in ((daily, DAILY_FEATURES), (attacks, ATTACK_FEATURES)):
+    for values, group in ((daily, cohort.daily_features), (attacks, cohort.attack_features)):
         if values.shape[0] == 0:
             continue
-        index = [f.index for f in features]
+        index = [f.index for f in group]
         mean[index] = values.mean(axis=0)
         spread = values.std(axis=0)
         sd[index] = np.where(np.isfinite(spread) & (spread > 0), spread, 1.0)
@@ -238,11 +256,11 @@ def observation_rows(cohort: _Cohort, mean: np.ndarray, sd: np.ndarray,
     """The rows of ``irg_ts``: the daily observations at their fixed hours, and each attack's at
     its onset, merged into the fixed row of the same instant (``per_hour``: the same hour)."""
     n, days = cohort.shape
-    hours = sorted({f.hour for f in DAILY_FEATURES if f.hour is not None})
+    hours = sorted({f.hour for f in cohort.daily_features if f.hour is not None})
     k = len(hours)
     values = np.zeros((n * days, k, COLUMNS), dtype=np.float32)
     mask = np.zeros((n * days, k, COLUMNS), dtype=np.int32)
-    for j, f in enumerate(DAILY_FEATURES):
+    for j, f in enumerate(cohort.daily_features):
         slot = hours.index(f.hour)  # type: ignore[arg-type]
         values[:, slot, f.index] = ((cohort.daily[..., j] - mean[f.index]) / sd[f.index]).ravel()
         mask[:, slot, f.index] = 1
@@ -252,9 +270,9 @@ def observation_rows(cohort: _Cohort, mean: np.ndarray, sd: np.ndarray,
     day, minute = np.divmod(cohort.attack_minute[inside], MINUTES_PER_DAY)
     cell = cohort.attack_patient[inside] * days + day
     a_values = np.zeros((cell.size, COLUMNS), dtype=np.float32)
-    for j, f in enumerate(ATTACK_FEATURES):
+    for j, f in enumerate(cohort.attack_features):
         a_values[:, f.index] = (cohort.attack_values[inside, j] - mean[f.index]) / sd[f.index]
-    a_mask = (np.arange(COLUMNS) == np.array([[f.index] for f in ATTACK_FEATURES])).any(0)
+    a_mask = (np.arange(COLUMNS) == np.array([[f.index] for f in cohort.attack_features])).any(0)
     a_mask = np.broadcast_to(a_mask.astype(np.int32), a_values.shape)
     merge_minute = minute // 60 * 60 if per_hour else minute
     slot = np.searchsorted(fixed_minute, merge_minute)  # fixed rows before the onset
@@ -340,20 +358,21 @@ class Plan:
                      "modality": f.modality,
                      "observed_at": "onset" if f.hour is None else f"{f.hour:02d}:00",
                      "mean": float(self.mean[f.index]), "sd": float(self.sd[f.index])}
-                    for f in FEATURES]
+                    for f in self.cohort.features]
         splits = {s: {"patients": [self.cohort.ids[i] for i in self.split[s]],
                       "samples": counts[s][0], "positive": counts[s][1],
                       "not_at_risk_dropped": self.dropped[s]} for s in SPLITS}
         return {"task": task, "window_days": self.window_days, "tt_max": 24 * self.window_days,
                 "seed": self.seed, "columns": COLUMNS, "features": features,
-                "padding": list(range(len(FEATURES), COLUMNS)), "splits": splits,
+                "padding": list(range(len(self.cohort.features), COLUMNS)), "splits": splits,
                 "files": [file_name(s, task) for s in SPLITS]}
 
 
 def plan(frames: dict[str, pl.DataFrame], window_days: int = WINDOW_DAYS,
-         seed: int = 42) -> Plan:
-    """Prepare the samples of a run's frames: split, training statistics, observation rows."""
-    cohort = cohort_arrays(frames)
+         seed: int = 42, model: Any = None) -> Plan:
+    """Prepare the samples of a run's frames (made by ``model``; default: the built-in model):
+    split, training statistics, observation rows."""
+    cohort = cohort_arrays(frames, features(model))
     n, days = cohort.shape
     if window_days >= days:
         raise ConfigError(f"{wording.option('--window-days')} must be less than the run's "
@@ -366,9 +385,9 @@ def plan(frames: dict[str, pl.DataFrame], window_days: int = WINDOW_DAYS,
 
 
 def build_samples(frames: dict[str, pl.DataFrame], window_days: int = WINDOW_DAYS,
-                  seed: int = 42) -> tuple[Plan, dict[str, list[dict]]]:
+                  seed: int = 42, model: Any = None) -> tuple[Plan, dict[str, list[dict]]]:
     """Every split's samples (in memory; the export writes one split at a time)."""
-    prepared = plan(frames, window_days, seed)
+    prepared = plan(frames, window_days, seed, model)
     return prepared, {s: prepared.samples(s) for s in SPLITS}
 
 
@@ -440,8 +459,8 @@ def export_fusemoe(source: Path, to: Path, window_days: int = WINDOW_DAYS, task:
     check_options(window_days, task, seed)
     atomic.check_outside(to, source, "--to")
     atomic.check_folder_target(to, overwrite, is_export_file, META)
-    frames, config = atomic.load_run(source)
-    prepared = plan(frames, window_days, config.run.seed if seed is None else seed)
+    frames, config, model = atomic.load_run(source)
+    prepared = plan(frames, window_days, config.run.seed if seed is None else seed, model)
     counts: dict[str, tuple[int, int]] = {}
     files.write_folder(to, lambda staging: counts.update(write_samples(staging, prepared, task)))
     size = sum(p.stat().st_size for p in to.iterdir())

@@ -9,7 +9,10 @@ A component declares:
 - ``section``: its configuration section (a :class:`~abm.config.fields.Section`), if any;
 - ``purposes``: the names of its random streams (``Block.uniform`` / ``Block.normal``); each
   purpose draws from a stream of its own, so adding a purpose or a component moves no other draw;
-- ``columns``: the columns it writes (name, dtype, unit, meaning), daily or per patient;
+- ``columns``: the columns it writes (name, dtype, unit, meaning, the range its values keep,
+  whether a predictive model may use it), daily or per patient;
+- ``logs``: the fixed-time kinds of the ``events`` log it writes, and so the hour of day its
+  columns are observed at (exports place them there);
 - ``inputs``: the columns it reads, with the lag in days (``("stress_level", 1)`` is the day
   before), which are the edges of the causal graph.
 
@@ -57,6 +60,12 @@ class Column:
     edit) is drawn as a *latent* value and made into what is logged by ``finalize`` (rounding and
     clipping, elementwise on arrays and numbers alike): the engine then keeps the latent value, so
     any edit re-derives the logged one exactly.
+
+    ``range`` is ``(low, high)``, the values a logged column always keeps (validation's
+    consistency check reads it; ``None``: no bound worth checking). ``feature`` says whether a
+    predictive model may use the column as an input: the learnability baseline and the FuseMoE
+    export take every daily feature column; a column that is ground truth rather than an
+    observation (a latent exposure, say) is declared ``feature=False``.
     """
 
     name: str
@@ -65,6 +74,8 @@ class Column:
     meaning: str
     frame: str = "daily"
     finalize: Callable[[Any], Any] | None = None
+    range: tuple[float, float] | None = None
+    feature: bool = True
 
     @property
     def editable(self) -> bool:
@@ -77,8 +88,13 @@ class LogEntry:
     """A fixed-time kind of the ``events`` log that a component writes every day.
 
     ``kind`` is logged at ``hour`` (0-23) with ``name`` as what the value is; the value is the
-    component's column ``column``, or ``value(columns)`` of its columns. ``per_location`` entries
-    come from the location series (``location_values``) instead of the patients.
+    component's column ``column``, or ``value(columns)`` of its columns, of type ``dtype`` (what
+    the exports declare it as). ``per_location`` entries come from the location series
+    (``location_values``) instead of the patients.
+
+    The entry also says when the component's columns are observed: a column named by an entry at
+    that entry's hour, the component's other columns at its earliest entry's hour (the exports
+    place observations there, and the event log carries them as the entry's attributes).
     """
 
     kind: str
@@ -87,6 +103,7 @@ class LogEntry:
     column: str | None = None
     value: Callable[[Mapping[str, np.ndarray]], np.ndarray] | None = None
     per_location: bool = False
+    dtype: pl.DataType = pl.Float64
 
 
 @dataclass(frozen=True)
@@ -123,6 +140,9 @@ class Component:
     logs: ClassVar[tuple[LogEntry, ...]] = ()
     #: where the component's defaults and equations come from (shown in the causal graph)
     source: ClassVar[str] = ""
+    #: the file of the user's original CSV layout (``--format seed-csv``) that holds its daily
+    #: columns, if any; every daily column is also in ``combined_data.csv``
+    seed_file: ClassVar[str | None] = None
 
     def prepare(self, config: Any, calendar: Any) -> Any:
         """What the component draws once per run and shares with every block (``None``)."""
@@ -154,6 +174,12 @@ class Component:
         """The component's columns for a block of patients: ``(patients, days)`` daily arrays
         (latent values for editable columns) and ``(patients,)`` patient attributes."""
         return {}
+
+    def problems(self, columns: Mapping[str, np.ndarray]) -> list[str]:
+        """What is wrong with the logged values of the component's daily columns (``columns``:
+        name -> values of every patient-day), beyond the declared ranges that validation checks
+        itself: relations between columns that only the component knows. Empty when sound."""
+        return []
 
     def terms(self, config: Any) -> tuple[Term, ...]:
         """Additive terms this component contributes to editable columns."""

@@ -57,9 +57,10 @@ class Diet(Component):
         Column("caffeine_consumed", pl.Boolean, "", "any caffeine that day"),
         Column("chocolate_consumed", pl.Boolean, "", "any chocolate that day"),
         Column("processed_food_consumed", pl.Boolean, "", "any processed food that day"),
-        Column("water_consumed_liters", pl.Float32, "L", "water drunk that day"),
+        Column("water_consumed_liters", pl.Float32, "L", "water drunk that day", range=(0, 10)),
     )
-    logs = (LogEntry("diet_log", 20, "diet_items", value=items_eaten),)
+    logs = (LogEntry("diet_log", 20, "diet_items", value=items_eaten, dtype=pl.Int8),)
+    seed_file = "stress_diet_data.csv"
     source = "seed: personal probabilities per item, more alcohol at weekends"
 
     def draw(self, block: Block) -> dict[str, np.ndarray]:

@@ -10,6 +10,7 @@ would report them; the sleep trigger is computed from these rounded values only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,17 +73,27 @@ class Sleep(Component):
     purposes = ("habitual", "nightly", "disruption", "disruption_hours", "deep", "rem", "awake")
     columns = (
         Column("total_sleep_hours", pl.Float32, "h", "sleep of the night starting that evening, "
-               "2-14", finalize=round_hours),
-        Column("deep_sleep_pct", pl.Float32, "fraction", "share of sleep in deep stage"),
-        Column("rem_sleep_pct", pl.Float32, "fraction", "share of sleep in REM"),
+               "2-14", finalize=round_hours, range=(MIN_HOURS, MAX_HOURS)),
+        Column("deep_sleep_pct", pl.Float32, "fraction", "share of sleep in deep stage",
+               range=(0, 1)),
+        Column("rem_sleep_pct", pl.Float32, "fraction", "share of sleep in REM", range=(0, 1)),
         Column("light_sleep_pct", pl.Float32, "fraction",
-               "share in light stage; the three sum to 1"),
-        Column("awake_time_mins", pl.Float32, "min", "time awake during the night"),
+               "share in light stage; the three sum to 1", range=(0, 1)),
+        Column("awake_time_mins", pl.Float32, "min", "time awake during the night",
+               range=(0, 24 * 60)),
         Column("sleep_quality", pl.Float32, "0-100", "sleep quality score",
-               finalize=round_quality),
+               finalize=round_quality, range=(0, 100)),
     )
     logs = (LogEntry("sleep", 22, "total_sleep_hours", "total_sleep_hours"),)
+    seed_file = "sleep_data.csv"
     source = "seed: N(7, 1.5) h; Scott 2025: longer weekend nights"
+
+    def problems(self, columns: Mapping[str, np.ndarray]) -> list[str]:
+        """The three stage shares must sum to 1 on every night."""
+        total = sum(columns[name].astype(np.float64)
+                    for name in ("deep_sleep_pct", "rem_sleep_pct", "light_sleep_pct"))
+        return ["sleep percentages do not sum to 1"] if np.abs(total - 1).max(initial=0) > 1e-6 \
+            else []
 
     def terms(self, config: Any) -> tuple[Term, ...]:
         return (Term("sleep_quality", (("total_sleep_hours", 0),), duration_penalty, self.name),)

@@ -57,9 +57,10 @@ class Stress(Component):
     purposes = ("baseline", "daily", "spike", "spike_points")
     columns = (
         Column("stress_level", pl.Int8, "1-10", "self-reported daily stress, whole points",
-               finalize=round_level),
+               finalize=round_level, range=(MIN_LEVEL, MAX_LEVEL)),
     )
     logs = (LogEntry("stress_log", 20, "stress_level", "stress_level"),)
+    seed_file = "stress_diet_data.csv"
     source = "seed: baseline U(2, 5), weekday pattern, spikes of +3 to +5 points"
 
     def draw(self, block: Block) -> dict[str, np.ndarray]:

@@ -171,19 +171,21 @@ class Weather(Component):
     purposes = ("offset_temperature", "offset_humidity", "offset_pressure")
     columns = (
         Column("temperature", pl.Float32, "°C", "daily mean air temperature at the patient"),
-        Column("humidity", pl.Float32, "%", "relative humidity, 20-100"),
+        Column("humidity", pl.Float32, "%", "relative humidity, 20-100", range=(20, 100)),
         Column("pressure", pl.Float32, "hPa", "barometric pressure"),
         Column("pressure_change_24h", pl.Float32, "hPa", "pressure minus the previous day's"),
     )
     #: the ``weather`` frame: one row per location and day
     location_columns = (
         Column("temperature", pl.Float32, "°C", "daily mean air temperature", frame="weather"),
-        Column("humidity", pl.Float32, "%", "relative humidity", frame="weather"),
+        Column("humidity", pl.Float32, "%", "relative humidity", frame="weather",
+               range=(20, 100)),
         Column("pressure", pl.Float32, "hPa", "barometric pressure", frame="weather"),
         Column("pressure_change_24h", pl.Float32, "hPa", "pressure minus the previous day's",
                frame="weather"),
     )
     logs = (LogEntry("weather", 0, "pressure", "pressure", per_location=True),)
+    seed_file = "weather_data.csv"
     source = "fitted to London Heathrow 1979-2020 pressure; seed: temperature and humidity"
 
     def prepare(self, config: Any, calendar: Calendar) -> LocationSeries:

@@ -13,12 +13,14 @@ Text columns are categorical codes into small tables of names.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
 from abm.engine.derive import unpack
+from abm.model.component import Column, RiskFactor
 from abm.output import schemas
 
 if TYPE_CHECKING:
@@ -32,6 +34,39 @@ TRIGGER_HOUR = 23
 DAYS_PER_CHUNK = 15
 
 
+@dataclass(frozen=True)
+class Observed:
+    """When a daily column is observed: its declaration, its modality (the component's name;
+    ``trigger`` for the risk factors' flags) and the hour of day."""
+
+    column: Column
+    modality: str
+    hour: int
+
+
+def observed(model: Any) -> list[Observed]:
+    """Every daily column of ``model`` with the modality and hour it is observed at, in time order
+    (ties in the order of the ``daily`` frame).
+
+    The hours follow the ``events`` log: a column named by a log entry (``LogEntry.column``) at
+    that entry's hour; the component's other columns at its earliest entry's hour (a diary
+    entry records the day's items together); a risk factor's flag at :data:`TRIGGER_HOUR`, with
+    the day's trigger events. A component that logs nothing has no time of its own: its columns
+    count as known at the end of the day they describe, :data:`TRIGGER_HOUR`, like the flags
+    computed from that day's values, so nothing observed later in the day is placed before them.
+    """
+    out: list[Observed] = []
+    for component in model.components:
+        if isinstance(component, RiskFactor):
+            continue
+        hours = {e.column: e.hour for e in component.logs if e.column is not None}
+        first = min((e.hour for e in component.logs), default=TRIGGER_HOUR)
+        out += [Observed(col, component.name, hours.get(col.name, first))
+                for col in component.outputs() if col.frame == "daily"]
+    out += [Observed(rf.outputs()[0], "trigger", TRIGGER_HOUR) for rf in model.risk_factors]
+    return sorted(out, key=lambda o: o.hour)
+
+
 def fixed_kinds(model: Any) -> list[tuple[str, int]]:
     """The fixed-time kinds of a day, in time order, with the hour they are logged at."""
     logs = sorted(((e.kind, e.hour) for c in model.components for e in c.logs),
@@ -41,12 +76,7 @@ def fixed_kinds(model: Any) -> list[tuple[str, int]]:
 
 def log_hours(model: Any = None) -> dict[str, int]:
     """The hour of each fixed-time kind (default: the built-in model's)."""
-    if model is None:
-        from abm.config.settings import Config
-        from abm.engine.model import Model
-
-        model = Model.build(Config())
-    return dict(fixed_kinds(model))
+    return dict(fixed_kinds(model if model is not None else schemas.default_model()))
 
 
 def gap_slot(ms_of_day: np.ndarray, fixed: list[tuple[str, int]]) -> np.ndarray:

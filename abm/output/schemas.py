@@ -125,11 +125,18 @@ def frames(model: Any = None) -> dict[str, dict[str, Spec]]:
 
 
 @functools.cache
-def _default_frames() -> dict[str, dict[str, Spec]]:
+def default_model() -> Any:
+    """The built-in model of the default configuration: what frames passed without their model
+    are read as (every configuration has its columns; only feedback rules switch on and off)."""
     from abm.config.settings import Config
     from abm.engine.model import Model
 
-    return frames(Model.build(Config()))
+    return Model.build(Config())
+
+
+@functools.cache
+def _default_frames() -> dict[str, dict[str, Spec]]:
+    return frames(default_model())
 
 
 FRAME_NAMES = ("patients", "daily", "weather", "attacks", "events")

@@ -5,12 +5,15 @@ Formats:
 - ``parquet`` (default): ``OUT/<frame>.parquet`` for each frame;
 - ``csv``: ``OUT/<frame>.csv`` for each frame;
 - ``seed-csv``: the user's design layout, ``patient_profiles.csv``, ``migraine_events.csv``,
-  ``sleep_data.csv``, ``weather_data.csv``, ``stress_diet_data.csv``, and the per-patient-day
-  ``combined_data.csv`` that the design left unwritten.
+  one file per modality as the components declare (``seed_file``: ``sleep_data.csv``,
+  ``weather_data.csv``, ``stress_diet_data.csv``), and the per-patient-day ``combined_data.csv``
+  that the design left unwritten.
 
 Every folder gets ``causal_graph.json``, the model's causal graph (``abm.output.causal_graph``),
-and ``manifest.json``: configuration, seed, package version, row count of every frame and the
-SHA-256 and size of every file, which ``abm validate`` checks before reading. The
+and ``manifest.json``: configuration, seed, package version, row count of every frame, the SHA-256
+and size of every file, which ``abm validate`` checks before reading, and the components'
+declarations (``abm.output.declared``), so that a folder made with components of the user's own
+reads and exports with their columns. The
 folder is written whole or not at all: everything goes to a hidden staging folder beside the
 target, which is renamed into place only when complete; an existing output is replaced (with
 ``overwrite``) only at that moment, so a failed run leaves the earlier data intact. A folder that
@@ -24,20 +27,19 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from abm.config.settings import Config
 from abm.errors import ConfigError, InputError
-from abm.output import schemas
+from abm.output import declared, schemas
 from abm.output.causal_graph import FIGURE_FILES, GRAPH_FILE, model_of, write_graph
 from abm.output.files import check_folder, file_record, sha256, write_folder
 from abm.wording import plural
 
 FORMATS = ("parquet", "csv", "seed-csv")
 MANIFEST = "manifest.json"
-SEED_FILES = ("patient_profiles.csv", "migraine_events.csv", "sleep_data.csv",
-              "weather_data.csv", "stress_diet_data.csv", "combined_data.csv")
 
 
 def check_target(out: Path, overwrite: bool, option: str = "--out") -> None:
@@ -59,38 +61,38 @@ def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(pl.Enum).cast(pl.String))
 
 
-def _seed_frames(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    """The seed document's CSV layout, column names as it names them."""
+def _seed_frames(frames: dict[str, pl.DataFrame], model: Any) -> dict[str, pl.DataFrame]:
+    """The seed document's CSV layout, column names as it names them: the profiles with each
+    trigger's susceptibility, the attacks, one file per ``seed_file`` that components declare
+    (their daily columns, in the components' order), and the whole ``daily`` frame."""
     p = frames["patients"]
     daily = frames["daily"]
+    susceptibility_columns = [rf.susceptibility_column for rf in model.risk_factors]
     parts: list[pl.Expr] = []
-    for i, k in enumerate(("weather", "sleep", "stress", "diet")):
-        parts += [pl.lit(("{" if i == 0 else ", ") + f"'{k}': "),
-                  pl.col(f"susceptibility_{k}").cast(pl.String)]
-    susceptibility = pl.concat_str([*parts, pl.lit("}")])
+    for i, rf in enumerate(model.risk_factors):
+        parts += [pl.lit(("{" if i == 0 else ", ") + f"'{rf.trigger}': "),
+                  pl.col(rf.susceptibility_column).cast(pl.String)]
+    susceptibility = pl.concat_str([*parts, pl.lit("}")]) if parts else pl.lit("{}")
     profiles = p.select(
         "patient_id", "age", "sex", "is_chronic",
         base_frequency=pl.col("target_migraine_days_per_month") / 30.0,
         with_aura_ratio=pl.col("with_aura"),
         trigger_susceptibility=susceptibility,
-    ).hstack(p.select("location_id", "target_migraine_days_per_month", "susceptibility_weather",
-                      "susceptibility_sleep", "susceptibility_stress", "susceptibility_diet"))
+    ).hstack(p.select("location_id", "target_migraine_days_per_month", *susceptibility_columns))
     events = frames["attacks"].select(
         "patient_id", date=pl.col("onset").dt.date(), with_aura=pl.col("with_aura"),
         severity=pl.col("severity"), duration=pl.col("duration_hours"),
         attack_id=pl.col("attack_id"), onset=pl.col("onset"), end=pl.col("end"))
     key = ["patient_id", "date"]
+    by_file: dict[str, list[str]] = {}
+    for component in model.components:
+        if component.seed_file:
+            by_file.setdefault(component.seed_file, []).extend(
+                col.name for col in component.outputs() if col.frame == "daily")
     return {
         "patient_profiles.csv": profiles,
         "migraine_events.csv": events,
-        "sleep_data.csv": daily.select(*key, "total_sleep_hours", "deep_sleep_pct",
-                                       "rem_sleep_pct", "light_sleep_pct", "awake_time_mins",
-                                       "sleep_quality"),
-        "weather_data.csv": daily.select(*key, "temperature", "humidity", "pressure",
-                                         "pressure_change_24h"),
-        "stress_diet_data.csv": daily.select(*key, "stress_level", "alcohol_consumed",
-                                             "caffeine_consumed", "chocolate_consumed",
-                                             "processed_food_consumed", "water_consumed_liters"),
+        **{name: daily.select(*key, *columns) for name, columns in by_file.items()},
         "combined_data.csv": daily,
     }
 
@@ -109,7 +111,7 @@ def write_outputs(result: object, out: str | Path, fmt: str = "parquet",
     config: Config = result.config  # type: ignore[attr-defined]
     model = model_of(result)
     if fmt == "seed-csv":
-        to_write = _seed_frames(frames)
+        to_write = _seed_frames(frames, model)
     else:
         to_write = {f"{name}.{fmt}": frame for name, frame in frames.items()}
 
@@ -135,6 +137,7 @@ def write_outputs(result: object, out: str | Path, fmt: str = "parquet",
             "rows": {name: frame.height for name, frame in frames.items()},
             "files": files,
             "config": config.to_dict(),
+            "model": declared.record(model),
         }
         with open(staging / MANIFEST, "w", encoding="utf-8") as handle:
             json.dump(manifest, handle, indent=2)
@@ -194,12 +197,21 @@ def read_outputs(folder: Path) -> tuple[dict[str, pl.DataFrame], Config]:
 
     Every file is first checked against the manifest's checksums (:func:`verify_files`).
     """
+    frames, config, _model = read_run(folder)
+    return frames, config
+
+
+def read_run(folder: Path) -> tuple[dict[str, pl.DataFrame], Config, Any]:
+    """The frames, configuration and model of a ``parquet`` or ``csv`` output folder: the model
+    declares the components that made it, the user's own included
+    (:func:`abm.output.declared.model_of`), and the frames are read in its schemas."""
     manifest = read_manifest(folder)
     verify_files(folder, manifest)
     try:
         config = Config.from_dict(manifest["config"])
     except ConfigError as exc:
         raise InputError(f"{folder / MANIFEST}: invalid configuration ({exc})") from None
+    model = declared.model_of(manifest, config, str(folder / MANIFEST))
     fmt = manifest["format"]
     if fmt not in ("parquet", "csv"):
         raise InputError(f"{folder}: format {fmt!r} cannot be validated; write with "
@@ -212,7 +224,7 @@ def read_outputs(folder: Path) -> tuple[dict[str, pl.DataFrame], Config]:
             raise InputError(f"{single}: missing")
         paths = [single] if single.is_file() else parts
         path = paths[0]
-        want = schemas.schema(name)
+        want = schemas.schema(name, model)
         try:
             pieces = []
             for path in paths:
@@ -228,4 +240,4 @@ def read_outputs(folder: Path) -> tuple[dict[str, pl.DataFrame], Config]:
             raise InputError(f"{path}: unreadable ({type(exc).__name__}: "
                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
         frames[name] = frame
-    return frames, config
+    return frames, config, model

@@ -18,6 +18,7 @@ identical to theirs in the output (which also shows that adding patients changes
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,12 +41,6 @@ from abm.wording import plural
 
 #: patients re-simulated for the determinism check
 RESIMULATED_PATIENTS = 25
-LEARNABILITY_FEATURES = (
-    "temperature", "humidity", "pressure", "pressure_change_24h", "total_sleep_hours",
-    "deep_sleep_pct", "rem_sleep_pct", "awake_time_mins", "sleep_quality", "stress_level",
-    "alcohol_consumed", "caffeine_consumed", "chocolate_consumed", "processed_food_consumed",
-    "water_consumed_liters",
-)
 #: ICHD-3 defines chronic migraine over more than 3 months: over a shorter run a patient's
 #: realized migraine days per month do not say who is chronic
 MIN_DAYS_CHRONIC = 90
@@ -59,11 +54,6 @@ MIN_ONSETS = 10
 #: the AUROC's 95% interval near 0.5 is about ± 1.96 x 0.289 / sqrt(positives); 800 test-set
 #: onsets make it narrower than the 0.02 between chance (0.50) and the target's lower edge (0.52)
 MIN_TEST_ONSETS = 800
-RANGES = {
-    "humidity": (20, 100), "total_sleep_hours": (2, 14), "deep_sleep_pct": (0, 1),
-    "rem_sleep_pct": (0, 1), "light_sleep_pct": (0, 1), "awake_time_mins": (0, 24 * 60),
-    "sleep_quality": (0, 100), "stress_level": (1, 10), "water_consumed_liters": (0, 10),
-}
 
 
 @dataclass
@@ -185,7 +175,13 @@ def trigger_onset_counts(daily: pl.DataFrame, n: int, days: int) -> dict[str, tu
     return out
 
 
-def learnability(daily: pl.DataFrame, n: int, days: int) -> tuple[float, int]:
+def observed_features(model: Model) -> list[str]:
+    """The daily columns other than trigger flags that the components declare features."""
+    flags = {rf.flag_column for rf in model.risk_factors}
+    return [c.name for c in model.daily_columns if c.feature and c.name not in flags]
+
+
+def learnability(daily: pl.DataFrame, n: int, days: int, model: Model) -> tuple[float, int]:
     """AUROC of a logistic regression on day-d columns for onset on d+1, split by patient, and
     the number of onsets among the test patients it is measured on.
 
@@ -205,7 +201,7 @@ def learnability(daily: pl.DataFrame, n: int, days: int) -> tuple[float, int]:
     if test_onsets < MIN_TEST_ONSETS or test_onsets == int(test.sum()) \
             or train_onsets in (0, int(train.sum())):
         return math.nan, test_onsets
-    features = [*LEARNABILITY_FEATURES, *(f"{t}_trigger" for t in trigger_names(daily))]
+    features = [*observed_features(model), *(f"{t}_trigger" for t in trigger_names(daily))]
     x = np.stack([patient_day_matrix(daily, c, n, days)[:, :-1].astype(np.float64)
                   for c in features], axis=-1)
     x_train, y_train = x[train], y[train]
@@ -222,22 +218,39 @@ def learnability_auroc(daily: pl.DataFrame, n: int, days: int) -> float:
     return learnability(daily, n, days)[0]
 
 
+class _Columns(Mapping[str, np.ndarray]):
+    """The columns of ``daily`` as arrays, converted only when a component asks for one."""
+
+    def __init__(self, daily: pl.DataFrame) -> None:
+        self.daily = daily
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.daily[name].to_numpy()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.daily.columns)
+
+    def __len__(self) -> int:
+        return self.daily.width
+
+
 def _consistency(daily: pl.DataFrame, attacks: pl.DataFrame, n: int, days: int,
-                 start: np.datetime64) -> tuple[int, int, list[str]]:
+                 start: np.datetime64, model: Model) -> tuple[int, int, list[str]]:
     problems: list[str] = []
     total = daily.height
     dates = patient_day_matrix(daily, "date", n, days).astype("datetime64[D]")
     expected = start + np.arange(days, dtype="timedelta64[D]")
     if not (dates == expected[None, :]).all():
         problems.append("dates not contiguous from the start date")
-    pct = (daily["deep_sleep_pct"].cast(pl.Float64) + daily["rem_sleep_pct"].cast(pl.Float64)
-           + daily["light_sleep_pct"].cast(pl.Float64)).to_numpy()
-    if np.abs(pct - 1).max() > 1e-6:
-        problems.append("sleep percentages do not sum to 1")
-    for column, (lo, hi) in RANGES.items():
-        values = daily[column].cast(pl.Float64).to_numpy()
+    for component in model.components:  # relations between columns only a component knows
+        problems += component.problems(_Columns(daily))
+    for column in model.daily_columns:  # every range declared next to its column
+        if column.range is None:
+            continue
+        lo, hi = column.range
+        values = daily[column.name].cast(pl.Float64).to_numpy()
         if not np.isfinite(values).all() or values.min() < lo or values.max() > hi:
-            problems.append(f"{column} outside [{lo}, {hi}]")
+            problems.append(f"{column.name} outside [{lo:g}, {hi:g}]")
     # every migraine day is covered by its attack, and every attack day is a migraine day
     has = daily["has_migraine"].to_numpy()
     ids = daily["attack_id"]
@@ -326,20 +339,20 @@ def run_checks(frames: dict[str, pl.DataFrame], config: Config,
                         equal == len(recomputed) * daily.height))
 
     start = np.datetime64(config.run.start, "D")
-    _, n_problems, problems = _consistency(daily, attacks, n, days, start)
+    _, n_problems, problems = _consistency(daily, attacks, n, days, start, model)
     checks.append(Check("consistency", "100%" if not n_problems else "; ".join(problems),
                         "100%", n_problems == 0))
 
     if resimulate:
         from abm.engine.simulation import simulate
         k = min(n, RESIMULATED_PATIENTS)
-        again = simulate(config.replace(**{"population.num_patients": k}))
+        again = simulate(config.replace(**{"population.num_patients": k}), model=model)
         same = all(_frames_equal(again, name, frames, k, days) for name in
                    ("patients", "daily", "attacks"))
         checks.append(Check("determinism", f"first {plural(k, 'patient')} re-simulated: "
                             f"{'identical' if same else 'DIFFERENT'}", "identical frames", same))
 
-    score, test_onsets = learnability(daily, n, days)
+    score, test_onsets = learnability(daily, n, days, model)
     few = "" if not math.isnan(score) else (
         f"attacks among the test patients ({test_onsets}; needs {MIN_TEST_ONSETS})"
         if test_onsets < MIN_TEST_ONSETS else "attack-free days or attacks to fit a model")
@@ -366,12 +379,18 @@ def _frames_equal(again: object, name: str, frames: dict[str, pl.DataFrame], k: 
 def validate(source: object, resimulate: bool = True) -> list[Check]:
     """Checks of a :class:`~abm.output.result.Result` or of an output folder."""
     from abm.output.result import Result
-    from abm.output.write import read_outputs
+    from abm.output.write import read_run
 
     if isinstance(source, Result):
         return run_checks(source.frames(), source.config, resimulate, source.model)
-    frames, config = read_outputs(Path(source))
-    return run_checks(frames, config, resimulate)
+    frames, config, recorded = read_run(Path(source))
+    model = Model.build(config)
+    own = [c.name for c in recorded.components if c.name not in {m.name for m in model.components}]
+    if own:
+        raise InputError(f"{source}: made with components of your own ({', '.join(own)}), whose "
+                         "code an output folder does not hold; validate the run's result in "
+                         "Python: abm.validate(result)")
+    return run_checks(frames, config, resimulate, model)
 
 
 def format_table(checks: list[Check]) -> str:
