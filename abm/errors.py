@@ -26,4 +26,5 @@ class InputError(AbmError, ValueError):
 
 class MainGuardError(AbmError, RuntimeError):
     """A script started worker processes from its top level, outside
-    ``if __name__ == "__main__":``, so every worker ran the script again (``abm.mainguard``)."""
+    ``if __name__ == "__main__":``, so every worker ran the script again
+    (``abm.scale.mainguard``)."""

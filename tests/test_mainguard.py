@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from abm.mainguard import _guarded
+from abm.scale.mainguard import _guarded
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -372,8 +372,8 @@ def _execute(experiment: Experiment, workers: int,
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    from abm.mainguard import check_main_guard, in_bootstrap
     from abm.scale.engines import polars_threads
+    from abm.scale.mainguard import check_main_guard, in_bootstrap
 
     if in_bootstrap():      # a worker re-running an unguarded script: the parent explains
         raise SystemExit(1)

@@ -24,7 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from abm.config.settings import Config
 from abm.errors import AbmError
-from abm.mainguard import check_main_guard, in_bootstrap
+from abm.scale.mainguard import check_main_guard, in_bootstrap
 from abm.scale.sharding import Shard, run_shard
 from abm.wording import plural
 
