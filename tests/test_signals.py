@@ -129,15 +129,26 @@ def _wait_for_busy_workers(proc: subprocess.Popen, cpu_seconds: float = 1.0) -> 
         _running(proc, deadline)
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    """Leave nothing running that the test started, whatever a failure left behind."""
+def _group(pgid: int) -> list[int]:
+    """The running processes of process group ``pgid`` (the run and all it started)."""
+    found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if int(_stat(int(entry))[2]) == proc.pid and _alive(int(entry)):
-                    os.kill(int(entry), signal.SIGKILL)
-            except (OSError, ValueError):
+                if int(_stat(int(entry))[2]) == pgid and _alive(int(entry)):
+                    found.append(int(entry))
+            except OSError:
                 continue
+    return found
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Leave nothing running that the test started, whatever a failure left behind."""
+    for pid in _group(proc.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     if proc.poll() is None:
         proc.kill()
     proc.communicate(timeout=60)
@@ -240,5 +251,33 @@ def test_workers_of_a_killed_main_process_exit_on_their_own(tmp_path: Path,
         while [pid for pid in workers if _alive(pid)] and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not [pid for pid in workers if _alive(pid)], "workers outlived the main process"
+    finally:
+        _kill_group(proc)
+
+
+def test_experiment_workers_of_a_killed_main_process_exit_on_their_own(tmp_path: Path) -> None:
+    """``abm experiment`` starts its workers through a fork server: none of them, nor the fork
+    server, outlives a killed main process."""
+    spec = tmp_path / "e.toml"
+    spec.write_text('name = "e"\nreplicates = 3\n[base]\npopulation.num_patients = 1000\n'
+                    '[variants.on]\n[variants.off]\n"feedback.stress.enabled" = false\n')
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "abm", "experiment", str(spec), "--workers",
+                             "2", "--out", str(tmp_path / "out"), "--quiet"], cwd=ROOT, env=env,
+                            start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # two workers computing
+            started = [pid for pid in _group(proc.pid) if pid != proc.pid]
+            if sum(_cpu_seconds(pid) >= 1.0 for pid in started) >= 2:
+                break
+            _running(proc, deadline)
+        proc.kill()
+        proc.wait(timeout=60)
+        deadline = time.monotonic() + ORPHAN_SECONDS
+        while [pid for pid in started if _alive(pid)] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in started if _alive(pid)], "processes outlived the main process"
     finally:
         _kill_group(proc)
