@@ -7,10 +7,12 @@ The worker processes of a run (the local pool of :mod:`abm.engines`, the experim
 the foreground job, workers included. A worker that reacted would print its own traceback and stop
 on its own schedule, so workers ignore it and the main process, which knows what is finished, stops
 them. Ignoring SIGINT in a worker's initializer comes too late for a Ctrl-C that arrives while the
-worker is still starting (importing Polars takes a while), so workers are also *started* with
-SIGINT blocked (:func:`deaf_children`): a blocked signal mask is inherited by a new process, a
-signal arriving meanwhile is held for the main process rather than lost, and the mask is lifted as
-soon as the workers are started.
+worker is still starting (importing Polars takes a while), so local pool and LocalCluster workers
+are also *started* with SIGINT blocked (:func:`deaf_children`): a new process inherits the signal
+mask of the thread that starts it (and a new thread that of its creator, which covers the threads
+Dask starts processes from), while in the main process a signal arriving meanwhile is held rather
+than lost, and acted on as soon as the workers are started. (Experiment workers are forked by a
+fork server, which does not pass the mask on; they ignore SIGINT from their initializer on.)
 
 **A lifeline.** Each worker gets the read end of a pipe whose only write end the main process holds
 (:class:`Lifeline`), and a watchdog thread in the worker waits on it (:func:`hold`). The main
