@@ -45,6 +45,8 @@ from abm.config.settings import Config, read_toml
 from abm.errors import ConfigError
 
 if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
     import polars as pl
 
     from abm.experiments.figures import Timeline
@@ -311,15 +313,14 @@ def _run_task(task: _Task) -> _Output:
         timeline=extract_timeline(result, task.variant) if task.keep_timeline else None)
 
 
-def _worker_start(polars_threads: str) -> None:
-    """A worker shares the cores out as the run's workers do (``abm.scale.engines``) and leaves
-    Ctrl-C to the parent, which cancels what is queued and cleans up."""
-    import signal
-
+def _worker_start(polars_threads: str, line: Connection) -> None:
+    """A worker shares the cores out as the run's workers do (``abm.scale.engines``), leaves Ctrl-C
+    to the parent, and exits when the parent cuts its lifeline or dies (``abm.scale.lifeline``)."""
     from abm.scale.engines import share_cores
+    from abm.scale.lifeline import hold
 
     share_cores(polars_threads)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    hold(line)
 
 
 class _Scheduler:
@@ -373,26 +374,31 @@ def _execute(experiment: Experiment, workers: int,
     from concurrent.futures.process import BrokenProcessPool
 
     from abm.scale.engines import polars_threads
+    from abm.scale.lifeline import Lifeline
     from abm.scale.mainguard import check_main_guard, in_bootstrap
 
     if in_bootstrap():      # a worker re-running an unguarded script: the parent explains
         raise SystemExit(1)
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_start,
-                               initargs=(polars_threads(workers),),
-                               mp_context=multiprocessing.get_context(method))
-    try:
-        pending = {pool.submit(_run_task, t) for t in scheduler.first()}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=lambda f: (f.result().replicate, f.result().variant)):
-                pending |= {pool.submit(_run_task, t) for t in keep(future.result())}
-    except BaseException as exc:
-        pool.shutdown(wait=True, cancel_futures=True)
-        if isinstance(exc, BrokenProcessPool):
-            check_main_guard(f"run_experiment(workers={workers})")
-        raise
-    pool.shutdown(wait=True)
+    context = multiprocessing.get_context(method)
+    with Lifeline(context) as line:
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_start,
+                                   initargs=(polars_threads(workers), line.end),
+                                   mp_context=context)
+        try:
+            pending = {pool.submit(_run_task, t) for t in scheduler.first()}
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: (f.result().replicate,
+                                                          f.result().variant)):
+                    pending |= {pool.submit(_run_task, t) for t in keep(future.result())}
+        except BaseException as exc:
+            line.cut()  # the runs under way stop now rather than finish for nothing
+            pool.shutdown(wait=False, cancel_futures=True)
+            if isinstance(exc, BrokenProcessPool):
+                check_main_guard(f"run_experiment(workers={workers})")
+            raise
+        pool.shutdown(wait=True)
     return outputs
 
 

@@ -123,12 +123,15 @@ def write_outputs(result: object, out: str | Path, fmt: str = "parquet",
 
         files: dict[str, dict] = {}
         # Polars writes without holding the interpreter lock: files are written side by side.
-        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
+        try:
             futures = {name: pool.submit(write, name) for name in to_write}
             for filename, future in futures.items():
                 files[filename] = future.result()
                 if on_file:
                     on_file(filename)
+        finally:  # on Ctrl-C or an error, the files not yet begun are not written at all
+            pool.shutdown(wait=True, cancel_futures=True)
         files[GRAPH_FILE] = write_graph(staging, model)
         manifest = {
             "abm_version": __version__,

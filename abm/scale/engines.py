@@ -12,6 +12,12 @@ the configuration and each one writes its own part files.
   or to a ``LocalCluster`` it starts (``--scheduler local``). Dask reschedules the shards of a lost
   worker itself; each task may also be retried ``RETRIES`` times. The workers must see the output
   folder (the same file system). Dask is an optional extra: ``pip install -e '.[dask]'``.
+
+Ctrl-C, SIGTERM or an error stops the workers at once instead of letting them finish their shards,
+and workers never outlive the main process, even when it is killed (:mod:`abm.lifeline`): local
+pool workers hold its lifeline, and a LocalCluster's workers are killed on the spot (Dask's own
+pipe to the main process ends them if it dies). Shards under way are dropped; ``--resume`` runs
+them again.
 """
 
 from __future__ import annotations
@@ -21,9 +27,12 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection
+from typing import Any
 
 from abm.config.settings import Config
 from abm.errors import AbmError
+from abm.scale.lifeline import Lifeline, deaf_children, hold, stop_cluster_now
 from abm.scale.mainguard import check_main_guard, in_bootstrap
 from abm.scale.sharding import Shard, run_shard
 from abm.wording import plural
@@ -77,35 +86,51 @@ class LocalEngine:
         attempts = dict.fromkeys((s.index for s in shards), 0)
         pending = list(shards)
         context = multiprocessing.get_context("spawn")
-        while pending:
-            broken: list[Shard] = []
-            processes = min(self.workers, len(pending))
-            with ProcessPoolExecutor(max_workers=processes, mp_context=context,
-                                     initializer=share_cores,
-                                     initargs=(polars_threads(processes),)) as pool:
-                futures = {pool.submit(run_shard, config, s, staging, fmt): s for s in pending}
-                try:
-                    while futures:
-                        finished, _ = wait(futures, return_when=FIRST_COMPLETED)
-                        for future in finished:
-                            shard = futures.pop(future)
-                            try:
-                                on_done(future.result())
-                            except BrokenProcessPool:
-                                check_main_guard(f"a sharded run on {self.workers} workers")
-                                broken.append(shard)
-                except BaseException:
-                    for future in futures:
-                        future.cancel()
-                    raise
-            for shard in broken:
-                attempts[shard.index] += 1
-                if attempts[shard.index] > RETRIES:
-                    raise EngineError(f"shard {shard.index} (patients {shard.first}-"
-                                      f"{shard.first + shard.count - 1}) failed "
-                                      f"{plural(attempts[shard.index], 'time')}: its worker "
-                                      "process died")
-            pending = broken
+        with Lifeline(context) as line:
+            while pending:
+                broken = self._pool(config, pending, staging, fmt, on_done, context, line)
+                for shard in broken:
+                    attempts[shard.index] += 1
+                    if attempts[shard.index] > RETRIES:
+                        raise EngineError(f"shard {shard.index} (patients {shard.first}-"
+                                          f"{shard.first + shard.count - 1}) failed "
+                                          f"{plural(attempts[shard.index], 'time')}: its worker "
+                                          "process died")
+                pending = broken
+
+    def _pool(self, config: Config, shards: Sequence[Shard], staging: str, fmt: str,
+              on_done: OnDone, context: Any, line: Lifeline) -> list[Shard]:
+        """Run ``shards`` on one pool; return those whose worker died. On any exception
+        (Ctrl-C included) the workers are stopped at once, not left to finish their shards."""
+        broken: list[Shard] = []
+        processes = min(self.workers, len(shards))
+        pool = ProcessPoolExecutor(max_workers=processes, mp_context=context,
+                                   initializer=_start_worker,
+                                   initargs=(polars_threads(processes), line.end))
+        try:
+            with deaf_children():
+                futures = {pool.submit(run_shard, config, s, staging, fmt): s for s in shards}
+            while futures:
+                finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    shard = futures.pop(future)
+                    try:
+                        on_done(future.result())
+                    except BrokenProcessPool:
+                        check_main_guard(f"a sharded run on {self.workers} workers")
+                        broken.append(shard)
+        except BaseException:
+            line.cut()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        return broken
+
+
+def _start_worker(threads: str, line: Connection) -> None:
+    """Initializer of a local pool worker: its share of the cores, and its lifeline."""
+    share_cores(threads)
+    hold(line)
 
 
 class DaskEngine:
@@ -126,9 +151,10 @@ class DaskEngine:
         try:
             if self.address == "local":
                 workers = self.workers or default_workers()
-                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                       dashboard_address=None,
-                                       env={"POLARS_MAX_THREADS": polars_threads(workers)})
+                with deaf_children():  # Ctrl-C is for this process, which stops the workers
+                    cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
+                                           processes=True, dashboard_address=None,
+                                           env={"POLARS_MAX_THREADS": polars_threads(workers)})
                 client = Client(cluster)
             else:
                 try:
@@ -143,6 +169,12 @@ class DaskEngine:
                            for shard in shards]
                 for future in as_completed(futures):
                     on_done(future.result())
+        except BaseException:
+            # the workers of our own cluster stop now rather than finish their shards; a remote
+            # cluster forgets the shards still queued when the client closes
+            if cluster is not None:
+                stop_cluster_now(cluster)
+            raise
         finally:
             if cluster is not None:
                 cluster.close()
