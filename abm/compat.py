@@ -5,7 +5,7 @@
 ``output_dir`` and returns a dictionary with the keys the design returned, holding pandas
 DataFrames.
 
-``output_dir`` follows the rules of every ``abm`` output (``abm.export``): it must be new or
+``output_dir`` follows the rules of every ``abm`` output (``abm.output.write``): it must be new or
 empty; an earlier ``abm`` output there is replaced only with ``overwrite=True``, and a folder
 holding anything else never is. Replacing silently would let a small trial call wipe out a large
 earlier run; the check comes before the simulation, so a refused call costs nothing.

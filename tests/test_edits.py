@@ -192,3 +192,34 @@ def test_a_plain_callable_rule_is_not_seen_by_calibration():
                          feedback_rules=[_StressTwoDaysLater()]).events
     assert frame.filter(pl.col("event") == "feedback")["name"].cast(pl.String).str.starts_with(
         "stress_two_days_later:").all()
+
+
+def test_a_rule_that_plans_to_edit_the_past_is_refused():
+    with pytest.raises(abm.ConfigError, match="0 or more days after"):
+        PlannedEdit("stress_level", -1, 1.0)
+
+
+def test_a_rule_that_plans_to_edit_a_column_that_is_not_editable_is_refused_before_the_run():
+    class EditsDiet(FeedbackRule):
+        name = "edits_diet"
+
+        def planned(self, block) -> list[PlannedEdit]:
+            return [PlannedEdit("alcohol_consumed", 1, 1.0)]
+
+    config = Config().replace(**{"population.num_patients": 5, "run.days": 20})
+    with pytest.raises(abm.ConfigError, match="'edits_diet' plans an edit of 'alcohol_consumed'"):
+        abm.simulate(config, components=[EditsDiet()])
+
+
+def test_a_coupling_from_the_attacks_is_refused():
+    class AfterAttacks(abm.Coupling):
+        name = "after_attacks"
+        target = "stress_level"
+        inputs = (("migraine_onset", 1),)
+
+        def term(self, v, config):
+            return v["migraine_onset", 1]
+
+    with pytest.raises(abm.ConfigError, match="reads only the components' logged columns"):
+        abm.simulate(Config().replace(**{"population.num_patients": 5, "run.days": 20}),
+                     components=[AfterAttacks()])

@@ -158,6 +158,10 @@ class Model:
                     raise ConfigError(f"component {c.name!r}: the lag of {column!r} must be a "
                                       f"whole number of days >= 0, got {lag!r}")
         for term in self.terms:
+            for column, _ in term.inputs:
+                if column not in self.columns:
+                    raise ConfigError(f"component {term.owner!r} adds a term from {column!r}: "
+                                      f"a term reads only the components' logged columns")
             if term.column not in self.editable:
                 raise ConfigError(f"component {term.owner!r} adds to {term.column!r}, which is "
                                   f"not an editable column (declare it with finalize=...)")

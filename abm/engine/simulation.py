@@ -84,6 +84,11 @@ def _draw_block(model: Model, calendar: Calendar, shared: dict[str, Any], first:
     attacks = make_attack_draws(block)
     planned = {rule.name: [(e.column, e.offset_days, e.delta) for e in rule.planned(block)]
                for rule in model.rules}
+    for rule, edits in planned.items():
+        for column, _, _ in edits:
+            if column not in model.editable:
+                raise ConfigError(f"feedback rule {rule!r} plans an edit of {column!r}, which is "
+                                  f"not editable; editable: {', '.join(model.editable)}")
     susceptibility = (np.stack([block.patients[rf.susceptibility_column]
                                 for rf in model.risk_factors], axis=1)
                       if model.risk_factors else np.zeros((count, 0)))

@@ -41,6 +41,7 @@ import numpy as np
 import polars as pl
 
 from abm.config.fields import Section
+from abm.errors import ConfigError
 
 if TYPE_CHECKING:
     from abm.engine.block import Block
@@ -125,6 +126,13 @@ class PlannedEdit:
     column: str
     offset_days: int
     delta: float | np.ndarray
+
+    def __post_init__(self) -> None:
+        if isinstance(self.offset_days, bool) or not isinstance(self.offset_days, int) \
+                or self.offset_days < 0:
+            raise ConfigError(f"a planned edit of {self.column!r} must be 0 or more days after "
+                              f"the attack's first day (the past does not change), got "
+                              f"offset_days={self.offset_days!r}")
 
 
 class Component:

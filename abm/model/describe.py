@@ -23,7 +23,8 @@ def components_table(components: list[Any] | None = None) -> str:
         elif isinstance(c, Coupling):
             writes = f"adds to `{c.target}`"
         else:
-            writes = ", ".join(f"`{col.name}`" for col in c.outputs()) or "edits (feedback)"
+            writes = ", ".join(f"`{col.name}`" for col in c.outputs()) or (
+                "edits (feedback)" if c.kind == "feedback" else "—")
         rows.append(f"| `{c.name}` | {c.kind.replace('_', ' ')} | {writes} | {_inputs(c)} | "
                     f"{c.source} |")
     return "\n".join(rows) + "\n"
