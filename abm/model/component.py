@@ -57,6 +57,12 @@ class Column:
     edit) is drawn as a *latent* value and made into what is logged by ``finalize`` (rounding and
     clipping, elementwise on arrays and numbers alike): the engine then keeps the latent value, so
     any edit re-derives the logged one exactly.
+
+    ``null`` is the stored value that stands for "no value" (``-1`` in a column of whole days
+    that only some patients have): the engine keeps NumPy arrays, which hold no nulls, so a
+    component stores this value and the frames show null in its place. Functions that read the
+    column (``flag``, ``term``) see the stored value and must treat it as "none"; validation
+    restores it when it recomputes flags from a frame.
     """
 
     name: str
@@ -65,6 +71,7 @@ class Column:
     meaning: str
     frame: str = "daily"
     finalize: Callable[[Any], Any] | None = None
+    null: Any = None
 
     @property
     def editable(self) -> bool:

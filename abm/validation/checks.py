@@ -142,8 +142,13 @@ def _consistency(daily: pl.DataFrame, attacks: pl.DataFrame, n: int, days: int,
 
 def recomputed_flags(daily: pl.DataFrame, model: Model, n: int, days: int
                      ) -> dict[str, np.ndarray]:
-    """Every risk factor's flags recomputed from the logged columns of ``daily``."""
-    inputs = {c: patient_day_matrix(daily, c, n, days)
+    """Every risk factor's flags recomputed from the logged columns of ``daily``; a column's
+    nulls become the value the engine stores for them, so the flags see what the engine saw."""
+    def stored(column: str) -> pl.DataFrame:
+        null = model.columns[column].null
+        return daily if null is None else daily.with_columns(pl.col(column).fill_null(null))
+
+    inputs = {c: patient_day_matrix(stored(c), c, n, days)
               for rf in model.risk_factors for c, _ in rf.inputs}
     return {rf.flag_column: flag.ravel()
             for rf, flag in zip(model.risk_factors, derive.flags(model, inputs), strict=True)}
