@@ -176,8 +176,23 @@ def write_eventlog(frames: dict[str, pl.DataFrame], fmt: str, path: Path) -> int
         else:
             events.with_columns(pl.col("event").cast(pl.String)).write_csv(path)
         return events.height
+    frames = with_every_trigger(frames)
     with open(path, "w", encoding="utf-8", newline="\n") as handle:
         return write_xes(frames, handle) if fmt == "xes" else write_ocel(frames, handle)
+
+
+def with_every_trigger(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """The frames with the columns of every built-in trigger: a run with a trigger's component
+    switched off has none, and the exports declare them all, so such a trigger is never active
+    and its susceptibility is missing."""
+    attacks, patients = frames["attacks"], frames["patients"]
+    missing = [t for t in NAMES if f"{t}_trigger" not in attacks.columns]
+    if not missing:
+        return frames
+    return {**frames,
+            "attacks": attacks.with_columns(pl.lit(False).alias(f"{t}_trigger") for t in missing),
+            "patients": patients.with_columns(pl.lit(None, pl.Float64).alias(f"susceptibility_{t}")
+                                              for t in missing)}
 
 
 # --- text of values --------------------------------------------------------------------------

@@ -216,6 +216,12 @@ class RiskFactor(Component, ABC):
     def effect(self, config: Any) -> float:
         """The multiplier's slope: ``1 + effect * susceptibility`` while the flag is on."""
 
+    @property
+    def effect_setting(self) -> str:
+        """The dotted setting that holds :meth:`effect` (``<section>.effect`` by default), so
+        that experiments can switch any trigger's effect off by configuration."""
+        return f"{self.section._path}.effect" if self.section is not None else ""
+
     def draw(self, block: Block) -> dict[str, np.ndarray]:
         lo, hi = block.config.population.susceptibility
         u = block.uniform(self, "susceptibility")

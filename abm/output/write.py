@@ -27,6 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from abm.config.settings import Config
+from abm.engine.model import Model
 from abm.errors import ConfigError, InputError
 from abm.output import schemas
 from abm.output.files import check_folder, file_record, sha256, write_folder
@@ -198,6 +199,7 @@ def read_outputs(folder: Path) -> tuple[dict[str, pl.DataFrame], Config]:
     if fmt not in ("parquet", "csv"):
         raise InputError(f"{folder}: format {fmt!r} cannot be validated; write with "
                          "--format parquet or csv")
+    model = Model.build(config)  # the run's own columns: a component may be switched off
     frames = {}
     for name in schemas.FRAME_NAMES:
         single = folder / f"{name}.{fmt}"
@@ -206,7 +208,7 @@ def read_outputs(folder: Path) -> tuple[dict[str, pl.DataFrame], Config]:
             raise InputError(f"{single}: missing")
         paths = [single] if single.is_file() else parts
         path = paths[0]
-        want = schemas.schema(name)
+        want = schemas.schema(name, model)
         try:
             pieces = []
             for path in paths:
