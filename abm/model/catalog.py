@@ -12,6 +12,7 @@ from abm.model.component import Component
 from abm.model.diet import Diet
 from abm.model.feedback.sleep import SleepAfterAttack
 from abm.model.feedback.stress import StressAfterAttack
+from abm.model.menstrual import MenstrualCycle, MenstrualTrigger
 from abm.model.population import Population
 from abm.model.sleep import Sleep
 from abm.model.stress import Stress
@@ -28,4 +29,5 @@ def built_in() -> list[Component]:
         Population(), Weather(), Sleep(), Stress(), Diet(), Attacks(),
         WeatherTrigger(), SleepTrigger(), StressTrigger(), DietTrigger(),
         StressAfterAttack(), SleepAfterAttack(),
+        MenstrualCycle(), MenstrualTrigger(),
     ]
