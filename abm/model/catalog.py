@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abm.model.attacks import Attacks
 from abm.model.component import Component
+from abm.model.couplings.sleep_stress import SleepStress
 from abm.model.diet import Diet
 from abm.model.feedback.sleep import SleepAfterAttack
 from abm.model.feedback.stress import StressAfterAttack
@@ -30,4 +31,5 @@ def built_in() -> list[Component]:
         WeatherTrigger(), SleepTrigger(), StressTrigger(), DietTrigger(),
         StressAfterAttack(), SleepAfterAttack(),
         MenstrualCycle(), MenstrualTrigger(),
+        SleepStress(),
     ]
