@@ -2,7 +2,7 @@
 
 A counterfactual, paired by patient: every variant sets one trigger's effect to zero
 (``triggers.weather_effect = 0`` and so on; the trigger is still logged, it just no longer raises
-the onset probability), and ``no_triggers`` sets all four to zero. Baselines are pinned to the
+the onset probability), and ``no_triggers`` sets every one to zero. Baselines are pinned to the
 reference (``all_triggers``, the default configuration), so every patient keeps the baseline
 calibrated with all triggers acting and the removed trigger's share shows as migraine days that
 disappear. With the same seed every patient keeps the same weather, sleep, stress and diet
@@ -22,6 +22,8 @@ from abm import Config
 from abm.cli.experiment import run_script
 from abm.engine.model import built_in_triggers
 from abm.experiments.experiment import Experiment
+from abm.model.catalog import built_in
+from abm.model.component import RiskFactor
 
 NAME = "trigger_removal"
 #: patients, days, replicates
@@ -41,8 +43,9 @@ def build(size: str) -> Experiment:
     """The experiment at ``size`` (``"full"`` or ``"quick"``)."""
     patients, days, replicates = SIZES[size]
     variants: dict[str, dict[str, float]] = {"all_triggers": {}}
-    variants |= {f"no_{t}": {f"triggers.{t}_effect": 0.0} for t in built_in_triggers()}
-    variants["no_triggers"] = {f"triggers.{t}_effect": 0.0 for t in built_in_triggers()}
+    risk_factors = [c for c in built_in() if isinstance(c, RiskFactor)]
+    variants |= {f"no_{rf.trigger}": {rf.effect_setting: 0.0} for rf in risk_factors}
+    variants["no_triggers"] = {rf.effect_setting: 0.0 for rf in risk_factors}
     return Experiment(
         name=NAME,
         description="Each trigger's effect set to zero in turn, baselines pinned to the default "

@@ -10,6 +10,7 @@ import pytest
 
 from abm import AbmError, Config, ConfigError, load_config
 from abm.config.settings import describe
+from abm.model.catalog import built_in
 
 
 def _flatten(data: dict, prefix: str = "") -> dict:
@@ -385,9 +386,12 @@ def test_to_dict_from_dict_round_trip():
                                            "triggers.stress_effect": 0.5,
                                            "population.age_years": [30, 31]})):
         data = c.to_dict()
-        assert set(data) == {"population", "weather", "sleep", "stress", "diet", "attacks",
-                             "triggers", "feedback", "run"}
-        assert set(data["feedback"]) == {"stress", "sleep"}
+        # a section per component that declares one (dotted ones grouped), and ``run``
+        assert set(data) == {c.section._path.split(".")[0] for c in built_in()
+                             if c.section is not None} | {"run"}
+        assert {"population", "weather", "sleep", "stress", "diet", "attacks", "triggers",
+                "feedback"} <= set(data)
+        assert {"stress", "sleep"} <= set(data["feedback"])
         assert isinstance(data["population"]["age_years"], list)
         assert Config.from_dict(data) == c
         assert Config.from_dict(data).to_dict() == data

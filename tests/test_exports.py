@@ -31,6 +31,7 @@ import abm
 from abm.cli import app as cli
 from abm.cli import options
 from abm.cli.export import add_export_parser, run_export
+from abm.engine.model import built_in_triggers
 from abm.errors import AbmError, ConfigError, InputError, OutputError
 from abm.exports import eventlog, fusemoe
 from abm.output.write import read_outputs
@@ -176,7 +177,7 @@ def test_xes_events_keep_time_order_and_attributes(xes_log, frames) -> None:
     assert set(feedback["rule"]) <= {"stress_after_attack", "sleep_after_attack"}
     assert set(feedback["column"]) <= {"stress_level", "total_sleep_hours"}
     triggers = xes_log[xes_log["concept:name"] == "trigger"]
-    assert set(triggers["trigger"]) <= {"weather", "sleep", "stress", "diet"}
+    assert set(triggers["trigger"]) <= set(built_in_triggers())
 
 
 def test_xes_is_well_formed_with_declared_extensions(exports) -> None:
@@ -211,7 +212,7 @@ def test_ocel_reads_in_pm4py_with_every_event_and_object(ocel, frames) -> None:
     triggers = eventlog.trigger_objects(frames)
     assert types == {"patient": PATIENTS, "location": frames["weather"]["location_id"].n_unique(),
                      "attack": frames["attacks"].height, "trigger": triggers.height}
-    assert triggers.height <= 4 * PATIENTS
+    assert triggers.height <= len(built_in_triggers()) * PATIENTS
     patient_objects = ocel.objects[ocel.objects["ocel:type"] == "patient"].set_index("ocel:oid")
     first = frames["patients"].row(0, named=True)
     assert patient_objects.loc["P0000", "age"] == first["age"]
@@ -237,7 +238,7 @@ def test_ocel_links_onsets_feedback_and_weather_to_their_objects(ocel, frames) -
     for row in onsets.iter_rows(named=True):
         expected = {(row["patient_id"], "patient"), (row["attack_id"], "attack")}
         expected |= {(f"{row['patient_id']}:{t}", "active the day before")
-                     for t in ("weather", "sleep", "stress", "diet") if row[f"{t}_trigger"]}
+                     for t in built_in_triggers() if row[f"{t}_trigger"]}
         assert relations[f"e{row['row']}"] == expected
     feedback = events.filter(pl.col("event") == "feedback")
     assert feedback.height > 0

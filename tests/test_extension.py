@@ -136,9 +136,11 @@ def test_the_modality_logs_its_column(small) -> None:
 
 
 def test_the_coupling_calms_the_day_after_much_water() -> None:
-    # without the stress feedback, stress is the latent level rounded: the same draws give the
-    # same level, one point lower (not below 1) the day after more than 2 L
-    config = abm.Config().replace(**SMALL, **{"feedback.stress.enabled": False})
+    # without the stress feedback and the built-in sleep coupling, stress is the latent level
+    # rounded: the same draws give the same level, one point lower (not below 1) the day after
+    # more than 2 L
+    config = abm.Config().replace(**SMALL, **{"feedback.stress.enabled": False,
+                                              "couplings.sleep_stress.enabled": False})
     calm = abm.simulate(config, components=[WaterCalmsStress()]).daily
     plain = abm.simulate(config).daily
     n, days = config.population.num_patients, config.run.days

@@ -48,6 +48,7 @@ from __future__ import annotations
 import json
 import pickle
 import re
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,8 +234,11 @@ def statistics(cohort: _Cohort, train: np.ndarray) -> tuple[np.ndarray, np.ndarr
         if values.shape[0] == 0:
             continue
         index = [f.index for f in group]
-        mean[index] = values.mean(axis=0)
-        spread = values.std(axis=0)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a column with no value at all
+            centre = np.nanmean(values, axis=0)   # nulls (no value that day) are left out
+            spread = np.nanstd(values, axis=0)
+        mean[index] = np.where(np.isfinite(centre), centre, 0.0)
         sd[index] = np.where(np.isfinite(spread) & (spread > 0), spread, 1.0)
     return mean, sd
 
@@ -262,8 +266,10 @@ def observation_rows(cohort: _Cohort, mean: np.ndarray, sd: np.ndarray,
     mask = np.zeros((n * days, k, COLUMNS), dtype=np.int32)
     for j, f in enumerate(cohort.daily_features):
         slot = hours.index(f.hour)  # type: ignore[arg-type]
-        values[:, slot, f.index] = ((cohort.daily[..., j] - mean[f.index]) / sd[f.index]).ravel()
-        mask[:, slot, f.index] = 1
+        raw = cohort.daily[..., j].ravel()
+        seen = ~np.isnan(raw)  # a null (no value that day, as a man's cycle day) is not observed
+        values[:, slot, f.index] = np.where(seen, (raw - mean[f.index]) / sd[f.index], 0.0)
+        mask[:, slot, f.index] = seen
     values, mask = values.reshape(-1, COLUMNS), mask.reshape(-1, COLUMNS)
     fixed_minute = np.array([60 * h for h in hours], dtype=np.int64)
     inside = (cohort.attack_minute >= 0) & (cohort.attack_minute < days * MINUTES_PER_DAY)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from abm.model.attacks import Attacks
 from abm.model.component import Component
+from abm.model.couplings.sleep_stress import SleepStress
 from abm.model.diet import Diet
 from abm.model.feedback.sleep import SleepAfterAttack
 from abm.model.feedback.stress import StressAfterAttack
+from abm.model.menstrual import MenstrualCycle, MenstrualTrigger
 from abm.model.population import Population
 from abm.model.sleep import Sleep
 from abm.model.stress import Stress
@@ -28,4 +30,6 @@ def built_in() -> list[Component]:
         Population(), Weather(), Sleep(), Stress(), Diet(), Attacks(),
         WeatherTrigger(), SleepTrigger(), StressTrigger(), DietTrigger(),
         StressAfterAttack(), SleepAfterAttack(),
+        MenstrualCycle(), MenstrualTrigger(),
+        SleepStress(),
     ]

@@ -67,6 +67,11 @@ class Column:
     predictive model may use the column as an input: the learnability baseline and the FuseMoE
     export take every daily feature column; a column that is ground truth rather than an
     observation (a latent exposure, say) is declared ``feature=False``.
+    ``null`` is the stored value that stands for "no value" (``-1`` in a column of whole days
+    that only some patients have): the engine keeps NumPy arrays, which hold no nulls, so a
+    component stores this value and the frames show null in its place. Functions that read the
+    column (``flag``, ``term``) see the stored value and must treat it as "none"; validation
+    restores it when it recomputes flags from a frame.
     """
 
     name: str
@@ -77,6 +82,7 @@ class Column:
     finalize: Callable[[Any], Any] | None = None
     range: tuple[float, float] | None = None
     feature: bool = True
+    null: Any = None
 
     @property
     def editable(self) -> bool:
@@ -242,6 +248,12 @@ class RiskFactor(Component, ABC):
     @abstractmethod
     def effect(self, config: Any) -> float:
         """The multiplier's slope: ``1 + effect * susceptibility`` while the flag is on."""
+
+    @property
+    def effect_setting(self) -> str:
+        """The dotted setting that holds :meth:`effect` (``<section>.effect`` by default), so
+        that experiments can switch any trigger's effect off by configuration."""
+        return f"{self.section._path}.effect" if self.section is not None else ""
 
     def draw(self, block: Block) -> dict[str, np.ndarray]:
         lo, hi = block.config.population.susceptibility

@@ -47,6 +47,12 @@ def _cast(frame: pl.DataFrame, name: str, model: object) -> pl.DataFrame:
     return frame.select([pl.col(c).cast(t) for c, t in schemas.schema(name, model).items()])
 
 
+def _nulls(frame: pl.DataFrame, columns: list) -> pl.DataFrame:
+    """Null where a column declared with ``null=...`` holds that stored value."""
+    return frame.with_columns(pl.when(pl.col(c.name) != c.null).then(pl.col(c.name))
+                              .alias(c.name) for c in columns if c.null is not None)
+
+
 class _Onsets:
     """Flat arrays of every attack, ordered by patient then onset day."""
 
@@ -104,7 +110,7 @@ def _patients_frame(cohort: Cohort, pids: pl.Series, lids: pl.Series) -> pl.Data
     }
     columns.update({c.name: cohort.patients[c.name] for c in model.patient_columns})
     columns["baseline_onset_probability"] = cohort.baseline
-    return _cast(pl.DataFrame(columns), "patients", model)
+    return _cast(_nulls(pl.DataFrame(columns), model.patient_columns), "patients", model)
 
 
 def _weather_frame(cohort: Cohort, lids: pl.Series) -> pl.DataFrame:
@@ -159,7 +165,7 @@ def _daily_frame(cohort: Cohort, pids: pl.Series, lids: pl.Series, onsets: _Onse
     no_attack = np.where(attack_of_day >= 0, attack_of_day, len(attack_ids))
     columns["attack_id"] = schemas.with_null(attack_ids).gather(
         pl.Series(no_attack, dtype=pl.UInt32))
-    frame = pl.DataFrame(columns)
+    frame = _nulls(pl.DataFrame(columns), model.daily_columns)
     return _cast(frame, "daily", model)
 
 

@@ -128,15 +128,6 @@ def trigger_names(daily: pl.DataFrame) -> list[str]:
     return [c.removesuffix("_trigger") for c in daily.columns if c.endswith("_trigger")]
 
 
-def recomputed_flags(daily: pl.DataFrame, model: Model, n: int, days: int
-                     ) -> dict[str, np.ndarray]:
-    """Every risk factor's flags recomputed from the logged columns of ``daily``."""
-    inputs = {c: patient_day_matrix(daily, c, n, days)
-              for rf in model.risk_factors for c, _ in rf.inputs}
-    return {rf.flag_column: flag.ravel()
-            for rf, flag in zip(model.risk_factors, derive.flags(model, inputs), strict=True)}
-
-
 def _exposure_tables(daily: pl.DataFrame, n: int, days: int
                      ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Per trigger, per patient: onsets on d+1 after a trigger day d, such days, onsets after a
@@ -204,6 +195,12 @@ def learnability(daily: pl.DataFrame, n: int, days: int, model: Model) -> tuple[
     features = [*observed_features(model), *(f"{t}_trigger" for t in trigger_names(daily))]
     x = np.stack([patient_day_matrix(daily, c, n, days)[:, :-1].astype(np.float64)
                   for c in features], axis=-1)
+    # a column without a value on some days (a man's cycle day) gets an indicator of that, and 0
+    missing = np.isnan(x)
+    gaps = missing.reshape(-1, x.shape[-1]).any(axis=0)
+    if gaps.any():
+        x = np.concatenate([np.where(missing, 0.0, x), missing[..., gaps].astype(np.float64)],
+                           axis=-1)
     x_train, y_train = x[train], y[train]
     mean = x_train.mean(axis=0)
     sd = x_train.std(axis=0)
@@ -267,6 +264,20 @@ def _consistency(daily: pl.DataFrame, attacks: pl.DataFrame, n: int, days: int,
     if onsets != attacks.filter(pl.col("onset").dt.date() <= pl.lit(expected[-1])).height:
         problems.append("migraine_onset days disagree with the attacks frame")
     return total, len(problems), problems
+
+
+def recomputed_flags(daily: pl.DataFrame, model: Model, n: int, days: int
+                     ) -> dict[str, np.ndarray]:
+    """Every risk factor's flags recomputed from the logged columns of ``daily``; a column's
+    nulls become the value the engine stores for them, so the flags see what the engine saw."""
+    def stored(column: str) -> pl.DataFrame:
+        null = model.columns[column].null
+        return daily if null is None else daily.with_columns(pl.col(column).fill_null(null))
+
+    inputs = {c: patient_day_matrix(stored(c), c, n, days)
+              for rf in model.risk_factors for c, _ in rf.inputs}
+    return {rf.flag_column: flag.ravel()
+            for rf, flag in zip(model.risk_factors, derive.flags(model, inputs), strict=True)}
 
 
 def run_checks(frames: dict[str, pl.DataFrame], config: Config,

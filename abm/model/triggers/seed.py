@@ -25,6 +25,10 @@ class SeedTrigger(RiskFactor):
     def effect(self, config: Any) -> float:
         return getattr(self.settings(config), f"{self.trigger}_effect")
 
+    @property
+    def effect_setting(self) -> str:
+        return f"triggers.{self.trigger}_effect"
+
     def target_risk_ratio(self, config: Any
                           ) -> tuple[tuple[float, float], tuple[float, float]] | None:
         return SEED_RISK_RATIO
