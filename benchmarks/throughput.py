@@ -26,8 +26,8 @@ What is measured, for each size ``PATIENTS x DAYS``:
    - the **attack floor**: one process per patient that waits for one scheduled event on each of
      the onset days of the last abm run and does nothing else; SimPy's own cost of the design in
      which every attack is an event, set beside the abm run's SimPy stage (both per attack);
-   - the **random floor**: drawing every component's random streams (``abm.engine.streams``) and nothing
-     else.
+   - the **random floor**: drawing every component's random streams (``abm.engine.streams``)
+     and nothing else.
 
    Only ``env.run()`` is timed for the SimPy floors.
 3. **the default command**: wall time of ``abm run --out TMP/out`` as a subprocess (the console
