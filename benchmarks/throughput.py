@@ -161,14 +161,15 @@ def child(patients: int, days: int, repeat: int) -> dict[str, Any]:
             t1 = time.perf_counter()
             run_agents(cohort)
             t2 = time.perf_counter()
-            result = record(cohort)
+            result = record(cohort, release=True)
+            onsets = cohort.onsets
+            del cohort  # as in abm.simulate: the frames outlive the cohort
             t3 = time.perf_counter()
             abm.write_outputs(result, Path(tmp) / "out", fmt="parquet")
             runs.append([t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3])
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        onsets = cohort.onsets
-        del result, cohort
+        del result
         gc.collect()
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"import_s": import_s, "runs": runs, "peak_mib": peak_mib,

@@ -104,14 +104,24 @@ def calibrate_baselines(target_share: np.ndarray, f_all: np.ndarray,
                 product = product * factors_j[i]
         subset_mean[mask] = product.sum(axis=1) / n_valid
 
+    # E[S_j] as a polynomial in b: coefficient m is (-1)^m times the sum of the subset means of
+    # size m within the first j free days (computed once; each bisection step is then cheap)
+    coefficients = []
+    for j in range(1, K + 1):
+        c = np.zeros((j + 1, f_all.shape[0]))
+        for mask in range(1 << j):
+            size = bin(mask).count("1")
+            c[size] += (-1) ** size * subset_mean[mask]
+        coefficients.append(c)
+
     def free_days(b: np.ndarray) -> np.ndarray:
         """N(b) with no factor capped (the polynomial form)."""
         total = np.zeros_like(b)
-        survive = np.ones_like(b)
-        for j in range(1, K + 1):
-            survive = np.zeros_like(b)
-            for mask in range(1 << j):
-                survive = survive + (-b) ** bin(mask).count("1") * subset_mean[mask]
+        survive = total
+        for c in coefficients:
+            survive = c[-1].copy()
+            for row in c[-2::-1]:  # Horner
+                survive = survive * b + row
             total = total + survive
         pbar = b * m_all
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,8 @@ from abm.output.result import Result
 
 #: patients drawn per block; bounds the memory of the draw stage.
 BLOCK_PATIENTS = 2048
+#: blocks drawn at once (the machines this is measured on have two cores)
+DRAW_THREADS = 2
 
 
 def draw_columns(model: Model, block: Block) -> dict[str, np.ndarray]:
@@ -139,24 +142,40 @@ def build_cohort(model: Model, progress: Progress | None = None,
     shared = {c.name: c.prepare(config, calendar) for c in model.components}
     full: dict[str, np.ndarray] = {}
     planned: dict[str, list[tuple[str, int, Any]]] = {}
-    for first in range(0, n, BLOCK_PATIENTS):
+
+    def draw(first: int) -> tuple[int, dict[str, np.ndarray], dict]:
         count = min(BLOCK_PATIENTS, n - first)
         pinned = None if baselines is None else baselines[first:first + count]
-        block, planned = _draw_block(model, calendar, shared, patients.start + first, count,
-                                     pinned)
-        for key, values in block.items():
-            axis = 1 if key == "codes" else 0
-            if key not in full:
-                shape = list(values.shape)
-                shape[axis] = n
-                full[key] = np.empty(shape, dtype=values.dtype)
-            if axis:
-                full[key][:, first:first + count] = values
-            else:
-                full[key][first:first + count] = values
-        del block
-        if progress:
-            progress("draw", first + count, n)
+        block, block_planned = _draw_block(model, calendar, shared, patients.start + first,
+                                           count, pinned)
+        return first, block, block_planned
+
+    # Blocks are independent and their work is NumPy's, which runs without the interpreter
+    # lock: two threads draw two blocks at once; the main thread copies each into place.
+    firsts = list(range(0, n, BLOCK_PATIENTS))
+    threads = DRAW_THREADS if len(firsts) > 1 else 1
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        # at most one block waits beside those being drawn: memory stays a few blocks
+        running = [pool.submit(draw, first) for first in firsts[:threads]]
+        queued = firsts[threads:]
+        while running:
+            first, block, planned = running.pop(0).result()
+            if queued:
+                running.append(pool.submit(draw, queued.pop(0)))
+            count = min(BLOCK_PATIENTS, n - first)
+            for key, values in block.items():
+                axis = 1 if key == "codes" else 0
+                if key not in full:
+                    shape = list(values.shape)
+                    shape[axis] = n
+                    full[key] = np.empty(shape, dtype=values.dtype)
+                if axis:
+                    full[key][:, first:first + count] = values
+                else:
+                    full[key][first:first + count] = values
+            del block
+            if progress:
+                progress("draw", first + count, n)
     if n == 0:
         raise ConfigError("population.num_patients must be at least 1")
 
@@ -252,4 +271,4 @@ def simulate(config: Config | None = None, *, feedback_rules: Sequence[Any] | No
                               f"patient), got shape {pinned.shape}")
     cohort = build_cohort(model, progress, pinned)
     run_agents(cohort, progress)
-    return record(cohort, progress)
+    return record(cohort, progress, release=True)

@@ -76,8 +76,10 @@ class _Onsets:
 
 
 def record(cohort: Cohort, progress: Progress | None = None,
-           weather_events: bool = True) -> Result:
-    """Build the five frames."""
+           weather_events: bool = True, release: bool = False) -> Result:
+    """Build the five frames. With ``release``, the cohort's arrays are let go as soon as the
+    frames no longer need them (a run that returns the frames keeps memory to its peak: the
+    event log, built last, is the largest frame)."""
     cfg = cohort.config
     n = cohort.size
     n_loc = cfg.population.num_locations
@@ -94,6 +96,16 @@ def record(cohort: Cohort, progress: Progress | None = None,
     weather = _weather_frame(cohort, lids)
     daily = _daily_frame(cohort, pids, lids, onsets, attack_ids)
     attacks = _attacks_frame(cohort, pids, onsets, attack_ids, start_ms)
+    if release:
+        logged = {e.column for c in cohort.model.components for e in c.logs
+                  if e.column is not None and not e.per_location}
+        logged |= {c.name for comp in cohort.model.components for e in comp.logs
+                   if e.column is None and not e.per_location for c in comp.outputs()}
+        for name in [name for name in cohort.columns if name not in logged]:
+            del cohort.columns[name]
+        cohort.latent.clear()
+        cohort.planned.clear()
+        cohort.onset_uniform = cohort.would_start = None  # type: ignore[assignment]
     events = build_events(cohort, pids, lids, onsets.patient, onsets.day, onsets.onset_ms,
                           onsets.end_ms, onsets.severity, onsets.duration, attack_ids, start_ms,
                           weather_events)

@@ -85,7 +85,7 @@ def run_shard(config: Config, shard: Shard, staging: str, fmt: str) -> dict:
     cohort = build_cohort(Model.build(config),
                           patients=range(shard.first, shard.first + shard.count))
     run_agents(cohort)
-    result = record(cohort, weather_events=shard.index == 0)
+    result = record(cohort, weather_events=shard.index == 0, release=True)
     files = {}
     for name, frame in result.frames().items():
         if name == "weather" and shard.index != 0:
