@@ -32,6 +32,8 @@ class Block:
         self.patients: dict[str, np.ndarray] = {}
         #: daily columns ``(count, days)`` by name (final values of the components drawn so far)
         self.columns: dict[str, np.ndarray] = {}
+        #: the sum of the terms of each editable column that has terms (``abm.engine.derive``)
+        self.termsums: dict[str, np.ndarray] = {}
 
     def _draw(self, component: Any, purpose: str, daily: bool, normal: bool) -> np.ndarray:
         if purpose not in component.purposes:

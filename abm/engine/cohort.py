@@ -40,6 +40,8 @@ class Cohort:
     patients: dict[str, np.ndarray]
     columns: dict[str, np.ndarray]
     latent: dict[str, np.ndarray]
+    #: the sum of the terms of each editable column that has terms, as last derived
+    termsums: dict[str, np.ndarray]
     #: packed trigger flags ``(code bytes, n, days)`` (``abm.engine.derive.pack``)
     codes: np.ndarray
     baseline: np.ndarray

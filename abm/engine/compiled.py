@@ -56,15 +56,22 @@ class Compiled:
             col = self._const(c, "COL")
             return f"(views.get({col}) or p.series({col}))[{at}]"
 
-        out = [f"def {names[column]}(p, day, rows):",
-               "    values, latent = rows",
-               "    views = p._views",
-               "    total = latent[day]"]
-        for fn, inputs, first in plan.terms:
-            term = self._const(fn, "TERM")
-            v = ", ".join(f"{self._const((c, lag), 'KEY')}: {read(c, f'day - {lag}')}"
-                          for c, lag in inputs)
-            out += [f"    if day >= {first}:", f"        total += {term}({{{v}}})"]
+        # ``own``: the column itself was edited, so its terms' inputs did not change and the
+        # stored sum of its terms holds; otherwise an input changed and the terms are evaluated
+        out = [f"def {names[column]}(p, day, rows, own):",
+               "    values, latent, terms = rows",
+               "    views = p._views"]
+        if plan.terms:
+            out += ["    if not own:", "        added = 0.0"]
+            for fn, inputs, first in plan.terms:
+                term = self._const(fn, "TERM")
+                v = ", ".join(f"{self._const((c, lag), 'KEY')}: {read(c, f'day - {lag}')}"
+                              for c, lag in inputs)
+                out += [f"        if day >= {first}:", f"            added += {term}({{{v}}})"]
+            out += ["        terms[day] = added  # stored in float32, as the draw keeps it",
+                    "    total = latent[day] + terms[day]"]
+        else:
+            out.append("    total = latent[day]")
         out += ["    old = values[day]",
                 f"    values[day] = {self._const(plan.finalize, 'FINALIZE')}(total)"
                 "  # stored in the column's dtype",
@@ -74,7 +81,7 @@ class Compiled:
                 "    days = p.days"]
         for lag, target in plan.rederive:
             out += [f"    if day + {lag} < days:",
-                    f"        {names[target]}(p, day + {lag}, {self._rows(target)})"]
+                    f"        {names[target]}(p, day + {lag}, {self._rows(target)}, False)"]
         if plan.reflag:
             out += ["    state = p._state", "    code_rows = p._code_rows"]
         for lag, k in plan.reflag:
@@ -112,7 +119,7 @@ class Compiled:
                         f"    if value and day + {offset} < days:",
                         f"        rows = {self._rows(column)}",
                         f"        rows[1][day + {offset}] += value",
-                        f"        change = {names[column]}(p, day + {offset}, rows)",
+                        f"        change = {names[column]}(p, day + {offset}, rows, True)",
                         f"        p._log((p.index, day + {offset}, {cause}, {col}, change, "
                         "p._today))"]
                 j += 1

@@ -63,15 +63,23 @@ def term_total(term: Term, inputs: dict[str, np.ndarray]) -> np.ndarray:
     return value
 
 
-def derive_editable(model: Any, columns: dict[str, np.ndarray],
-                    latent: dict[str, np.ndarray]) -> None:
-    """Fill ``columns`` with the logged value of every editable column from its ``latent``."""
+def derive_editable(model: Any, columns: dict[str, np.ndarray], latent: dict[str, np.ndarray],
+                    termsums: dict[str, np.ndarray] | None = None) -> None:
+    """Fill ``columns`` with the logged value of every editable column from its ``latent``:
+    ``finalize(latent + terms)``. The sum of a column's terms is kept in float32 (``termsums``,
+    when given, receives it): an edit of the column itself re-derives it from the stored sum
+    without evaluating the terms again, and both paths add the same two numbers."""
     inputs = {name: as_input(values) for name, values in columns.items()}
+    sums = termsums if termsums is not None else {}
     if not model.lagged_terms:
         for name in model.derive_order:
             total = latent[name].astype(np.float64)
-            for term in model.terms_of[name]:
-                total = total + term_total(term, inputs)
+            if model.terms_of[name]:
+                added = np.zeros(total.shape)
+                for term in model.terms_of[name]:
+                    added = added + term_total(term, inputs)
+                sums[name] = added.astype(np.float32)
+                total = total + sums[name]
             columns[name] = finalized(model.columns[name], total)
             inputs[name] = as_input(columns[name])
         return
@@ -81,13 +89,19 @@ def derive_editable(model: Any, columns: dict[str, np.ndarray],
         columns[name] = np.empty((n, days), dtype=storage_dtype(model.columns[name]))
         inputs[name] = np.zeros((n, days), dtype=np.float64 if columns[name].dtype.kind == "f"
                                 else np.int16)
+        if model.terms_of[name]:
+            sums[name] = np.zeros((n, days), dtype=np.float32)
     for d in range(days):
         for name in model.derive_order:
             total = latent[name][:, d].astype(np.float64)
-            for term in model.terms_of[name]:
-                if all(d - lag >= 0 for _, lag in term.inputs):
-                    total = total + term.fn({(c, lag): inputs[c][:, d - lag]
-                                             for c, lag in term.inputs})
+            if model.terms_of[name]:
+                added = np.zeros(n)
+                for term in model.terms_of[name]:
+                    if all(d - lag >= 0 for _, lag in term.inputs):
+                        added = added + term.fn({(c, lag): inputs[c][:, d - lag]
+                                                 for c, lag in term.inputs})
+                sums[name][:, d] = added
+                total = total + sums[name][:, d]
             value = finalized(model.columns[name], total)
             columns[name][:, d] = value
             inputs[name][:, d] = value

@@ -51,6 +51,8 @@ def _regions(cohort: Cohort) -> list[tuple[str, np.ndarray]]:
     for column in cohort.edited_columns:
         out += [(f"values.{column}", cohort.columns[column]),
                 (f"latent.{column}", cohort.latent[column])]
+        if column in cohort.termsums:
+            out.append((f"terms.{column}", cohort.termsums[column]))
     for rule in cohort.fast_rules:
         for j, (_, _, delta) in enumerate(cohort.planned[rule.name]):
             if isinstance(delta, np.ndarray):
@@ -129,8 +131,8 @@ class Patient:
         self._state = state
         #: column -> this patient's row of it (a memoryview onto the cohort's array)
         self._views: dict[str, memoryview] = {}
-        #: editable column -> (row, latent row): the latent row holds the edits too
-        self._rows: dict[str, tuple[memoryview, memoryview]] = {}
+        #: editable column -> (row, latent row, terms row): the latent row holds the edits too
+        self._rows: dict[str, tuple] = {}
         self._today = 0
         self._plans = cohort.model.edit_plans
         self._fast: list | None = None
@@ -179,7 +181,7 @@ class Patient:
     def _edit(self, column: str, day: int, delta: float, cause: str) -> float:
         rows = self._rows.get(column) or self._editable_rows(column)
         rows[1][day] += delta
-        change = self.cohort.compiled.rederive[column](self, day, rows)
+        change = self.cohort.compiled.rederive[column](self, day, rows, True)
         self._log((self.index, day, cause, column, change, self._today))
         return change
 
@@ -208,12 +210,19 @@ class Patient:
             values = self._views[column] = memoryview(self.cohort.columns[column][self.index])
         return values
 
-    def _editable_rows(self, column: str) -> tuple[memoryview, memoryview]:
-        if f"values.{column}" in self.cohort.layout:
+    def _editable_rows(self, column: str) -> tuple[memoryview, memoryview, memoryview | None]:
+        """(values, latent values, sum of the terms) of an editable column: windows onto the
+        packed state where the column is packed, else onto the cohort's arrays."""
+        cohort = self.cohort
+        if f"values.{column}" in cohort.layout:
             values = self._views[column] = self._packed(f"values.{column}")
-            rows = (values, self._packed(f"latent.{column}"))
+            terms = self._packed(f"terms.{column}") if f"terms.{column}" in cohort.layout \
+                else None
+            rows = (values, self._packed(f"latent.{column}"), terms)
         else:
-            rows = (self.series(column), memoryview(self.cohort.latent[column][self.index]))
+            terms = (memoryview(cohort.termsums[column][self.index])
+                     if column in cohort.termsums else None)
+            rows = (self.series(column), memoryview(cohort.latent[column][self.index]), terms)
         self._rows[column] = rows
         return rows
 

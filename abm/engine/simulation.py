@@ -69,7 +69,7 @@ def draw_columns(model: Model, block: Block) -> dict[str, np.ndarray]:
                 latent[name] = values.astype(np.float32)
             else:
                 block.columns[name] = values
-    derive.derive_editable(model, block.columns, latent)
+    derive.derive_editable(model, block.columns, latent, block.termsums)
     return latent
 
 
@@ -116,6 +116,7 @@ def _draw_block(model: Model, calendar: Calendar, shared: dict[str, Any], first:
     arrays.update({f"patients.{k}": v for k, v in block.patients.items()})
     arrays.update({f"columns.{k}": v for k, v in block.columns.items()})
     arrays.update({f"latent.{k}": v for k, v in latent.items()})
+    arrays.update({f"terms.{k}": v for k, v in block.termsums.items()})
     arrays.update({f"attacks.{k}": getattr(attacks, k) for k in AttackDraws.__dataclass_fields__})
     for rule, edits in planned.items():
         for j, (_, _, delta) in enumerate(edits):
@@ -189,6 +190,7 @@ def build_cohort(model: Model, progress: Progress | None = None,
     return Cohort(
         config=config, model=model, calendar=calendar, shared=shared,
         patients=section("patients"), columns=section("columns"), latent=section("latent"),
+        termsums=section("terms"),
         codes=full["codes"], baseline=full["baseline"],
         factor_tables=[tables[str(b)] for b in range(len(tables))],
         attacks=AttackDraws(**section("attacks")), onset_uniform=full["onset_u"],

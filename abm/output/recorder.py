@@ -104,6 +104,7 @@ def record(cohort: Cohort, progress: Progress | None = None,
         for name in [name for name in cohort.columns if name not in logged]:
             del cohort.columns[name]
         cohort.latent.clear()
+        cohort.termsums.clear()
         cohort.planned.clear()
         cohort.onset_uniform = cohort.would_start = None  # type: ignore[assignment]
     events = build_events(cohort, pids, lids, onsets.patient, onsets.day, onsets.onset_ms,
