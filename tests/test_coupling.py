@@ -82,7 +82,8 @@ def test_section_and_switch() -> None:
     assert config.to_dict()["couplings"]["sleep_stress"]["points"] == 0.5
     model = Model.build(config)
     assert [t.owner for t in model.terms_of["stress_level"]] == ["sleep_stress"]
-    assert model.lagged_terms
+    assert not model.lagged_terms  # no loop: the night does not depend on stress
+    assert model.derive_order.index("total_sleep_hours") < model.derive_order.index("stress_level")
     # an edit of a night re-derives the next day's stress, and that re-flags the stress trigger
     assert (1, "stress_level") in model.edit_plans["total_sleep_hours"].rederive
     off = Model.build(config.replace(**{"couplings.sleep_stress.enabled": False}))

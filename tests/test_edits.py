@@ -223,3 +223,32 @@ def test_a_coupling_from_the_attacks_is_refused():
     with pytest.raises(abm.ConfigError, match="reads only the components' logged columns"):
         abm.simulate(Config().replace(**{"population.num_patients": 5, "run.days": 20}),
                      components=[AfterAttacks()])
+
+
+class _StressShortensTheNight(abm.Coupling):
+    """Evening stress shortens that night's sleep: with the built-in short night -> next-day
+    stress coupling, a loop through earlier days (derived day by day)."""
+
+    name = "stress_shortens_the_night"
+    target = "total_sleep_hours"
+    inputs = (("stress_level", 0),)
+
+    def term(self, v, config):
+        return -0.3 * (v["stress_level", 0] - 5)
+
+
+def test_a_loop_of_couplings_is_derived_day_by_day_and_stays_exact():
+    config = Config().replace(**{"population.num_patients": 30, "run.days": 60,
+                                 "feedback.sleep.enabled": True,
+                                 "feedback.sleep.extra_hours": -1.5})
+    model = Model.build(config, extra=[_StressShortensTheNight()])
+    assert model.lagged_terms
+    assert model.derive_order.index("stress_level") < model.derive_order.index(
+        "total_sleep_hours")
+    cohort = build_cohort(model)
+    run_agents(cohort)
+    columns, codes = _from_scratch(cohort)
+    for name in cohort.model.editable:
+        np.testing.assert_array_equal(cohort.columns[name], columns[name], err_msg=name)
+    np.testing.assert_array_equal(cohort.codes, codes)
+    assert len(cohort.edits) > 0

@@ -846,13 +846,26 @@ def test_feedback_points_come_from_the_feedback_draw():
 
 def test_packed_states_round_trip(small_config):
     cohort = build_cohort(Model.build(small_config))
+    cohort.fast_rules = list(cohort.model.rules)
+    cohort.edited_columns = ["stress_level"]
     before = cohort.codes.copy()
+    stress, latent = cohort.columns["stress_level"].copy(), cohort.latent["stress_level"].copy()
     states = pack_states(cohort)
     assert len(states) == cohort.size
-    assert all(len(s) == len(state_rows(cohort.codes.shape[0])) * cohort.days for s in states)
+    # the byte rows, then the stress rows (values, latent, the sum of its terms) and the
+    # rule's planned points, each on 4 bytes, the whole on 8
+    rows = len(state_rows(cohort.codes.shape[0])) * cohort.days
+    assert all(len(s) % 8 == 0 and len(s) >= rows + cohort.days * (1 + 4 + 4 + 4)
+               for s in states)
+    at, size, fmt = cohort.layout["latent.stress_level"]
+    assert at % 4 == 0 and fmt == "f" and size == 4 * cohort.days
     cohort.codes[:] = 0
+    cohort.columns["stress_level"][:] = 0
+    cohort.latent["stress_level"][:] = 0
     unpack_states(cohort, states)
     np.testing.assert_array_equal(cohort.codes, before)
+    np.testing.assert_array_equal(cohort.columns["stress_level"], stress)
+    np.testing.assert_array_equal(cohort.latent["stress_level"], latent)
 
 
 def test_stress_edits_stay_within_the_scale_and_flags_stay_unedited(small_config):

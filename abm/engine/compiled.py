@@ -18,23 +18,37 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+#: the patient attribute that views its packed state in each packed format (``abm.engine.patient``)
+PACKED_VIEWS = {"f": ("_pf", 4), "b": ("_pb", 1), "B": ("_state", 1), "?": ("_state", 1)}
+
 
 class Compiled:
-    """The compiled edit path of a model: ``rederive[column](patient, day) -> change`` and
-    ``apply_rules(attack)``."""
+    """The compiled edit path of a model: ``rederive[column](patient, day, own) -> change``,
+    ``add[column](patient, day, delta) -> change`` and ``apply_rules(attack)``.
+
+    A region of the patients' packed state (``layout``: name -> (byte offset, bytes, format))
+    is read through one typed view of the whole state at a fixed offset; a column that is not
+    packed through the patient's windows onto the cohort's arrays.
+    """
 
     def __init__(self, model: Any, fast_rules: list[Any],
-                 planned: dict[str, list[tuple[str, int, Any]]]) -> None:
+                 planned: dict[str, list[tuple[str, int, Any]]],
+                 layout: dict[str, tuple[int, int, str]] | None = None) -> None:
         self.constants: dict[str, Any] = {"CONFIG": model.config}
+        self.layout = layout or {}
         lines: list[str] = []
         names = {column: f"rederive_{i}" for i, column in enumerate(model.editable)}
         for column in model.editable:
             lines += self._rederive(model, column, names)
+            lines += self._add(column, names)
         lines += self._apply_rules(fast_rules, planned, names)
         self.source = "\n".join(lines) + "\n"
         namespace = dict(self.constants)
         exec(compile(self.source, "<abm.engine.compiled>", "exec"), namespace)  # noqa: S102
         self.rederive = {column: namespace[name] for column, name in names.items()}
+        self.add = {column: namespace[f"add_{name}"] for column, name in names.items()}
         self.apply_rules = namespace["apply_rules"]
 
     def _const(self, value: Any, hint: str) -> str:
@@ -42,52 +56,67 @@ class Compiled:
         self.constants[name] = value
         return name
 
-    def _rows(self, column: str) -> str:
+    def _packed(self, name: str, index: str) -> str | None:
+        """An expression reading the packed region ``name`` at ``index``, if it is packed in a
+        format with a view."""
+        if name not in self.layout or self.layout[name][2] not in PACKED_VIEWS:
+            return None
+        offset, _, fmt = self.layout[name]
+        view, size = PACKED_VIEWS[fmt]
+        return f"p.{view}[{offset // size} + {index}]"
+
+    def _ref(self, column: str, part: str, index: str) -> str:
+        """``part`` (values, latent, terms) of an editable column on day ``index``."""
+        packed = self._packed(f"{part}.{column}", index)
+        if packed is not None:
+            return packed
+        rows = {"values": 0, "latent": 1, "terms": 2}[part]
         col = self._const(column, "COLUMN")
-        return f"p._rows.get({col}) or p._editable_rows({col})"
+        return f"(p._rows.get({col}) or p._editable_rows({col}))[{rows}][{index}]"
+
+    def _read(self, column: str, index: str) -> str:
+        """Any daily column on day ``index``, as the run has it now."""
+        packed = self._packed(f"values.{column}", index)
+        if packed is not None:
+            return packed
+        col = self._const(column, "COL")
+        return f"(p._views.get({col}) or p.series({col}))[{index}]"
 
     def _rederive(self, model: Any, column: str, names: dict[str, str]) -> list[str]:
         plan = model.edit_plans[column]
-
-        def read(c: str, at: str) -> str:
-            # the edited column itself is at hand; any other through the patient's views
-            if c == column:
-                return f"values[{at}]"
-            col = self._const(c, "COL")
-            return f"(views.get({col}) or p.series({col}))[{at}]"
-
         # ``own``: the column itself was edited, so its terms' inputs did not change and the
         # stored sum of its terms holds; otherwise an input changed and the terms are evaluated
-        out = [f"def {names[column]}(p, day, rows, own):",
-               "    values, latent, terms = rows",
-               "    views = p._views"]
+        out = [f"def {names[column]}(p, day, own):"]
         if plan.terms:
             out += ["    if not own:", "        added = 0.0"]
             for fn, inputs, first in plan.terms:
                 term = self._const(fn, "TERM")
-                v = ", ".join(f"{self._const((c, lag), 'KEY')}: {read(c, f'day - {lag}')}"
+                v = ", ".join(f"{self._const((c, lag), 'KEY')}: {self._read(c, f'day - {lag}')}"
                               for c, lag in inputs)
                 out += [f"        if day >= {first}:", f"            added += {term}({{{v}}})"]
-            out += ["        terms[day] = added  # stored in float32, as the draw keeps it",
-                    "    total = latent[day] + terms[day]"]
+            out += [f"        {self._ref(column, 'terms', 'day')} = added"
+                    "  # stored in float32, as the draw keeps it",
+                    f"    total = {self._ref(column, 'latent', 'day')} + "
+                    f"{self._ref(column, 'terms', 'day')}"]
         else:
-            out.append("    total = latent[day]")
-        out += ["    old = values[day]",
-                f"    values[day] = {self._const(plan.finalize, 'FINALIZE')}(total)"
+            out.append(f"    total = {self._ref(column, 'latent', 'day')}")
+        value = self._ref(column, "values", "day")
+        out += [f"    old = {value}",
+                f"    {value} = {self._const(plan.finalize, 'FINALIZE')}(total)"
                 "  # stored in the column's dtype",
-                "    new = values[day]",
+                f"    new = {value}",
                 "    if new == old:",
                 "        return 0.0",
                 "    days = p.days"]
         for lag, target in plan.rederive:
             out += [f"    if day + {lag} < days:",
-                    f"        {names[target]}(p, day + {lag}, {self._rows(target)}, False)"]
+                    f"        {names[target]}(p, day + {lag}, False)"]
         if plan.reflag:
             out += ["    state = p._state", "    code_rows = p._code_rows"]
         for lag, k in plan.reflag:
             flag = model.flag_plans[k]
             fn = self._const(flag.flag, "FLAG")
-            v = ", ".join(f"{self._const(key, 'KEY')}: {read(c, f'd - {c_lag}')}"
+            v = ", ".join(f"{self._const(key, 'KEY')}: {self._read(c, f'd - {c_lag}')}"
                           for key, c, c_lag in flag.inputs)
             keep = ~flag.mask & 0xFF
             out += [f"    d = day + {lag}",
@@ -102,27 +131,30 @@ class Compiled:
         out += ["    return new - old", ""]
         return out
 
+    def _add(self, column: str, names: dict[str, str]) -> list[str]:
+        return [f"def add_{names[column]}(p, day, delta):",
+                f"    {self._ref(column, 'latent', 'day')} += delta",
+                f"    return {names[column]}(p, day, True)", ""]
+
     def _apply_rules(self, fast_rules: list[Any], planned: dict[str, list[tuple[str, int, Any]]],
                      names: dict[str, str]) -> list[str]:
         out = ["def apply_rules(attack):",
                "    p = attack.patient",
                "    day = attack.day",
-               "    days = p.days",
-               "    plan = p._fast or p._fast_plan()"]
-        j = 0
+               "    days = p.days"]
         for rule in fast_rules:
-            for column, offset, _ in planned[rule.name]:
+            for j, (column, offset, delta) in enumerate(planned[rule.name]):
                 col = self._const(column, "COLUMN")
                 cause = self._const(rule.name, "CAUSE")
-                out += [f"    row, delta = plan[{j}]",
-                        "    value = row[day] if row is not None else delta",
+                if isinstance(delta, np.ndarray):
+                    value = (self._packed(f"planned.{rule.name}.{j}", "day")
+                             or f"{self._const(delta, 'DELTA')}[p.index, day]")
+                else:
+                    value = repr(float(delta))
+                out += [f"    value = {value}",
                         f"    if value and day + {offset} < days:",
-                        f"        rows = {self._rows(column)}",
-                        f"        rows[1][day + {offset}] += value",
-                        f"        change = {names[column]}(p, day + {offset}, rows, True)",
+                        f"        change = add_{names[column]}(p, day + {offset}, value)",
                         f"        p._log((p.index, day + {offset}, {cause}, {col}, change, "
                         "p._today))"]
-                j += 1
         out.append("")
         return out
-

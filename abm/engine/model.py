@@ -103,8 +103,11 @@ class Model:
                 self.dependants[column].append(Dependant(lag, risk_factor=k))
         self.terms_of = {name: [t for t in self.terms if t.column == name]
                          for name in self.editable}
+        #: whether terms form a loop between editable columns through earlier days (evening
+        #: stress -> that night's sleep -> next day's stress): then columns are derived day by
+        #: day; without a loop, column after column over whole series
+        self.lagged_terms = self._lagged_loop()
         self.derive_order = self._derive_order()
-        self.lagged_terms = any(lag > 0 for t in self.terms for _, lag in t.inputs)
         #: feedback rules that are plain callables (not components): called on every attack,
         #: invisible to calibration
         self.callbacks: list[Any] = []
@@ -171,6 +174,27 @@ class Model:
                     raise ConfigError(f"risk factor {rf.name!r} reads {column!r}: a flag reads "
                                       f"only the components' logged columns")
 
+    def _lagged_loop(self) -> bool:
+        """Whether the editable columns' terms, lags ignored, form a cycle (a column reading
+        itself on an earlier day included)."""
+        reads = {name: {c for t in self.terms_of[name] for c, _ in t.inputs if c in self.editable}
+                 for name in self.editable}
+        done: set[str] = set()
+        visiting: set[str] = set()
+
+        def cyclic(name: str) -> bool:
+            if name in visiting:
+                return True
+            if name in done:
+                return False
+            visiting.add(name)
+            found = any(cyclic(c) for c in reads[name])
+            visiting.discard(name)
+            done.add(name)
+            return found
+
+        return any(cyclic(name) for name in self.editable)
+
     def _derive_order(self) -> list[str]:
         """Editable columns in an order where every same-day term input comes first."""
         order: list[str] = []
@@ -185,7 +209,10 @@ class Model:
             visiting.add(name)
             for term in self.terms_of[name]:
                 for column, lag in term.inputs:
-                    if lag == 0 and column in self.editable:
+                    # without a loop through earlier days, whole series are derived one after
+                    # another, so every input comes first; with one, only same-day inputs
+                    if column in self.editable and column != name and (
+                            lag == 0 or not self.lagged_terms):
                         visit(column)
             visiting.discard(name)
             order.append(name)

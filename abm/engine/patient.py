@@ -72,8 +72,12 @@ def pack_states(cohort: Cohort) -> list[bytearray]:
     n, days = cohort.would_start.shape
     rows = [cohort.would_start, *cohort.codes, cohort.attacks.span_days]
     regions = _regions(cohort)
-    width = len(rows) * days + sum(a.dtype.itemsize * days for _, a in regions)
-    packed = np.empty((n, width), dtype=np.uint8)
+    def aligned(size: int, to: int = 4) -> int:
+        return -(-size // to) * to
+
+    head = aligned(len(rows) * days)
+    width = aligned(head + sum(aligned(a.dtype.itemsize * days) for _, a in regions), 8)
+    packed = np.zeros((n, width), dtype=np.uint8)
     for k, values in enumerate(rows):
         # small by construction (flags, bits, at most a few days); checked because NumPy would
         # wrap a larger value around silently
@@ -82,12 +86,12 @@ def pack_states(cohort: Cohort) -> list[bytearray]:
                              f"{values.min()}..{values.max()}")
         packed[:, k * days:(k + 1) * days] = values
     layout = {}
-    at = len(rows) * days
+    at = head  # every region starts on 4 bytes, so one float32 view of the state reaches all
     for name, values in regions:
         size = values.dtype.itemsize * days
         packed[:, at:at + size].view(values.dtype)[:] = values
         layout[name] = (at, size, values.dtype.char)
-        at += size
+        at += aligned(size)
     cohort.layout = layout
     return [bytearray(row) for row in packed]
 
@@ -117,7 +121,7 @@ class Patient:
     """
 
     __slots__ = ("index", "cohort", "location", "onsets", "days", "_stale", "_state", "_log",
-                 "_views", "_rows", "_today", "_plans", "_fast", "_code_rows")
+                 "_views", "_rows", "_today", "_plans", "_code_rows", "_pf", "_pb")
 
     def __init__(self, index: int, cohort: Cohort, location: object,
                  state: bytearray) -> None:
@@ -135,14 +139,12 @@ class Patient:
         self._rows: dict[str, tuple] = {}
         self._today = 0
         self._plans = cohort.model.edit_plans
-        self._fast: list | None = None
         self._code_rows = [(1 + b) * self.days for b in range(len(cohort.codes))]
-        # the rows the rules edit, made now: a patient's objects made together sit together in
-        # memory, which at 10,000 patients saves more than making them on first use
-        for column in cohort.edited_columns:
+        #: the packed state as float32 and as int8 (``abm.engine.compiled`` reads its regions)
+        self._pf = memoryview(state).cast("f") if len(state) % 4 == 0 else None
+        self._pb = memoryview(state).cast("b")
+        for column in cohort.edited_columns:  # the packed columns are read from the state
             self._editable_rows(column)
-        if cohort.fast_rules:
-            self._fast_plan()
 
     def live(self, env: simpy.Environment):
         """SimPy process: one wake-up per attack."""
@@ -179,9 +181,7 @@ class Patient:
         return self._edit(column, day, delta, cause)
 
     def _edit(self, column: str, day: int, delta: float, cause: str) -> float:
-        rows = self._rows.get(column) or self._editable_rows(column)
-        rows[1][day] += delta
-        change = self.cohort.compiled.rederive[column](self, day, rows, True)
+        change = self.cohort.compiled.add[column](self, day, delta)
         self._log((self.index, day, cause, column, change, self._today))
         return change
 
@@ -230,19 +230,6 @@ class Patient:
         """A typed window onto a region of the packed state (:func:`pack_states`)."""
         at, size, fmt = self.cohort.layout[name]
         return memoryview(self._state)[at:at + size].cast(fmt)
-
-    def _fast_plan(self) -> list:
-        """This patient's ``(row, delta)`` of each planned edit the compiled attack callback
-        makes (``abm.engine.compiled``): a delta that changes by day as a view of the
-        patient's row, a constant one as itself."""
-        plan = []
-        for rule in self.cohort.fast_rules:
-            for j, (_column, _offset, delta) in enumerate(self.cohort.planned[rule.name]):
-                row = (self._packed(f"planned.{rule.name}.{j}") if isinstance(delta, np.ndarray)
-                       else None)
-                plan.append((row, delta))
-        self._fast = plan
-        return plan
 
     def _refresh(self, free: int) -> None:
         """Recompute the "would start" flag of stale days from ``free`` on."""

@@ -156,13 +156,12 @@ def build_cohort(model: Model, progress: Progress | None = None,
     firsts = list(range(0, n, BLOCK_PATIENTS))
     threads = DRAW_THREADS if len(firsts) > 1 else 1
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        # at most one block waits beside those being drawn: memory stays a few blocks
+        # a block is copied into place before the next is started: at most ``threads`` blocks
+        # are in memory at once
         running = [pool.submit(draw, first) for first in firsts[:threads]]
         queued = firsts[threads:]
         while running:
             first, block, planned = running.pop(0).result()
-            if queued:
-                running.append(pool.submit(draw, queued.pop(0)))
             count = min(BLOCK_PATIENTS, n - first)
             for key, values in block.items():
                 axis = 1 if key == "codes" else 0
@@ -175,6 +174,8 @@ def build_cohort(model: Model, progress: Progress | None = None,
                 else:
                     full[key][first:first + count] = values
             del block
+            if queued:
+                running.append(pool.submit(draw, queued.pop(0)))
             if progress:
                 progress("draw", first + count, n)
     if n == 0:
@@ -208,10 +209,10 @@ def run_agents(cohort: Cohort, progress: Progress | None = None) -> simpy.Enviro
     # rules that only make planned edits share one callback; the others are called as they are
     cohort.fast_rules = [r for r in cohort.model.rules
                          if type(r).__call__ is FeedbackRule.__call__]
-    cohort.compiled = Compiled(cohort.model, cohort.fast_rules, cohort.planned)
     cohort.edited_columns = sorted({column for rule in cohort.fast_rules
                                     for column, _, _ in cohort.planned[rule.name]})
     states = pack_states(cohort)
+    cohort.compiled = Compiled(cohort.model, cohort.fast_rules, cohort.planned, cohort.layout)
     cohort.callbacks = ([cohort.compiled.apply_rules] if cohort.fast_rules else []) + [
         r for r in cohort.model.rules if r not in cohort.fast_rules] + cohort.model.callbacks
     patients = [Patient(i, cohort, weather_agents[loc], states[i])

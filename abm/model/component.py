@@ -162,17 +162,21 @@ class Component:
         """What the component draws once per run and shares with every block (``None``)."""
         return None
 
+    #: the configuration ``settings`` last resolved, and its section (flags re-derived on an
+    #: edit ask for their section once per edited day)
+    _settings_config: Any = None
+    _settings_section: Any = None
+
     def settings(self, config: Any) -> Any:
         """This component's section of ``config`` (``None`` if it has none)."""
+        if self._settings_config is config:
+            return self._settings_section
         if self.section is None:
             return None
-        cached = self.__dict__.get("_settings_of")
-        if cached is not None and cached[0] is config:
-            return cached[1]  # flags re-derived on an edit ask for it once per edited day
         node = config
         for part in self.section._path.split("."):
             node = getattr(node, part)
-        self.__dict__["_settings_of"] = (config, node)
+        self._settings_config, self._settings_section = config, node
         return node
 
     def enabled(self, config: Any) -> bool:

@@ -13,6 +13,7 @@ Text columns are categorical codes into small tables of names.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,7 @@ MS_PER_DAY = 24 * MS_PER_HOUR
 #: the hour the day's active triggers are logged at
 TRIGGER_HOUR = 23
 #: days of the log assembled at a time (bounds the memory of temporaries)
-DAYS_PER_CHUNK = 15
+DAYS_PER_CHUNK = 6
 
 
 @dataclass(frozen=True)
@@ -253,13 +254,16 @@ def build_events(cohort: Cohort, patient_ids: pl.Series, location_ids: pl.Series
                                     start_day + target.astype("timedelta64[D]")),
         })
 
-    # a chunk of days at a time bounds the memory of the temporaries
-    chunks: list[pl.DataFrame] = []
+    # a chunk of days at a time bounds the memory of the temporaries; chunks are independent and
+    # their work is NumPy's and Polars', which runs without the interpreter lock: two at once
+    pieces: list[list[tuple[str | None, int, int, int]]] = []
     first = 0
     for i in range(1, len(runs) + 1):
         if i == len(runs) or (runs[i][1] != runs[i - 1][1] and runs[i][1] % DAYS_PER_CHUNK == 0):
-            chunks.append(frame_of(runs[first:i]))
+            pieces.append(runs[first:i])
             first = i
+    with ThreadPoolExecutor(max_workers=2 if len(pieces) > 1 else 1) as pool:
+        chunks = list(pool.map(frame_of, pieces))
     frame = pl.concat(chunks, rechunk=False) if chunks else frame_of([])
     return frame.select([pl.col(c).cast(t)
                          for c, t in schemas.schema("events", model).items()])

@@ -107,6 +107,7 @@ def record(cohort: Cohort, progress: Progress | None = None,
         cohort.termsums.clear()
         cohort.planned.clear()
         cohort.onset_uniform = cohort.would_start = None  # type: ignore[assignment]
+        cohort.attacks = None  # type: ignore[assignment]  # the onsets' own arrays remain
     events = build_events(cohort, pids, lids, onsets.patient, onsets.day, onsets.onset_ms,
                           onsets.end_ms, onsets.severity, onsets.duration, attack_ids, start_ms,
                           weather_events)
