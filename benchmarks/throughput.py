@@ -12,8 +12,8 @@ What is measured, for each size ``PATIENTS x DAYS``:
    fresh interpreter (``sys.executable`` running this file with a hidden ``--child`` option), so
    that the RSS high-water mark (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, KiB on Linux),
    read after the first run, is the peak of one run of that size alone (it includes the
-   interpreter and the imports, which is what a user pays), and so that importing ``abm`` (with numpy, polars and simpy) is timed separately and kept
-   out of the timed section. The run is repeated ``--repeat`` times; the table shows the best and
+   interpreter and the imports, which is what a user pays), and so that importing ``abm`` (with
+   numpy, polars and simpy) is timed separately and kept out of the timed section. The run is repeated ``--repeat`` times; the table shows the best and
    the median wall time, patient-days per second of the best run, and the best run's stages.
    Creating and deleting the temporary folder is not timed.
 2. **floors**, in the same child after the abm runs (and after the peak RSS has been read), each
