@@ -13,8 +13,9 @@ What is measured, for each size ``PATIENTS x DAYS``:
    that the RSS high-water mark (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, KiB on Linux),
    read after the first run, is the peak of one run of that size alone (it includes the
    interpreter and the imports, which is what a user pays), and so that importing ``abm`` (with
-   numpy, polars and simpy) is timed separately and kept out of the timed section. The run is repeated ``--repeat`` times; the table shows the best and
-   the median wall time, patient-days per second of the best run, and the best run's stages.
+   numpy, polars and simpy) is timed separately and kept out of the timed section. The run is
+   repeated ``--repeat`` times; the table shows the best and the median wall time, patient-days
+   per second of the best run, and the best run's stages.
    Creating and deleting the temporary folder is not timed.
 2. **floors**, in the same child after the abm runs (and after the peak RSS has been read), each
    the best of ``--repeat``, printed beside the *budget* (the wall time a run of that size may
