@@ -6,6 +6,9 @@ same frames); tests must treat them as read-only.
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
 import abm
@@ -36,3 +39,23 @@ def small_result_no_feedback(small_config: Config) -> abm.Result:
 def default_result() -> abm.Result:
     """The user's default design: 1000 patients x 180 days, seed 42 (about 2-3 s)."""
     return abm.simulate(Config())
+
+
+def cycle_shares(has: np.ndarray, onset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each patient's realized share of migraine days and its standard error, from the
+    patient's own cycles (onset to next onset): the share is a ratio estimator sum(L) / sum(C)
+    whose SE follows from the delta method, sqrt(var(L - s C) * k) / sum(C) for k cycles. NaN
+    for patients with fewer than 4 onsets. ``has`` and ``onset`` are ``(patients, days)``."""
+    n = has.shape[0]
+    realized = np.full(n, np.nan)
+    se = np.full(n, np.nan)
+    for i in range(n):
+        starts = np.flatnonzero(onset[i])
+        if starts.size < 4:
+            continue
+        migraine = np.add.reduceat(has[i, starts[0]:starts[-1]].astype(float),
+                                   starts[:-1] - starts[0])
+        cycle = np.diff(starts).astype(float)
+        realized[i] = migraine.sum() / cycle.sum()
+        se[i] = math.sqrt((migraine - realized[i] * cycle).var(ddof=1) * cycle.size) / cycle.sum()
+    return realized, se

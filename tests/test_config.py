@@ -1,4 +1,4 @@
-"""The configuration: SPEC defaults, sources, validation messages, replace, TOML, round trips."""
+"""The configuration: defaults, sources, validation messages, replace, TOML, round trips."""
 
 from __future__ import annotations
 
@@ -48,13 +48,13 @@ def test_defaults_are_the_spec_values():
     assert c.population.chronic_days_per_month == (15.0, 25.0)
     assert c.population.episodic_days_per_month == (1.0, 14.0)
     assert c.population.susceptibility == (0.1, 1.0)
-    # SPEC §3 trigger rules
+    # trigger rules
     assert c.triggers.pressure_drop_hpa == 5.0
     assert c.triggers.short_sleep_hours == 5.0
     assert c.triggers.long_sleep_hours == 9.0
     assert c.triggers.stress_rise_points == 3
     assert c.triggers.diet_min_items == 2
-    # SPEC §4-5
+    # triggers and feedback
     assert c.attacks.duration_hours == (4.0, 72.0)
     assert c.attacks.max_onset_probability == 0.95
     assert c.feedback.stress.enabled is True
@@ -172,7 +172,7 @@ def test_nan_and_infinities_refused(bad):
 @pytest.mark.parametrize(
     ("section", "key", "value", "pattern"),
     [
-        # ranges fixed by the SPEC or by nature are matched exactly; upper limits that are only
+        # ranges fixed by the design or by nature are matched exactly; upper limits that are only
         # implementation capacity (patients, days, seed) are matched as "some integer"
         ("population", "chronic_ratio", 1.5,
          r"population\.chronic_ratio must be in \[0, 1\], got 1\.5"),

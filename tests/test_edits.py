@@ -14,6 +14,7 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+from conftest import cycle_shares
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -130,18 +131,9 @@ def _calibration_z(config: Config, rules: list | None) -> float:
     has = daily["has_migraine"].to_numpy().reshape(n, days)
     onset = daily["migraine_onset"].to_numpy().reshape(n, days)
     target = result.patients.sort("patient_id")["target_migraine_days_per_month"].to_numpy() / 30
-    total, variance = 0.0, 0.0
-    for i in range(n):
-        starts = np.flatnonzero(onset[i])
-        if starts.size < 4:
-            continue
-        migraine = np.add.reduceat(has[i, starts[0]:starts[-1]].astype(float),
-                                   starts[:-1] - starts[0])
-        cycle = np.diff(starts).astype(float)
-        share = migraine.sum() / cycle.sum()
-        total += share - target[i]
-        variance += (migraine - share * cycle).var(ddof=1) * cycle.size / cycle.sum() ** 2
-    return total / math.sqrt(variance)
+    realized, se = cycle_shares(has, onset)
+    ok = np.isfinite(se)
+    return (realized[ok] - target[ok]).sum() / math.sqrt((se[ok] ** 2).sum())
 
 
 class _StressTwoDaysLater(FeedbackRule):

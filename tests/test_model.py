@@ -1,4 +1,4 @@
-"""Unit tests of the model, module by module (SPEC §1-§5)."""
+"""Unit tests of the model, module by module."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 import simpy
+from conftest import cycle_shares
 
 import abm
 from abm import Config
@@ -193,7 +194,7 @@ def year_of_weather():
 
 
 def test_pressure_drops_are_commoner_in_winter(year_of_weather):
-    # SPEC §3: a >= 5 hPa 24 h drop on roughly 10-25% of winter days, fewer in summer.
+    # a >= 5 hPa 24 h drop on roughly 10-25% of winter days, fewer in summer.
     # 200 locations x ~90 days per season. Days are autocorrelated within a location, so the
     # honest sample size is the 200 locations: a location's seasonal share has SD <= 0.05
     # (binomial with ~90 days and lag correlation well below 0.5), so the 200-location mean has
@@ -275,11 +276,11 @@ def test_sleep_ranges_and_stage_fractions(year_of_draws):
 
 
 def test_sleep_statistics_match_spec(year_of_draws):
-    # SPEC §3: mean about 7 h, SD about 1.2-1.5 h, +20-35 min on weekend nights.
+    # mean about 7 h, SD about 1.2-1.5 h, +20-35 min on weekend nights.
     # 600 patients x 364 nights: the grand mean's SE is dominated by the between-patient SD
     # (0.5 h) / sqrt(600) = 0.02 h, so "about 7" is checked as 7 +- 0.3 (15 SE). The weekend
     # difference is within patients: SE ~ 1.2 h * sqrt(1/104 + 1/260) / sqrt(600) = 0.006 h
-    # (0.4 min), far inside the SPEC's 20-35 min band.
+    # (0.4 min), far inside the 20-35 min band (Scott 2025).
     config, calendar, draws = year_of_draws
     hours = draws.columns["total_sleep_hours"].astype(np.float64)
     assert abs(hours.mean() - 7.0) < 0.3
@@ -532,7 +533,7 @@ def test_calibration_solves_the_renewal_equation_over_several_free_days(effect):
 
 
 def test_realized_migraine_days_match_targets():
-    # SPEC §4: realized migraine days match target_migraine_days_per_month, triggers and
+    # Realized migraine days match target_migraine_days_per_month, triggers and
     # feedback included. Each patient's life is a sequence of cycles (onset to next onset);
     # the realized share is a ratio estimator sum(L) / sum(C) whose SE is estimated from the
     # patient's own cycles (delta method: sqrt(var(L - s C) * k) / sum(C) for k cycles). If
@@ -546,17 +547,7 @@ def test_realized_migraine_days_match_targets():
     patients = result.patients.sort("patient_id")
     target = patients["target_migraine_days_per_month"].to_numpy() / 30
     chronic = patients["is_chronic"].to_numpy()
-    realized = np.full(n, np.nan)
-    se = np.full(n, np.nan)
-    for i in range(n):
-        starts = np.flatnonzero(onset[i])
-        if starts.size < 4:
-            continue
-        migraine = np.add.reduceat(has[i, starts[0]:starts[-1]].astype(float),
-                                   starts[:-1] - starts[0])
-        cycle = np.diff(starts).astype(float)
-        realized[i] = migraine.sum() / cycle.sum()
-        se[i] = math.sqrt((migraine - realized[i] * cycle).var(ddof=1) * cycle.size) / cycle.sum()
+    realized, se = cycle_shares(has, onset)
     ok = np.isfinite(se)
     assert ok.mean() > 0.95
     for group in (ok, ok & chronic, ok & ~chronic):
@@ -721,7 +712,7 @@ def test_caused_by_feedback_has_a_feedback_cause(feedback_pair):
 
 
 def test_caused_by_feedback_means_not_without_the_edits():
-    # SPEC §5: an onset is caused by feedback when, with the same random draws, it would not
+    # an onset is caused by feedback when, with the same random draws, it would not
     # have started that day on the unedited series. Recompute that from the codes before the run.
     config = Config().replace(**{"population.num_patients": 200, "run.days": 120, "run.seed": 7})
     cohort = build_cohort(Model.build(config))
@@ -988,7 +979,7 @@ def test_weather_is_published_before_every_onset(small_config):
     assert all(published == day for _, _, _, day, published, _ in rule.calls)
 
 
-# --- SPEC §7 on the default cohort -----------------------------------------------------------
+# --- the validation targets on the default cohort ------------------------------------------
 
 
 def test_default_cohort_meets_validation_targets(default_result):

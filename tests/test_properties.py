@@ -1,4 +1,4 @@
-"""Property tests over small random cohorts: determinism, independence, consistency (SPEC §1-§7).
+"""Property tests over small random cohorts: determinism, independence, consistency.
 
 Sizes are small (1-12 patients, 10-60 days) so that each example runs in milliseconds.
 Hypothesis is derandomized: the examples are the same on every run.
@@ -104,7 +104,7 @@ def test_daily_rows_dates_and_ranges(size, start):
     assert (per_patient["last"] == dt.date.fromisoformat(start) + dt.timedelta(days - 1)).all()
     assert per_patient["contiguous"].all()
 
-    # patients (SPEC §2 defaults)
+    # patients (the defaults)
     assert patients.height == n
     assert patients["age"].is_between(18, 64).all()
     assert patients["sex"].is_in(["F", "M"]).all()
@@ -117,7 +117,7 @@ def test_daily_rows_dates_and_ranges(size, start):
     baseline = patients["baseline_onset_probability"]
     assert ((baseline >= 0) & (baseline <= 0.95)).all()
 
-    # daily values (SPEC §3)
+    # daily values
     assert daily["humidity"].is_between(20, 100).all()
     assert daily["total_sleep_hours"].is_between(2, 14).all()
     stages = ("deep_sleep_pct", "rem_sleep_pct", "light_sleep_pct")
@@ -146,7 +146,7 @@ def test_daily_rows_dates_and_ranges(size, start):
     loc_of = dict(patients.select("patient_id", "location_id").rows())
     assert all(loc_of[p] == loc for p, loc in daily.select("patient_id", "location_id").rows())
 
-    # attacks (SPEC §4)
+    # attacks
     if attacks.height:
         assert attacks["duration_hours"].is_between(4, 72).all()
         assert attacks["severity"].is_between(1, 10).all()

@@ -1,4 +1,4 @@
-"""The default configuration meets every SPEC §7 target, and validation sees real failures."""
+"""The default configuration meets every validation target, and validation sees real failures."""
 
 from __future__ import annotations
 
