@@ -268,3 +268,13 @@ def test_fusemoe_has_a_feature_for_each_and_keeps_the_built_in_indices(folder, s
     with open(tmp_path / "fusemoe" / "train_ihm-migraine_stays.pkl", "rb") as handle:
         sample = pickle.load(handle)[0]
     assert sample["irg_ts_mask"][:, table["dummy_trigger"].index].any()
+
+
+def test_the_causal_graph_of_the_folder_has_their_edges(folder) -> None:
+    # the run's causal_graph.json draws the user's components like the built-in ones
+    graph = json.loads((folder / "causal_graph.json").read_text(encoding="utf-8"))
+    edges = {(e["from"], e["to"], e["lag_days"], e["kind"]) for e in graph["edges"]}
+    assert ("water_consumed_liters", "dummy_trigger", 0, "risk_factor") in edges
+    assert ("dummy_trigger", "p_onset", 1, "risk_factor") in edges
+    nodes = {n["id"]: n for n in graph["nodes"]}
+    assert nodes["dummy_trigger"]["kind"] == "flag" and "steps_walked" in nodes
