@@ -41,7 +41,8 @@ def first_free_codes(model: Any, columns: dict[str, np.ndarray], latent: dict[st
     t = np.arange(days)
     free_days = max(1, reach_days(model, planned) + 1)
     spans = [int(s) for s in np.unique(span)]
-    inputs = {name: as_input(values) for name, values in columns.items()}
+    inputs = {name: as_input(columns[name]) for name in model.read_columns | set(model.editable)
+              if name in columns}
     window = max(spans) - 1 + free_days  # relative days the edits are followed through
     changed = _what_if(model, inputs, latent, planned, window, days) if planned else {}
     out = []

@@ -78,8 +78,3 @@ class Cohort:
         #: where each region of the patients' packed states lies: name -> (offset, bytes, format)
         self.layout: dict[str, tuple[int, int, str]] = {}
 
-    def susceptibility(self) -> np.ndarray:
-        """``(n, K)`` susceptibilities in the model's risk-factor order."""
-        return np.stack([self.patients[rf.susceptibility_column]
-                         for rf in self.model.risk_factors], axis=1) \
-            if self.model.risk_factors else np.zeros((self.size, 0))

@@ -69,7 +69,7 @@ def derive_editable(model: Any, columns: dict[str, np.ndarray], latent: dict[str
     ``finalize(latent + terms)``. The sum of a column's terms is kept in float32 (``termsums``,
     when given, receives it): an edit of the column itself re-derives it from the stored sum
     without evaluating the terms again, and both paths add the same two numbers."""
-    inputs = {name: as_input(values) for name, values in columns.items()}
+    inputs = {name: as_input(columns[name]) for name in model.term_inputs if name in columns}
     sums = termsums if termsums is not None else {}
     if not model.lagged_terms:
         for name in model.derive_order:
@@ -112,10 +112,15 @@ def finalized(column: Column, total: np.ndarray) -> np.ndarray:
     return np.asarray(column.finalize(total)).astype(storage_dtype(column))
 
 
-def flag_of(rf: Any, columns: dict[str, np.ndarray], config: Any) -> np.ndarray:
+def flag_of(rf: Any, columns: dict[str, np.ndarray], config: Any,
+            inputs: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """One risk factor's flags over stored columns (days on the last axis): what validation and
-    anyone recomputing a flag from the ``daily`` frame gets."""
-    inputs = {c: as_input(np.asarray(columns[c])) for c, _ in rf.inputs}
+    anyone recomputing a flag from the ``daily`` frame gets. ``inputs`` caches the columns as
+    the functions read them (shared by the flags of one model)."""
+    inputs = {} if inputs is None else inputs
+    for c, _ in rf.inputs:
+        if c not in inputs:
+            inputs[c] = as_input(np.asarray(columns[c]))
     v = {(c, lag): shift(inputs[c], lag) for c, lag in rf.inputs}
     flag = np.array(np.broadcast_to(np.asarray(rf.flag(v, config), dtype=bool),
                                     inputs[rf.inputs[0][0]].shape))
@@ -126,7 +131,8 @@ def flag_of(rf: Any, columns: dict[str, np.ndarray], config: Any) -> np.ndarray:
 
 def flags(model: Any, columns: dict[str, np.ndarray]) -> list[np.ndarray]:
     """Every risk factor's ``(n, days)`` flags, in the model's order."""
-    return [flag_of(rf, columns, model.config) for rf in model.risk_factors]
+    inputs: dict[str, np.ndarray] = {}
+    return [flag_of(rf, columns, model.config, inputs) for rf in model.risk_factors]
 
 
 def pack(flag_arrays: list[np.ndarray], code_bytes: int) -> np.ndarray:

@@ -54,6 +54,15 @@ def factors(tables: list[np.ndarray], codes: np.ndarray) -> np.ndarray:
     return out
 
 
+def factors_at(tables: list[np.ndarray], rows: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The products of the active factors of patients ``rows`` for their packed ``codes``
+    ``(bytes, k)``, one each (multiplied in the order :func:`factors` uses)."""
+    out = tables[0][rows, codes[0].astype(np.intp)]
+    for b in range(1, len(tables)):
+        out = out * tables[b][rows, codes[b].astype(np.intp)]
+    return out
+
+
 def previous_codes(codes: np.ndarray) -> np.ndarray:
     """Codes of day d-1 at each day d (0 on day 0)."""
     prev = np.zeros_like(codes)

@@ -20,7 +20,6 @@ from abm.model.catalog import built_in
 from abm.model.component import (
     Column,
     Component,
-    Coupling,
     FeedbackRule,
     Lagged,
     RiskFactor,
@@ -78,7 +77,6 @@ class Model:
             raise ConfigError(f"components must have unique names; repeated: {duplicated}")
         self.risk_factors = [c for c in self.components if isinstance(c, RiskFactor)]
         self.rules = [c for c in self.components if isinstance(c, FeedbackRule)]
-        self.couplings = [c for c in self.components if isinstance(c, Coupling)]
         modal = [c for c in self.components if not isinstance(c, (RiskFactor, FeedbackRule))]
         self.daily_columns: list[Column] = [
             col for c in modal for col in c.outputs() if col.frame == "daily"]
@@ -101,6 +99,10 @@ class Model:
         for k, rf in enumerate(self.risk_factors):
             for column, lag in rf.inputs:
                 self.dependants[column].append(Dependant(lag, risk_factor=k))
+        #: the columns terms read, and those terms or flags read (converted once per block)
+        self.term_inputs = {c for t in self.terms for c, _ in t.inputs}
+        self.read_columns = self.term_inputs | {c for rf in self.risk_factors
+                                                for c, _ in rf.inputs}
         self.terms_of = {name: [t for t in self.terms if t.column == name]
                          for name in self.editable}
         #: whether terms form a loop between editable columns through earlier days (evening
@@ -160,19 +162,20 @@ class Model:
                 if not isinstance(lag, int) or lag < 0:
                     raise ConfigError(f"component {c.name!r}: the lag of {column!r} must be a "
                                       f"whole number of days >= 0, got {lag!r}")
-        for term in self.terms:
-            for column, _ in term.inputs:
+        # terms and flags are re-derived on the patients' own days, from logged columns only
+        readers = [(f"component {t.owner!r} adds a term from", "a term", t.inputs)
+                   for t in self.terms]
+        readers += [(f"risk factor {rf.name!r} reads", "a flag", rf.inputs)
+                    for rf in self.risk_factors]
+        for who, what, inputs in readers:
+            for column, _ in inputs:
                 if column not in self.columns:
-                    raise ConfigError(f"component {term.owner!r} adds a term from {column!r}: "
-                                      f"a term reads only the components' logged columns")
+                    raise ConfigError(f"{who} {column!r}: {what} reads only the components' "
+                                      f"logged columns")
+        for term in self.terms:
             if term.column not in self.editable:
                 raise ConfigError(f"component {term.owner!r} adds to {term.column!r}, which is "
                                   f"not an editable column (declare it with finalize=...)")
-        for rf in self.risk_factors:
-            for column, _ in rf.inputs:
-                if column not in self.columns:
-                    raise ConfigError(f"risk factor {rf.name!r} reads {column!r}: a flag reads "
-                                      f"only the components' logged columns")
 
     def _lagged_loop(self) -> bool:
         """Whether the editable columns' terms, lags ignored, form a cycle (a column reading

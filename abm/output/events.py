@@ -75,11 +75,6 @@ def fixed_kinds(model: Any) -> list[tuple[str, int]]:
     return [*logs, ("trigger", TRIGGER_HOUR)]
 
 
-def log_hours(model: Any = None) -> dict[str, int]:
-    """The hour of each fixed-time kind (default: the built-in model's)."""
-    return dict(fixed_kinds(model if model is not None else schemas.default_model()))
-
-
 def gap_slot(ms_of_day: np.ndarray, fixed: list[tuple[str, int]]) -> np.ndarray:
     """Slot of an attack event from its time of day: right after the last fixed kind logged at
     or before that time (a kind at 00:00 always qualifies)."""

@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from abm.engine.derive import unpack
-from abm.engine.hazard import onset_probability, previous_codes
+from abm.engine.hazard import factors_at, onset_probability, previous_codes
 from abm.output import schemas
 from abm.output.events import build_events
 from abm.output.result import Result
@@ -190,11 +190,7 @@ def _attacks_frame(cohort: Cohort, pids: pl.Series, onsets: _Onsets, attack_ids:
     before = np.maximum(d - 1, 0)
     prev_codes = np.where(d > 0, cohort.codes[:, i, before], 0).astype(np.uint8)
     cap = cohort.cap
-    factor = np.ones(i.size)
-    for b, table in enumerate(cohort.factor_tables):
-        factor = factor * table[i, prev_codes[b].astype(np.intp)] if b else \
-            table[i, prev_codes[b].astype(np.intp)]
-    p_onset = np.minimum(cap, cohort.baseline[i] * factor)
+    p_onset = np.minimum(cap, cohort.baseline[i] * factors_at(cohort.factor_tables, i, prev_codes))
     columns = {
         "attack_id": attack_ids,
         "patient_id": pids.gather(pl.Series(i, dtype=pl.UInt32)),
@@ -205,8 +201,7 @@ def _attacks_frame(cohort: Cohort, pids: pl.Series, onsets: _Onsets, attack_ids:
         "severity": onsets.severity,
     }
     for k, rf in enumerate(model.risk_factors):
-        byte, bit = divmod(k, 8)
-        columns[rf.flag_column] = ((prev_codes[byte] >> bit) & 1).astype(bool)
+        columns[rf.flag_column] = unpack(prev_codes, k)
     columns["p_onset"] = p_onset
     columns["p_baseline"] = np.minimum(cap, cohort.baseline[i])
     columns["caused_by_feedback"] = ~cohort.would_start[i, d]

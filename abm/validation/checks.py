@@ -210,11 +210,6 @@ def learnability(daily: pl.DataFrame, n: int, days: int, model: Model) -> tuple[
     return auroc(score, y[test]), test_onsets
 
 
-def learnability_auroc(daily: pl.DataFrame, n: int, days: int) -> float:
-    """The AUROC of :func:`learnability` (NaN when the run is too small to measure it)."""
-    return learnability(daily, n, days)[0]
-
-
 class _Columns(Mapping[str, np.ndarray]):
     """The columns of ``daily`` as arrays, converted only when a component asks for one."""
 
