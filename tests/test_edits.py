@@ -51,8 +51,8 @@ def _from_scratch(cohort) -> tuple[dict[str, np.ndarray], np.ndarray]:
     columns = {name: values for name, values in cohort.columns.items()
                if name not in cohort.model.editable}
     derive.derive_editable(cohort.model, columns, cohort.latent)
-    flags = derive.flags(cohort.model, columns)
-    return columns, derive.pack(flags, cohort.model.code_bytes)
+    levels = derive.levels(cohort.model, columns)
+    return columns, derive.pack(levels, cohort.model.fields, cohort.model.code_bytes)
 
 
 def _check_run(config: Config, rules: list) -> int:

@@ -359,20 +359,20 @@ def test_flags_and_susceptibilities_move_the_onset_probability_at_their_lags() -
     model, block, _ = _drawn(_config())
     graph = build_graph(model)
     lag = {(e["from"], e["to"]): e["lag_days"] for e in graph["edges"]}
-    flags = derive.flags(model, block.columns)
+    flags = derive.levels(model, block.columns)
     susceptibility = np.stack([block.patients[rf.susceptibility_column]
                                for rf in model.risk_factors], axis=1)
     baseline = np.full(block.count, 0.05)
 
     def p_onset(flags: list[np.ndarray], susceptibility: np.ndarray) -> np.ndarray:
-        tables = factor_tables(susceptibility, model.effects())
-        codes = derive.pack(flags, model.code_bytes)
+        tables = factor_tables(susceptibility, model.effects(), model.fields, model.doses())
+        codes = derive.pack(flags, model.fields, model.code_bytes)
         return onset_probability(baseline, tables, previous_codes(codes), 0.95)
 
     base = p_onset(flags, susceptibility)
     for k, rf in enumerate(model.risk_factors):
         flipped = [f.copy() for f in flags]
-        flipped[k][:, PERTURBED] = ~flipped[k][:, PERTURBED]
+        flipped[k][:, PERTURBED] = flipped[k][:, PERTURBED] == 0  # off <-> the first level
         moved = set(np.flatnonzero((p_onset(flipped, susceptibility) != base).any(axis=0)))
         assert moved == {int(d) + lag[rf.flag_column, "p_onset"] for d in PERTURBED}, rf.name
         # a susceptibility moves the probability exactly where its flag was on the day before
@@ -380,7 +380,8 @@ def test_flags_and_susceptibilities_move_the_onset_probability_at_their_lags() -
         other[:, k] = other[:, k] / 2
         changed = p_onset(flags, other) != base
         assert lag[rf.susceptibility_column, "p_onset"] == 0
-        np.testing.assert_array_equal(changed, previous_codes(flags[k][None])[0])
+        np.testing.assert_array_equal(changed, (previous_codes(flags[k][None])[0] > 0)
+                                      & (susceptibility[:, k:k + 1] > 0))
 
 
 def _matrix(daily: pl.DataFrame, column: str, n: int, days: int) -> np.ndarray:

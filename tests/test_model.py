@@ -26,6 +26,7 @@ from abm.engine.hazard import (
     onset_probability,
     previous_codes,
 )
+from abm.engine.levels import flag_fields
 from abm.engine.model import Model
 from abm.engine.patient import pack_states, state_rows, unpack_states
 from abm.engine.simulation import build_cohort, draw_columns, run_agents
@@ -63,7 +64,7 @@ def _block(config: Config, first: int = 0, count: int | None = None) -> Block:
 
 def _codes(model: Model, columns: dict[str, np.ndarray]) -> np.ndarray:
     """The packed flags of stored columns, recomputed from scratch."""
-    return derive.pack(derive.flags(model, columns), model.code_bytes)
+    return derive.pack(derive.levels(model, columns), model.fields, model.code_bytes)
 
 
 # --- rng -------------------------------------------------------------------------------------
@@ -399,13 +400,39 @@ def test_pack_codes_any_number_of_risk_factors():
     rng = np.random.default_rng(0)
     for k in (1, 4, 8, 9, 17):
         flags = [rng.random((3, 5)) < 0.5 for _ in range(k)]
-        codes = derive.pack(flags, -(-k // 8))
+        fields = flag_fields([1] * k)
+        codes = derive.pack(flags, fields, -(-k // 8))
         assert codes.shape == (-(-k // 8), 3, 5)
-        for j, flag in enumerate(flags):
-            np.testing.assert_array_equal(derive.unpack(codes, j), flag)
+        for field, flag in zip(fields, flags, strict=True):
+            np.testing.assert_array_equal(derive.unpack(codes, field), flag)
     w, s, st, d = (np.array(v, dtype=bool) for v in ([1, 0, 0, 0, 1], [0, 1, 0, 0, 1],
                                                      [0, 0, 1, 0, 1], [0, 0, 0, 1, 1]))
-    assert derive.pack([w, s, st, d], 1)[0].tolist() == [1, 2, 4, 8, 15]
+    assert derive.pack([w, s, st, d], flag_fields([1] * 4), 1)[0].tolist() == [1, 2, 4, 8, 15]
+
+
+def test_dose_levels_pack_into_fields_that_never_straddle_a_byte():
+    rng = np.random.default_rng(1)
+    widths = [1, 2, 2, 1, 2, 2, 1]  # 4 + ... : the fifth field starts a new byte
+    fields = flag_fields(widths)
+    assert [(f.byte, f.shift) for f in fields] == [(0, 0), (0, 1), (0, 3), (0, 5), (0, 6),
+                                                   (1, 0), (1, 2)]
+    levels = [rng.integers(0, 1 << w, (4, 6)).astype(np.uint8) for w in widths]
+    codes = derive.pack(levels, fields, 2)
+    for field, level in zip(fields, levels, strict=True):
+        np.testing.assert_array_equal(derive.level_in(codes, field), level)
+        np.testing.assert_array_equal(derive.unpack(codes, field), level > 0)
+
+
+def test_factor_table_multiplies_each_level_by_its_dose():
+    susceptibility = np.array([[0.5, 1.0]])
+    fields = flag_fields([2, 1])
+    (table,) = factor_tables(susceptibility, np.array([0.4, 1.0]), fields, [(0.5, 2.0), (1.0,)])
+    # level 0, 1, 2 of the first risk factor (bits 0-1), the second one off (bit 2 clear) or on
+    assert table[0, 0b000] == 1.0
+    assert table[0, 0b001] == pytest.approx(1 + 0.4 * 0.5 * 0.5)
+    assert table[0, 0b010] == pytest.approx(1 + 0.4 * 2.0 * 0.5)
+    assert table[0, 0b011] == 1.0  # no fourth level: unused
+    assert table[0, 0b110] == pytest.approx((1 + 0.4 * 2.0 * 0.5) * 2.0)
 
 
 # --- hazard ----------------------------------------------------------------------------------
@@ -437,7 +464,7 @@ def test_factor_tables_of_more_than_eight_risk_factors():
     tables = factor_tables(susceptibility, effects)
     assert [t.shape for t in tables] == [(3, 256), (3, 4)]
     flags = [rng.random((3, 6)) < 0.5 for _ in range(10)]
-    got = factors(tables, derive.pack(flags, 2))
+    got = factors(tables, derive.pack(flags, flag_fields([1] * 10), 2))
     want = np.ones((3, 6))
     for k, flag in enumerate(flags):
         want *= np.where(flag, 1 + effects[k] * susceptibility[:, k:k + 1], 1.0)

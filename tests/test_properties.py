@@ -328,7 +328,8 @@ def test_onsets_follow_the_final_onset_probabilities(size, variant):
         assert np.array_equal(started[free], (cohort.onset_uniform[i] < p[i])[free])
     # the trigger codes the agents used are those of the final logged series
     model = cohort.model
-    recomputed = derive.pack(derive.flags(model, cohort.columns), model.code_bytes)
+    recomputed = derive.pack(derive.levels(model, cohort.columns), model.fields,
+                              model.code_bytes)
     assert np.array_equal(cohort.codes, recomputed)
     # and the attacks frame reports exactly these probabilities
     if any(cohort.onsets):

@@ -59,14 +59,14 @@ def first_free_codes(model: Any, columns: dict[str, np.ndarray], latent: dict[st
                 if not any((c, r - lag) in changed for c, lag in rf.inputs):
                     continue
                 v = {(c, lag): _at(inputs, changed, c, r - lag, days) for c, lag in rf.inputs}
-                flag = np.asarray(rf.flag(v, model.config), dtype=bool)
+                level = np.asarray(rf.flag(v, model.config)).astype(np.uint8)
                 if rf.max_lag > r:
                     # a flag whose input is before day 0 is off (only for t near 0)
-                    flag = flag & (t[None, :] + r >= rf.max_lag)
-                byte, bit = divmod(k, 8)
-                new = (edited[byte] & ~np.uint8(1 << bit)) | (flag.astype(np.uint8)
-                                                               << np.uint8(bit))
-                edited[byte] = np.where(where, new, edited[byte])
+                    level = level * (t[None, :] + r >= rf.max_lag)
+                field = model.fields[k]
+                new = (edited[field.byte] & ~np.uint8(field.mask)) | (
+                    level.astype(np.uint8) << np.uint8(field.shift))
+                edited[field.byte] = np.where(where, new, edited[field.byte])
         out.append((edited, valid))
     return out
 

@@ -118,14 +118,20 @@ class Compiled:
             fn = self._const(flag.flag, "FLAG")
             v = ", ".join(f"{self._const(key, 'KEY')}: {self._read(c, f'd - {c_lag}')}"
                           for key, c, c_lag in flag.inputs)
-            keep = ~flag.mask & 0xFF
+            field = flag.field
+            keep = ~field.mask & 0xFF
             out += [f"    d = day + {lag}",
                     "    if d < days:",
-                    f"        on = d >= {flag.max_lag} and {fn}({{{v}}}, CONFIG)",
-                    f"        at = code_rows[{flag.byte}] + d",
-                    "        code = state[at]",
-                    f"        new_code = (code | {flag.mask}) if on else (code & {keep})",
-                    "        if new_code != code:",
+                    f"        at = code_rows[{field.byte}] + d",
+                    "        code = state[at]"]
+            if field.width == 1:
+                out += [f"        on = d >= {flag.max_lag} and {fn}({{{v}}}, CONFIG)",
+                        f"        new_code = (code | {field.mask}) if on else (code & {keep})"]
+            else:  # a dose level: the function's value, in the field's bits
+                out += [f"        level = int({fn}({{{v}}}, CONFIG)) if d >= {flag.max_lag} "
+                        "else 0",
+                        f"        new_code = (code & {keep}) | (level << {field.shift})"]
+            out += ["        if new_code != code:",
                     "            state[at] = new_code",
                     "            p._stale.append(d + 1)"]
         out += ["    return new - old", ""]

@@ -112,39 +112,57 @@ def finalized(column: Column, total: np.ndarray) -> np.ndarray:
     return np.asarray(column.finalize(total)).astype(storage_dtype(column))
 
 
-def flag_of(rf: Any, columns: dict[str, np.ndarray], config: Any,
-            inputs: dict[str, np.ndarray] | None = None) -> np.ndarray:
-    """One risk factor's flags over stored columns (days on the last axis): what validation and
-    anyone recomputing a flag from the ``daily`` frame gets. ``inputs`` caches the columns as
-    the functions read them (shared by the flags of one model)."""
+def level_of(rf: Any, columns: dict[str, np.ndarray], config: Any,
+             inputs: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """One risk factor's exposure levels over stored columns (days on the last axis), ``uint8``:
+    0 off, else the dose level (1 for an on/off flag). ``inputs`` caches the columns as the
+    functions read them (shared by the flags of one model)."""
     inputs = {} if inputs is None else inputs
     for c, _ in rf.inputs:
         if c not in inputs:
             inputs[c] = as_input(np.asarray(columns[c]))
     v = {(c, lag): shift(inputs[c], lag) for c, lag in rf.inputs}
-    flag = np.array(np.broadcast_to(np.asarray(rf.flag(v, config), dtype=bool),
-                                    inputs[rf.inputs[0][0]].shape))
+    level = np.array(np.broadcast_to(np.asarray(rf.flag(v, config)).astype(np.uint8),
+                                     inputs[rf.inputs[0][0]].shape))
     if rf.max_lag:
-        flag[..., :rf.max_lag] = False
-    return flag
+        level[..., :rf.max_lag] = 0
+    return level
+
+
+def flag_of(rf: Any, columns: dict[str, np.ndarray], config: Any,
+            inputs: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """One risk factor's flags over stored columns: what validation and anyone recomputing a
+    flag from the ``daily`` frame gets (the level is above 0)."""
+    return level_of(rf, columns, config, inputs) > 0
+
+
+def levels(model: Any, columns: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Every risk factor's ``(n, days)`` exposure levels, in the model's order."""
+    inputs: dict[str, np.ndarray] = {}
+    return [level_of(rf, columns, model.config, inputs) for rf in model.risk_factors]
 
 
 def flags(model: Any, columns: dict[str, np.ndarray]) -> list[np.ndarray]:
-    """Every risk factor's ``(n, days)`` flags, in the model's order."""
-    inputs: dict[str, np.ndarray] = {}
-    return [flag_of(rf, columns, model.config, inputs) for rf in model.risk_factors]
+    """Every risk factor's ``(n, days)`` Boolean flags, in the model's order."""
+    return [level > 0 for level in levels(model, columns)]
 
 
-def pack(flag_arrays: list[np.ndarray], code_bytes: int) -> np.ndarray:
-    """The flags as ``(code_bytes, n, days)`` bytes: risk factor k is bit ``k % 8`` of byte
-    ``k // 8``. The packed form is the engine's own (the frames show one column per flag)."""
-    shape = flag_arrays[0].shape if flag_arrays else (0, 0)
+def pack(level_arrays: list[np.ndarray], fields: list[Any], code_bytes: int) -> np.ndarray:
+    """The levels as ``(code_bytes, n, days)`` bytes, each in its field
+    (:class:`~abm.engine.model.FlagField`). The packed form is the engine's own (the frames show
+    one Boolean column per risk factor)."""
+    shape = level_arrays[0].shape if level_arrays else (0, 0)
     codes = np.zeros((code_bytes, *shape), dtype=np.uint8)
-    for k, flag in enumerate(flag_arrays):
-        codes[k // 8] |= flag.astype(np.uint8) << np.uint8(k % 8)
+    for level, field in zip(level_arrays, fields, strict=True):
+        codes[field.byte] |= level.astype(np.uint8) << np.uint8(field.shift)
     return codes
 
 
-def unpack(codes: np.ndarray, k: int) -> np.ndarray:
-    """Risk factor ``k``'s flags from packed codes."""
-    return ((codes[k // 8] >> np.uint8(k % 8)) & 1).astype(bool)
+def level_in(codes: np.ndarray, field: Any) -> np.ndarray:
+    """The levels of one risk factor (its ``field``) from packed codes."""
+    return (codes[field.byte] >> np.uint8(field.shift)) & np.uint8((1 << field.width) - 1)
+
+
+def unpack(codes: np.ndarray, field: Any) -> np.ndarray:
+    """One risk factor's flags (level above 0) from packed codes."""
+    return (codes[field.byte] & np.uint8(field.mask)) != 0

@@ -24,24 +24,40 @@ realized share scatters around the target only by chance.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from abm.engine.levels import flag_fields
 
 DAYS_PER_MONTH = 30.0
 
 
-def factor_tables(susceptibility: np.ndarray, effects: np.ndarray) -> list[np.ndarray]:
-    """Per byte of flags, ``(n, 2**bits)`` factors: for each value of the byte, the product of
-    the factors of its active risk factors. ``susceptibility`` is ``(n, K)``."""
+def factor_tables(susceptibility: np.ndarray, effects: np.ndarray,
+                  fields: list[Any] | None = None,
+                  doses: list[tuple[float, ...]] | None = None) -> list[np.ndarray]:
+    """Per byte of packed levels, ``(n, 2**bits)`` factors: for each value of the byte, the
+    product of the factors ``1 + effect * dose * susceptibility`` of its risk factors at their
+    levels. ``susceptibility`` is ``(n, K)``; ``fields`` say where each level lives
+    (:class:`~abm.engine.model.FlagField`; default one bit each, eight to a byte) and ``doses``
+    the relative effect of each level (default one level of dose 1)."""
     n, k_total = susceptibility.shape
+    if fields is None:
+        fields = flag_fields([1] * k_total)
+    doses = doses if doses is not None else [(1.0,)] * k_total
+    n_bytes = max((f.byte + 1 for f in fields), default=1)
     tables = []
-    for first in range(0, max(k_total, 1), 8):
-        bits = min(8, k_total - first)
-        table = np.ones((n, 1 << max(bits, 0)))
-        values = np.arange(1 << max(bits, 0))
-        for j in range(bits):
-            active = (values >> j) & 1 == 1
-            k = first + j
-            table[:, active] = table[:, active] * (1.0 + effects[k] * susceptibility[:, k:k + 1])
+    for byte in range(n_bytes):
+        mine = [k for k, f in enumerate(fields) if f.byte == byte]
+        bits = max((fields[k].shift + fields[k].width for k in mine), default=0)
+        table = np.ones((n, 1 << bits))
+        values = np.arange(1 << bits)
+        for k in mine:
+            level = (values >> fields[k].shift) & ((1 << fields[k].width) - 1)
+            for dose_level, dose in enumerate(doses[k], start=1):
+                active = level == dose_level
+                table[:, active] = table[:, active] * (
+                    1.0 + effects[k] * dose * susceptibility[:, k:k + 1])
         tables.append(table)
     return tables
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from abm.engine.levels import FlagField, flag_fields
 from abm.errors import ConfigError
 from abm.model.catalog import built_in
 from abm.model.component import (
@@ -46,13 +47,12 @@ class EditPlan:
 @dataclass(frozen=True)
 class FlagPlan:
     """A risk factor's flag as an edit re-derives it: the function, its inputs as
-    ``(key, column, lag)``, the first day it can be on, and where its bit lives."""
+    ``(key, column, lag)``, the first day it can be on, and where its level lives."""
 
     flag: Any
     inputs: tuple[tuple[Lagged, str, int], ...]
     max_lag: int
-    byte: int
-    mask: int
+    field: FlagField
 
 
 @dataclass(frozen=True)
@@ -114,10 +114,12 @@ class Model:
         #: invisible to calibration
         self.callbacks: list[Any] = []
         self.edit_plans = {name: self._edit_plan(name) for name in self.editable}
+        #: where each risk factor's level lives in the packed codes (derived, never declared)
+        self.fields = flag_fields([rf.level_bits for rf in self.risk_factors])
         self.flag_plans = [
             FlagPlan(rf.flag, tuple(((c, lag), c, lag) for c, lag in rf.inputs), rf.max_lag,
-                     k // 8, 1 << (k % 8))
-            for k, rf in enumerate(self.risk_factors)]
+                     field)
+            for rf, field in zip(self.risk_factors, self.fields, strict=True)]
 
     def _edit_plan(self, name: str) -> EditPlan:
         terms = tuple((t.fn, tuple(t.inputs), max(lag for _, lag in t.inputs))
@@ -233,12 +235,16 @@ class Model:
 
     @property
     def code_bytes(self) -> int:
-        """Bytes per day of the packed trigger flags (8 risk factors a byte)."""
-        return max(1, -(-len(self.risk_factors) // 8))
+        """Bytes per day of the packed trigger levels."""
+        return max(1, max((f.byte + 1 for f in self.fields), default=1))
 
     def effects(self) -> np.ndarray:
         """Each risk factor's effect under the configuration."""
         return np.array([rf.effect(self.config) for rf in self.risk_factors], dtype=np.float64)
+
+    def doses(self) -> list[tuple[float, ...]]:
+        """Each risk factor's relative effect at each exposure level, under the configuration."""
+        return [tuple(rf.dose_weights(self.config)) for rf in self.risk_factors]
 
     def component(self, name: str) -> Component:
         """The component called ``name``."""

@@ -81,8 +81,8 @@ def _draw_block(model: Model, calendar: Calendar, shared: dict[str, Any], first:
     config = model.config
     block = Block(config, calendar, shared, first, count)
     latent = draw_columns(model, block)
-    flags = derive.flags(model, block.columns)
-    codes = derive.pack(flags, model.code_bytes) if flags else np.zeros(
+    levels = derive.levels(model, block.columns)
+    codes = derive.pack(levels, model.fields, model.code_bytes) if levels else np.zeros(
         (1, count, calendar.days), np.uint8)
     attacks = make_attack_draws(block)
     planned = {rule.name: [(e.column, e.offset_days, e.delta) for e in rule.planned(block)]
@@ -95,7 +95,7 @@ def _draw_block(model: Model, calendar: Calendar, shared: dict[str, Any], first:
     susceptibility = (np.stack([block.patients[rf.susceptibility_column]
                                 for rf in model.risk_factors], axis=1)
                       if model.risk_factors else np.zeros((count, 0)))
-    tables = factor_tables(susceptibility, model.effects())
+    tables = factor_tables(susceptibility, model.effects(), model.fields, model.doses())
     prev = previous_codes(codes)
     cap = config.attacks.max_onset_probability
     if baselines is None:

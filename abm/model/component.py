@@ -216,14 +216,27 @@ class RiskFactor(Component, ABC):
     probability of the day after.
 
     The flag of day d reads ``inputs`` (columns of day d and, with a lag, earlier days) through
-    :meth:`flag`; it is ``False`` on the first days whose lagged inputs fall before day 0. While
-    the flag of day d is on, day d+1's onset probability is multiplied by
-    ``1 + effect * susceptibility``, the patient's susceptibility drawn from
-    ``population.susceptibility`` (stream ``susceptibility`` of this component).
+    :meth:`flag`; it is off on the first days whose lagged inputs fall before day 0. While the
+    flag of day d is on, day d+1's onset probability is multiplied by
+    ``1 + effect * dose * susceptibility``.
+
+    **Dose.** A risk factor whose effect grows with the size of the exposure declares ``doses``,
+    the relative effect at each exposure level (``(0.8, 1.6)``: a small and a large exposure),
+    and its :meth:`flag` returns the level, 0 (off) to ``len(doses)``; an on/off risk factor
+    keeps ``doses = (1.0,)`` and returns a boolean. The flag column is ``level > 0``; the level
+    itself is recomputable from the same logged columns.
+
+    **Susceptibility.** Each patient's susceptibility is a mixture: with probability
+    :meth:`responder_share` the patient responds, with susceptibility drawn uniformly from
+    ``population.susceptibility`` and divided by the share; otherwise it is 0. Dividing by the
+    share keeps the cohort's mean susceptibility, and so the cohort-level effect, whatever the
+    share (streams ``susceptibility`` and ``responder`` of this component).
     """
 
     kind: ClassVar[str] = "risk_factor"
-    purposes: ClassVar[tuple[str, ...]] = ("susceptibility",)
+    purposes: ClassVar[tuple[str, ...]] = ("susceptibility", "responder")
+    #: the relative effect at each exposure level (see the class docstring)
+    doses: ClassVar[tuple[float, ...]] = (1.0,)
     #: the short name: ``<trigger>_trigger`` flags, ``susceptibility_<trigger>``, event names
     trigger: ClassVar[str] = ""
     #: what the flag means, in the column's documentation
@@ -241,13 +254,15 @@ class RiskFactor(Component, ABC):
         """The flag (daily) and the susceptibility (per patient) columns."""
         return (
             Column(self.flag_column, pl.Boolean, "", self.meaning),
-            Column(self.susceptibility_column, pl.Float64, "0-1",
-                   f"scales the {self.trigger} trigger's effect", frame="patients"),
+            Column(self.susceptibility_column, pl.Float64, ">= 0",
+                   f"scales the {self.trigger} trigger's effect: 0 for a patient it does not "
+                   "affect", frame="patients"),
         )
 
     @abstractmethod
     def flag(self, v: Values, config: Any) -> Any:
-        """Whether the trigger is active, from the lagged input values (elementwise)."""
+        """Whether the trigger is active, from the lagged input values (elementwise): a boolean,
+        or the exposure level 0 to ``len(doses)`` for a risk factor with several doses."""
 
     @abstractmethod
     def effect(self, config: Any) -> float:
@@ -259,10 +274,31 @@ class RiskFactor(Component, ABC):
         that experiments can switch any trigger's effect off by configuration."""
         return f"{self.section._path}.effect" if self.section is not None else ""
 
+    def dose_weights(self, config: Any) -> tuple[float, ...]:
+        """The relative effect at each exposure level under ``config`` (``doses`` by default;
+        a risk factor with configurable doses overrides this, keeping their number)."""
+        return self.doses
+
+    @property
+    def level_bits(self) -> int:
+        """Bits the engine packs the exposure level in."""
+        return len(self.doses).bit_length()
+
+    def responder_share(self, config: Any) -> float:
+        """The share of patients the risk factor affects at all (its section's
+        ``responder_share``, else 1: everyone)."""
+        return float(getattr(self.settings(config), "responder_share", 1.0))
+
     def draw(self, block: Block) -> dict[str, np.ndarray]:
         lo, hi = block.config.population.susceptibility
         u = block.uniform(self, "susceptibility")
-        return {self.susceptibility_column: lo + u * (hi - lo)}
+        susceptibility = lo + u * (hi - lo)
+        share = self.responder_share(block.config)
+        if share < 1:
+            responds = block.uniform(self, "responder") < share
+            susceptibility = np.where(responds, susceptibility / share, 0.0) if share > 0 \
+                else np.zeros_like(susceptibility)
+        return {self.susceptibility_column: susceptibility}
 
     def target_risk_ratio(self, config: Any
                           ) -> tuple[tuple[float, float], tuple[float, float]] | None:

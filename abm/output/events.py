@@ -125,7 +125,7 @@ def build_events(cohort: Cohort, patient_ids: pl.Series, location_ids: pl.Series
     k_total = len(model.risk_factors)
     active = np.zeros((days, n, max(k_total, 1)), dtype=bool)
     for k in range(k_total):
-        active[:, :, k] = unpack(cohort.codes, k).T
+        active[:, :, k] = unpack(cohort.codes, model.fields[k]).T
     flat = np.flatnonzero(active[:, :, :k_total] if k_total else active[:, :, :0])
     t_day, rest = np.divmod(flat, n * max(k_total, 1))
     t_patient, t_trigger = np.divmod(rest, max(k_total, 1))

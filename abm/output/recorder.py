@@ -170,7 +170,7 @@ def _daily_frame(cohort: Cohort, pids: pl.Series, lids: pl.Series, onsets: _Onse
     flags = {rf.flag_column: k for k, rf in enumerate(model.risk_factors)}
     for column in model.daily_columns:
         if column.name in flags:
-            columns[column.name] = unpack(cohort.codes, flags[column.name]).ravel()
+            columns[column.name] = unpack(cohort.codes, model.fields[flags[column.name]]).ravel()
         else:
             columns[column.name] = cohort.columns[column.name].ravel()
     columns["has_migraine"] = attack_of_day >= 0
@@ -201,7 +201,7 @@ def _attacks_frame(cohort: Cohort, pids: pl.Series, onsets: _Onsets, attack_ids:
         "severity": onsets.severity,
     }
     for k, rf in enumerate(model.risk_factors):
-        columns[rf.flag_column] = unpack(prev_codes, k)
+        columns[rf.flag_column] = unpack(prev_codes, model.fields[k])
     columns["p_onset"] = p_onset
     columns["p_baseline"] = np.minimum(cap, cohort.baseline[i])
     columns["caused_by_feedback"] = ~cohort.would_start[i, d]

@@ -24,4 +24,5 @@ class DietTrigger(SeedTrigger):
 
     def parameters(self, config: Any) -> dict[str, Any]:
         rules = self.settings(config)
-        return {"diet_min_items": rules.diet_min_items, "effect": rules.diet_effect}
+        return {"diet_min_items": rules.diet_min_items,
+                "responder_share": rules.diet_responder_share, "effect": rules.diet_effect}

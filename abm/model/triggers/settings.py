@@ -11,12 +11,15 @@ from abm.errors import ConfigError
 @dataclass(frozen=True)
 class TriggersSettings(Section):
     """When a trigger counts as active, and how much an active trigger on one day raises the next
-    day's onset probability: by a factor 1 + effect x susceptibility.
+    day's onset probability.
 
     An active trigger on day d-1 multiplies the onset probability of day d by
-    ``1 + effect * susceptibility``. With susceptibility U(0.1, 1.0) the default effect 0.32 gives
-    a cohort risk ratio of about 1.175, the middle of the user's "15-20%" read as a relative effect
-   , within the published significant ORs 1.27-2.1 being the stronger end.
+    ``1 + effect * dose * susceptibility``. The weather and stress triggers have a small and a
+    large exposure (doses), the others one. A share of patients is not affected at all
+    (``*_responder_share``); the others' susceptibility is scaled up so that the cohort's mean
+    stays that of U(0.1, 1.0). The default effect 0.32 then gives a cohort risk ratio of about
+    1.175: the middle of the user's "15-20%" read as a relative effect, below the published
+    significant ORs of 1.27-2.1.
     """
 
     _path = "triggers"
@@ -27,12 +30,45 @@ class TriggersSettings(Section):
     stress_rise_points: int = setting(3, 1, 9, source="seed: a sudden +3-5 points")
     diet_min_items: int = setting(2, 1, 3, source="design: at least 2 of alcohol, caffeine, "
                                   "chocolate (the seed's three dietary flags)")
+    large_pressure_drop_hpa: float = setting(10.0, 0, 50, lo_open=True, source="assumption: "
+                                             "a large drop, about 1 day in 20 (London Heathrow "
+                                             "1979-2020: >= 10 hPa on 5% of days)")
+    large_stress_rise_points: int = setting(5, 1, 9, source="seed: spikes of +3 to +5 points; "
+                                            "the top of that range is the large rise")
+    weather_doses: tuple = setting((0.8, 1.6), 0, 20, source="assumption: a large drop has "
+                                   "twice a small drop's effect; 0.8/1.6 keep the mean dose of "
+                                   "trigger days at 1 (26% of drops >= 5 hPa are >= 10 hPa), so "
+                                   "the cohort risk ratio stays 1.15-1.20")
+    stress_doses: tuple = setting((0.8, 1.6), 0, 20, source="assumption: a large rise has twice "
+                                  "a small rise's effect; the mean dose of trigger days stays "
+                                  "1 (23% of rises >= 3 points are >= 5)")
+    weather_responder_share: float = setting(0.64, 0, 1, lo_open=True, source="Kimoto 2011: 18 "
+                                             "of 28 patients (64%) weather-sensitive")
+    sleep_responder_share: float = setting(0.75, 0, 1, lo_open=True, source="assumption: no "
+                                           "published share; most but not all patients")
+    stress_responder_share: float = setting(0.75, 0, 1, lo_open=True, source="assumption: no "
+                                            "published share; most but not all patients")
+    diet_responder_share: float = setting(0.75, 0, 1, lo_open=True, source="assumption: no "
+                                          "published share (1.3-33% name a food trigger, "
+                                          "Nowaczewska 2020)")
     weather_effect: float = setting(0.32, 0, 20, source="calibrated: cohort risk ratio 1.15-1.20")
     sleep_effect: float = setting(0.32, 0, 20, source="calibrated: cohort risk ratio 1.15-1.20")
     stress_effect: float = setting(0.32, 0, 20, source="calibrated: cohort risk ratio 1.15-1.20")
     diet_effect: float = setting(0.32, 0, 20, source="calibrated: cohort risk ratio 1.15-1.20")
 
     def _check(self) -> None:
+        if self.large_pressure_drop_hpa < self.pressure_drop_hpa:
+            raise ConfigError("triggers.large_pressure_drop_hpa must be >= "
+                              f"triggers.pressure_drop_hpa, got {self.large_pressure_drop_hpa} < "
+                              f"{self.pressure_drop_hpa}")
+        if self.large_stress_rise_points < self.stress_rise_points:
+            raise ConfigError("triggers.large_stress_rise_points must be >= "
+                              f"triggers.stress_rise_points, got "
+                              f"{self.large_stress_rise_points} < {self.stress_rise_points}")
+        for name in ("weather_doses", "stress_doses"):
+            if len(getattr(self, name)) != 2:
+                raise ConfigError(f"triggers.{name} must be two numbers (small, large "
+                                  f"exposure), got {list(getattr(self, name))}")
         if self.short_sleep_hours > self.long_sleep_hours:
             raise ConfigError("triggers.short_sleep_hours must be <= triggers.long_sleep_hours, "
                               f"got {self.short_sleep_hours} > {self.long_sleep_hours}")

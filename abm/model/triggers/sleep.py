@@ -26,4 +26,5 @@ class SleepTrigger(SeedTrigger):
     def parameters(self, config: Any) -> dict[str, Any]:
         rules = self.settings(config)
         return {"short_sleep_hours": rules.short_sleep_hours,
-                "long_sleep_hours": rules.long_sleep_hours, "effect": rules.sleep_effect}
+                "long_sleep_hours": rules.long_sleep_hours,
+                "responder_share": rules.sleep_responder_share, "effect": rules.sleep_effect}
