@@ -20,6 +20,7 @@ from pathlib import Path
 from abm import __version__
 from abm.cli.options import Parser, UsageError, whole_number
 from abm.errors import AbmError
+from abm.model.presets import NAMES as PRESET_NAMES
 from abm.wording import command_line
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -53,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
                      "[sleep], [stress], [diet], [attacks], [triggers], [feedback.stress], "
                      "[feedback.sleep], [run]; unknown keys are refused; 'abm config' "
                      "prints a complete one to start from")
+    run.add_argument("--preset", choices=PRESET_NAMES,
+                     help="a named cohort and model (population.preset): 'clinic' (default: "
+                     "the original design's clinic-like cohort), 'population' (AMPP's "
+                     "population cohort: 6.8%% chronic, 80%% women), 'evidence' (the population "
+                     "cohort with the literature's risk factors); settings of --config and the "
+                     "options below win over it")
     run.add_argument("--patients", metavar="N", type=whole_number("--patients"),
                      help="number of patients (population.num_patients; default 1000)")
     run.add_argument("--days", metavar="D", type=whole_number("--days"),
@@ -109,7 +116,10 @@ def _run(args: argparse.Namespace) -> int:
     from abm.scale.sharding import plan
     from abm.wording import plural
 
-    config = load_config(args.config) if args.config else Config()
+    if args.config:
+        config = load_config(args.config, preset=args.preset)
+    else:
+        config = Config.from_dict({"population": {"preset": args.preset or "clinic"}})
     changes = {}
     if args.patients is not None:
         changes["population.num_patients"] = args.patients

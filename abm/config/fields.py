@@ -21,9 +21,13 @@ _INF = math.inf
 
 
 def setting(default: Any, lo: float | None = None, hi: float | None = None, *, source: str,
-       lo_open: bool = False, hi_open: bool = False) -> Any:
-    """A field with its allowed range and the source of its default."""
-    meta = {"lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open, "source": source}
+            lo_open: bool = False, hi_open: bool = False,
+            choices: tuple[str, ...] | None = None) -> Any:
+    """A field with its allowed range (numbers), or its allowed values (``choices``, strings),
+    and the source of its default. A tuple default of two numbers is a ``[low, high]`` pair; of
+    another length, a list of that many numbers in any order."""
+    meta = {"lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open, "source": source,
+            "choices": choices}
     if isinstance(default, (list, tuple)):
         return dataclasses.field(default=tuple(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -81,11 +85,13 @@ class Section:
             elif kind in (int, float):
                 object.__setattr__(self, field.name, _check_number(name, value, kind, meta))
             elif kind is tuple:
-                if not isinstance(value, (list, tuple)) or len(value) != 2:
-                    raise ConfigError(f"{name} must be a pair [low, high], got {value!r}")
+                size = len(field.default)
+                if not isinstance(value, (list, tuple)) or len(value) != size:
+                    what = "a pair [low, high]" if size == 2 else f"a list of {size} numbers"
+                    raise ConfigError(f"{name} must be {what}, got {value!r}")
                 inner = int if all(isinstance(v, int) for v in field.default) else float
                 pair = tuple(_check_number(name, v, inner, meta) for v in value)
-                if pair[0] > pair[1]:
+                if size == 2 and pair[0] > pair[1]:
                     raise ConfigError(f"{name} must be [low, high] with low <= high, "
                                       f"got {list(pair)}")
                 object.__setattr__(self, field.name, pair)
@@ -95,6 +101,9 @@ class Section:
                     object.__setattr__(self, field.name, value)
                 if not isinstance(value, str):
                     raise ConfigError(f"{name} must be a string, got {value!r}")
+                if meta.get("choices") and value not in meta["choices"]:
+                    raise ConfigError(f"{name} must be one of {', '.join(meta['choices'])}, "
+                                      f"got {value!r}")
         self._check()
 
     def _check(self) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 from abm.config.fields import Section, setting
 from abm.errors import ConfigError
 from abm.model.catalog import built_in
+from abm.model.presets import NAMES, overrides
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,9 +102,11 @@ class _ConfigBase:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Any:
-        """Build from nested mappings (as read from TOML); unknown keys are refused."""
+        """Build from nested mappings (as read from TOML); unknown keys are refused. The
+        preset named by ``population.preset`` fills the settings ``data`` does not give."""
         if not isinstance(data, Mapping):
             raise ConfigError(f"configuration must be a table of sections, got {data!r}")
+        data = _with_preset(data)
         sections: dict[str, Any] = {}
         for name, value in data.items():
             if name not in _SECTIONS:
@@ -122,8 +125,14 @@ class _ConfigBase:
         return plain(self)
 
     def replace(self, **dotted: Any) -> Any:
-        """A copy with fields changed by dotted key, e.g. ``replace(**{"run.days": 30})``."""
+        """A copy with fields changed by dotted key, e.g. ``replace(**{"run.days": 30})``.
+        Changing ``population.preset`` applies that preset's settings first; the other keys
+        given win over them."""
         data = self.to_dict()
+        if "population.preset" in dotted:
+            preset = dotted["population.preset"]
+            _check_preset(preset)
+            dotted = {**overrides(preset), **dotted}
         for key, value in dotted.items():
             parts = key.split(".")
             node = data
@@ -146,6 +155,28 @@ Config = dataclasses.make_dataclass(
 Config.__doc__ = """The whole configuration of a run: one section per component (``population``,
 ``weather``, ``sleep``, ... ``feedback``) and ``run``. Every default is the user's design; change
 values with :meth:`replace` (dotted keys) or :func:`load_config` (TOML)."""
+
+
+def _check_preset(name: Any) -> None:
+    if name not in NAMES:
+        raise ConfigError(f"population.preset must be one of {', '.join(NAMES)}, got {name!r}")
+
+
+def _with_preset(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``data`` with its preset's settings where ``data`` gives none."""
+    population = data.get("population")
+    if not isinstance(population, Mapping) or "preset" not in population:
+        return data
+    _check_preset(population["preset"])
+    # the sections are copied before they are filled, so the caller's data stays as it was
+    merged = {name: (dict(value) if isinstance(value, Mapping) else value)
+              for name, value in data.items()}
+    for key, value in overrides(population["preset"]).items():
+        section, name = key.split(".")  # presets set fields of top-level sections
+        table = merged.setdefault(section, {})
+        if isinstance(table, dict):
+            table.setdefault(name, value)
+    return merged
 
 
 def _build(kind: type, value: Any, path: str) -> Any:
@@ -181,10 +212,15 @@ def read_toml(path: Path, what: str = "configuration file") -> dict[str, Any]:
         raise ConfigError(f"{path}: malformed TOML ({exc})") from None
 
 
-def load_config(path: str | Path) -> Config:
-    """Read a TOML file of sections (``[population]``, ``[feedback.stress]``, ...)."""
+def load_config(path: str | Path, preset: str | None = None) -> Config:
+    """Read a TOML file of sections (``[population]``, ``[feedback.stress]``, ...); ``preset``,
+    if given, replaces the file's ``population.preset`` (the file's other settings still win
+    over the preset's)."""
     path = Path(path)
     data = read_toml(path)
+    if preset is not None:
+        data = {**data, "population": {**data.get("population", {}), "preset": preset}} \
+            if isinstance(data.get("population", {}), Mapping) else data
     try:
         return Config.from_dict(data)
     except ConfigError as exc:

@@ -237,6 +237,10 @@ class RiskFactor(Component, ABC):
     purposes: ClassVar[tuple[str, ...]] = ("susceptibility", "responder")
     #: the relative effect at each exposure level (see the class docstring)
     doses: ClassVar[tuple[float, ...]] = (1.0,)
+    #: a published odds ratio of next-day onset the default effect must reproduce (validation
+    #: checks it while the effect is at its default), and where it is published
+    literature_odds_ratio: ClassVar[tuple[float, float] | None] = None
+    literature_source: ClassVar[str] = ""
     #: the short name: ``<trigger>_trigger`` flags, ``susceptibility_<trigger>``, event names
     trigger: ClassVar[str] = ""
     #: what the flag means, in the column's documentation
@@ -302,9 +306,9 @@ class RiskFactor(Component, ABC):
 
     def target_risk_ratio(self, config: Any
                           ) -> tuple[tuple[float, float], tuple[float, float]] | None:
-        """What validation expects of the flag's next-day risk ratio: ``((low, high),
-        (core_low, core_high))`` — the ratio within low-high and its 95% interval overlapping
-        the core — or ``None``: an interval above 1 when the effect is positive."""
+        """A fixed target of the flag's next-day risk ratio beyond the one the configuration
+        implies (which validation always checks): ``((low, high), (core_low, core_high))``, the
+        ratio within low-high and its 95% interval overlapping the core; ``None``: none."""
         return None
 
     @property

@@ -40,10 +40,6 @@ NO_CYCLE = -1
 #: the flag's days: a menses begins within this many days, or began today (cycle days -3..0 of the
 #: next menses; the onset one day later falls on -2..+1, Stewart 2000)
 LEAD_DAYS = 3
-#: what validation expects of the cohort's risk ratio, as shares of the excess over 1 that the
-#: effect gives a woman of mean susceptibility: the ratio within the first pair, its 95% interval
-#: overlapping the second (measured: 85-94% with seeds 1-3 and 2000 patients)
-TARGET_SHARES = ((0.6, 1.4), (0.8, 1.1))
 
 
 @dataclass(frozen=True)
@@ -70,8 +66,9 @@ class MenstrualSettings(Section):
                                         "cycles are irregular and not modeled")
     menses_days: tuple = setting((4, 6), 1, 14, source="assumption: about 5 days of menses; a "
                                  "personal whole number of days in this range")
-    effect: float = setting(1.8, 0, 20, source="Stewart 2000: OR 1.80 (days -2, -1) and 2.04 "
-                            "(days 0, +1); 1.8 gives a cohort risk ratio of about 1.9")
+    effect: float = setting(1.2, 0, 20, source="Stewart 2000: OR 1.80 (days -2, -1) and 2.04 "
+                            "(days 0, +1); 1.2 gives a cohort odds ratio of about 2.0 (risk "
+                            "ratio about 1.6)")
 
     def _check(self) -> None:
         if self.menses_days[1] >= self.cycle_length_range[0]:
@@ -153,6 +150,8 @@ class MenstrualTrigger(RiskFactor):
     meaning = ("days_to_menses 0-3 (off without a cycle): the next day is cycle day -2 to +1, "
                "day 0 being the first day of menses, when attacks are likelier")
     source = "Stewart 2000: OR 1.80 on the 2 days before menses, 2.04 on its first 2 days"
+    literature_odds_ratio = (1.6, 2.3)
+    literature_source = "Stewart 2000: OR 1.80-2.04"
 
     def flag(self, v: Values, config: Any) -> Any:
         left = v["days_to_menses", 0]
@@ -160,23 +159,6 @@ class MenstrualTrigger(RiskFactor):
 
     def effect(self, config: Any) -> float:
         return self.settings(config).effect
-
-    def target_risk_ratio(self, config: Any
-                          ) -> tuple[tuple[float, float], tuple[float, float]] | None:
-        """Derived from the configured effect: a woman of mean susceptibility has the risk ratio
-        ``1 + effect * mean susceptibility`` (1.99 by default). The cohort's ratio comes out a
-        little lower, because calibration gives the more susceptible women lower baselines and
-        the probability cap binds for some chronic patients; so the ratio must lie within
-        60-140% of that excess over 1 and its 95% interval overlap 80-110% of it
-        (:data:`TARGET_SHARES`; by default 1.59-2.39 and 1.79-2.09). With no excess, the
-        default rule (an interval above 1, or including 1 without an effect)."""
-        lo, hi = config.population.susceptibility
-        excess = self.effect(config) * (lo + hi) / 2
-        if excess <= 0:
-            return None
-        (low, high), (core_low, core_high) = TARGET_SHARES
-        return ((1 + low * excess, 1 + high * excess),
-                (1 + core_low * excess, 1 + core_high * excess))
 
     def parameters(self, config: Any) -> dict[str, Any]:
         return {"lead_days": LEAD_DAYS, "effect": self.effect(config)}

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +28,10 @@ from abm.config.settings import Config
 from abm.engine import derive
 from abm.engine.model import Model
 from abm.errors import InputError
+from abm.validation.configured import Z999, distance, implied_risk_ratio, onset_probabilities
+from abm.validation.literature import literature_checks
+from abm.validation.rows import Check, judge, share_check
 from abm.validation.stats import (
-    Z95,
     auroc,
     fit_logistic,
     mantel_haenszel_rr,
@@ -54,62 +55,6 @@ MIN_ONSETS = 10
 #: the AUROC's 95% interval near 0.5 is about ± 1.96 x 0.289 / sqrt(positives); 800 test-set
 #: onsets make it narrower than the 0.02 between chance (0.50) and the target's lower edge (0.52)
 MIN_TEST_ONSETS = 800
-
-
-@dataclass
-class Check:
-    """One row of the validation table.
-
-    ``passed`` is ``None`` when the run is too small to judge the target (``measured`` then
-    starts with ``n/a: too few``): such a row is not a failure.
-    """
-
-    name: str
-    measured: str
-    target: str
-    passed: bool | None
-
-    @property
-    def failed(self) -> bool:
-        """A real failure: measured, and off target."""
-        return self.passed is False
-
-    @property
-    def result(self) -> str:
-        """``pass``, ``FAIL`` or ``n/a``, as the table prints it."""
-        return "n/a" if self.passed is None else "pass" if self.passed else "FAIL"
-
-
-def min_patients_for_share(target: float, tolerance: float) -> int:
-    """Patients needed before a share can be judged against ``target ± tolerance``: the 95%
-    sampling half-width of a share around the target, 1.96 sqrt(p (1 - p) / n), must fit within
-    the tolerance."""
-    return max(1, math.ceil(Z95 * Z95 * target * (1 - target) / (tolerance * tolerance)))
-
-
-def _judge(name: str, measured: str, target: str, passed: bool, outside: bool,
-           too_few: str) -> Check:
-    """A row: failed when the 95% interval is wholly ``outside`` the target (at any size), else
-    ``n/a`` when there is a shortfall (``too_few``), else judged by the point estimate."""
-    if outside:
-        return Check(name, measured, target, False)
-    if too_few:
-        return Check(name, f"n/a: too few {too_few}" + (f": {measured}" if measured else ""),
-                     target, None)
-    return Check(name, measured, target, passed)
-
-
-def _share_check(name: str, count: int, n: int, target: float, tolerance: float,
-                 tolerance_text: str, short: str = "") -> Check:
-    """A share of patients against ``target ± tolerance``. ``short`` is a shortfall that more
-    patients cannot make up for (too few days): then the row is n/a whatever the interval."""
-    share = count / n
-    lo, hi = wilson_interval(count, n)
-    need = min_patients_for_share(target, tolerance)
-    few = short or (f"patients ({n}; {tolerance_text} needs {need})" if n < need else "")
-    outside = not short and (hi < target - tolerance or lo > target + tolerance)
-    return _judge(name, f"{share:.1%}", f"{target:.0%} {tolerance_text}",
-                  abs(share - target) <= tolerance, outside, few)
 
 
 def patient_day_matrix(daily: pl.DataFrame, column: str, n: int, days: int) -> np.ndarray:
@@ -298,45 +243,55 @@ def run_checks(frames: dict[str, pl.DataFrame], config: Config,
     # too short a run is a shortfall that no number of patients makes up for
     short = (f"days ({days}; needs {MIN_DAYS_CHRONIC}: chronic migraine is defined over 3 "
              "months)" if days < MIN_DAYS_CHRONIC else "")
-    checks.append(_share_check("chronic share", int(chronic_real.sum()), n,
+    checks.append(share_check("chronic share", int(chronic_real.sum()), n,
                                config.population.chronic_ratio, 0.03, "± 3 pp", short))
     agreeing = int((chronic_real == realized["is_chronic"]).sum())
     few = (f"patients ({n}; needs {MIN_PATIENTS_AGREEMENT})"
            if n < MIN_PATIENTS_AGREEMENT else "")
-    checks.append(_judge("label agreement", f"{agreeing / n:.1%}", "≥ 90%", agreeing >= 0.9 * n,
+    checks.append(judge("label agreement", f"{agreeing / n:.1%}", "≥ 90%", agreeing >= 0.9 * n,
                          not short and wilson_interval(agreeing, n)[1] < 0.90, short or few))
-    checks.append(_share_check("aura share", int(patients["with_aura"].sum()), n,
+    checks.append(share_check("aura share", int(patients["with_aura"].sum()), n,
                                config.population.aura_ratio, 0.04, "± 4 pp"))
 
     counts = trigger_onset_counts(daily, n, days)
     ratios = trigger_risk_ratios(daily, n, days)
+    p = onset_probabilities(daily, patients, model, n, days)
+    onset = patient_day_matrix(daily, "migraine_onset", n, days)
+    at_risk = (~patient_day_matrix(daily, "has_migraine", n, days) | onset)[:, 1:]
     for rf in model.risk_factors:
         name = rf.trigger
         rr, lo, hi = ratios[name]
         exposed, unexposed = counts[name]
-        declared = rf.target_risk_ratio(config)
-        if declared is None:
-            positive = rf.effect(config) > 0
-            target = "CI above 1" if positive else "CI includes 1"
-        else:
-            (low, high), (core_low, core_high) = declared
-            target = f"{low:.2f}-{high:.2f}, CI overlaps {core_low:.2f}-{core_high:.2f}"
+        exposure = patient_day_matrix(daily, rf.flag_column, n, days)[:, :-1]
+        implied = implied_risk_ratio(p, exposure, at_risk)
+        target = f"{implied:.3f}, implied by the configuration"
+        few = ""
         if math.isnan(rr) or min(exposed, unexposed) < MIN_ONSETS:
             few = (f"attacks after a {name} trigger day ({exposed}; needs {MIN_EXPOSED_ONSETS})"
                    if exposed < MIN_ONSETS else
                    f"attacks after a day without the {name} trigger ({unexposed}; needs "
                    f"{MIN_ONSETS})")
-            checks.append(_judge(f"trigger effect: {name}", "", target, False, False, few))
-            continue
-        few = (f"attacks after a {name} trigger day ({exposed}; needs {MIN_EXPOSED_ONSETS})"
-               if exposed < MIN_EXPOSED_ONSETS else "")
-        if declared is None:
-            ok, clearly_not = ((lo > 1.0, hi < 1.0) if positive else (lo <= 1.0 <= hi, False))
+            checks.append(judge(f"trigger effect: {name}", "", target, False, False, few))
         else:
-            ok = bool(low <= rr <= high and lo <= core_high and hi >= core_low)
-            clearly_not = hi < core_low or lo > core_high
-        checks.append(_judge(f"trigger effect: {name}", f"RR {rr:.3f} (95% CI {lo:.3f}-{hi:.3f})",
-                             target, bool(ok), bool(clearly_not), few))
+            few = (f"attacks after a {name} trigger day ({exposed}; needs "
+                   f"{MIN_EXPOSED_ONSETS})" if exposed < MIN_EXPOSED_ONSETS else "")
+            measured = f"RR {rr:.3f} (95% CI {lo:.3f}-{hi:.3f})"
+            checks.append(judge(f"trigger effect: {name}", measured, target,
+                                 distance((rr, lo, hi), implied) <= Z999, False, few))
+        declared = rf.target_risk_ratio(config)
+        if declared is None:
+            continue
+        (low, high), (core_low, core_high) = declared
+        target = f"{low:.2f}-{high:.2f}, CI overlaps {core_low:.2f}-{core_high:.2f}"
+        if math.isnan(rr) or few:
+            checks.append(judge(f"seed target: {name}", "", target, False, False,
+                                 few or f"attacks after a {name} trigger day ({exposed})"))
+            continue
+        ok = bool(low <= rr <= high and lo <= core_high and hi >= core_low)
+        clearly_not = hi < core_low or lo > core_high
+        checks.append(judge(f"seed target: {name}", f"RR {rr:.3f} (95% CI {lo:.3f}-{hi:.3f})",
+                             target, ok, bool(clearly_not), ""))
+    checks += literature_checks(daily, patients, attacks, config, model, n, days)
 
     recomputed = recomputed_flags(daily, model, n, days)
     equal = sum(int((flags == daily[name].to_numpy()).sum()) for name, flags in recomputed.items())
@@ -362,7 +317,7 @@ def run_checks(frames: dict[str, pl.DataFrame], config: Config,
     few = "" if not math.isnan(score) else (
         f"attacks among the test patients ({test_onsets}; needs {MIN_TEST_ONSETS})"
         if test_onsets < MIN_TEST_ONSETS else "attack-free days or attacks to fit a model")
-    checks.append(_judge("learnability", "" if few else f"AUROC {score:.3f}", "0.52-0.80",
+    checks.append(judge("learnability", "" if few else f"AUROC {score:.3f}", "0.52-0.80",
                          0.52 <= score <= 0.80, False, few))
     return checks
 

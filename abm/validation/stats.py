@@ -174,3 +174,15 @@ def share_interval(shares: Iterable[float | None], units: Iterable[int | None]
     mean = sum(s for s, _ in runs) / len(runs)
     low, high = wilson_interval(mean * total, total)
     return len(runs), mean, low, high
+
+
+def mantel_haenszel_or(a: np.ndarray, n1: np.ndarray, c: np.ndarray, n0: np.ndarray) -> float:
+    """Pooled odds ratio from per-stratum counts (as :func:`mantel_haenszel_rr`): the measure
+    case-crossover and diary studies report, so literature targets compare like with like."""
+    a, n1, c, n0 = (np.asarray(x, dtype=np.float64) for x in (a, n1, c, n0))
+    keep = (n1 > 0) & (n0 > 0)
+    a, n1, c, n0 = a[keep], n1[keep], c[keep], n0[keep]
+    total = n1 + n0
+    r = (a * (n0 - c) / total).sum()
+    s = (c * (n1 - a) / total).sum()
+    return float(r / s) if r > 0 and s > 0 else math.nan

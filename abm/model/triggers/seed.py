@@ -40,4 +40,6 @@ class SeedTrigger(RiskFactor):
 
     def target_risk_ratio(self, config: Any
                           ) -> tuple[tuple[float, float], tuple[float, float]] | None:
-        return SEED_RISK_RATIO
+        """The design's 15-20%, while the trigger's effect is the design's."""
+        default = getattr(type(self.settings(config))(), f"{self.trigger}_effect")
+        return SEED_RISK_RATIO if self.effect(config) == default else None
