@@ -49,6 +49,24 @@ def _components() -> str:
     return components_table()
 
 
+def _model_reference() -> str:
+    from abm.model.describe import model_reference
+
+    return model_reference()
+
+
+def _assumptions() -> str:
+    from abm.model.describe import assumptions_table
+
+    return assumptions_table()
+
+
+def _presets() -> str:
+    from abm.model.presets import markdown_table
+
+    return markdown_table()
+
+
 #: block name -> what makes its text
 BLOCKS: dict[str, Callable[[], str]] = {
     "columns": _columns,
@@ -56,6 +74,9 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "fusemoe-features": _fusemoe_features,
     "eventlog-attributes": _eventlog_attributes,
     "components": _components,
+    "model-reference": _model_reference,
+    "assumptions": _assumptions,
+    "presets": _presets,
 }
 
 

@@ -198,7 +198,9 @@ def test_calibration_accounts_for_the_declared_rule(large) -> None:
 def test_validation_has_the_risk_factor_and_rechecks_the_whole_model(large) -> None:
     checks = {c.name: c for c in abm.validate(large)}
     assert checks["trigger effect: dummy"].passed, checks["trigger effect: dummy"]
-    assert checks["trigger effect: dummy"].target == "CI above 1"
+    # the target is the ratio the dummy's configured effect implies, well above 1
+    implied = float(checks["trigger effect: dummy"].target.split(",")[0])
+    assert implied > 1.1, checks["trigger effect: dummy"]
     for name in ("triggers recomputable", "consistency", "determinism"):
         assert checks[name].passed, checks[name]
 

@@ -14,7 +14,7 @@ from abm.engine.block import Block
 from abm.engine.calendar import Calendar
 from abm.engine.model import Model
 from abm.engine.simulation import build_cohort, draw_columns, run_agents
-from abm.model.menstrual import LEAD_DAYS, NO_CYCLE, MenstrualTrigger
+from abm.model.menstrual import LEAD_DAYS, NO_CYCLE
 from abm.output.recorder import final_onset_probability, record
 from abm.validation.checks import patient_day_matrix, trigger_risk_ratios
 
@@ -202,7 +202,7 @@ def _mh_expected(cohort, daily: pl.DataFrame, n: int, days: int) -> float:
                  / (c * e1.sum(1)[keep] / total[keep]).sum())
 
 
-@pytest.mark.parametrize("effect", [1.8, 0.0])
+@pytest.mark.parametrize("effect", [1.2, 0.0])
 def test_measured_risk_ratio(effect: float) -> None:
     # 2000 patients x 180 days, about 1000 women with cycles and 3500 onsets on flagged days'
     # next days. The measured Mantel-Haenszel ratio must agree with the one the run's own
@@ -219,21 +219,23 @@ def test_measured_risk_ratio(effect: float) -> None:
     assert se < 0.03
     expected = _mh_expected(cohort, daily, n, days)
     assert abs(math.log(rr) - math.log(expected)) < 3.5 * se, (rr, expected, se)
-    target = MenstrualTrigger().target_risk_ratio(config)
     if effect:
-        (low, high), (core_low, core_high) = target
-        assert low <= rr <= high and lo <= core_high and hi >= core_low
-        assert 1.75 <= expected <= 2.0  # Stewart 2000: OR 1.80-2.04
+        # a woman of mean susceptibility has 1 + effect x 0.55 (1.66 at the default 1.2); the
+        # cohort's ratio is a little lower: calibration gives the more susceptible women lower
+        # baselines, and the cap binds for some chronic patients
+        assert 1 + 0.8 * effect * 0.55 <= expected <= 1 + effect * 0.55
     else:
         # other triggers make days differ a little, not by the menstrual flag
-        assert target is None and expected == pytest.approx(1.0, abs=0.01)
+        assert expected == pytest.approx(1.0, abs=0.01)
         assert lo <= 1.0 <= hi
 
 
 def test_default_run_validates_with_a_menstrual_row(default_result) -> None:
     checks = {c.name: c for c in abm.validate(default_result, resimulate=False)}
     row = checks["trigger effect: menstrual"]
-    assert row.passed and row.target == "1.59-2.39, CI overlaps 1.79-2.09", row
+    assert row.passed and row.target.endswith("implied by the configuration"), row
+    # Stewart 2000's odds ratios, 1.80-2.04, within the literature row's 1.6-2.3
+    assert checks["literature: menstrual OR"].passed
     assert all(c.passed for c in checks.values())
 
 

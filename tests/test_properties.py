@@ -108,8 +108,12 @@ def test_daily_rows_dates_and_ranges(size, start):
     assert patients.height == n
     assert patients["age"].is_between(18, 64).all()
     assert patients["sex"].is_in(["F", "M"]).all()
-    for name in TRIGGERS:
-        assert patients[f"susceptibility_{name}"].is_between(0.1, 1.0).all()
+    config = Config()
+    for rf in Model.build(config).risk_factors:
+        # responders U(0.1, 1.0) divided by the share of responders; the others 0
+        share = rf.responder_share(config)
+        s = patients[rf.susceptibility_column]
+        assert ((s == 0) | s.is_between(0.1 / share, 1.0 / share)).all()
     target = patients["target_migraine_days_per_month"]
     chronic = patients["is_chronic"]
     assert target.filter(chronic).is_between(15, 25).all()
@@ -270,20 +274,34 @@ def test_migraine_days_are_exactly_the_attack_spans(size, feedback):
 
     # the ground truth: the attack's triggers are those logged the day before its onset
     before = daily.select("patient_id", (pl.col("date") + pl.duration(days=1)).alias("o"),
-                          *[f"{k}_trigger" for k in TRIGGERS])
+                          *[f"{k}_trigger" for k in TRIGGERS],
+                          pl.col("pressure_change_24h").alias("drop_before"),
+                          (pl.col("stress_level").cast(pl.Int16)
+                           - pl.col("stress_level").shift(1).over("patient_id"))
+                          .alias("rise_before"))
     truth = attacks.with_columns(pl.col("onset").dt.date().alias("o")).join(
         before, on=["patient_id", "o"], how="left", suffix="_logged")
     for k in TRIGGERS:
         logged = truth[f"{k}_trigger_logged"].fill_null(False)  # day 0 has no logged past
         assert truth[f"{k}_trigger"].equals(logged, check_names=False), k
 
-    # p_onset = min(cap, baseline * prod over active triggers of (1 + effect * susceptibility))
+    # p_onset = min(cap, baseline * prod over active triggers of
+    # (1 + effect * dose * susceptibility)); a drop of 10 hPa or a rise of 5 points: the large dose
     effects = {rf.trigger: rf.effect(config) for rf in Model.build(config).risk_factors}
     assert effects["weather"] == config.triggers.weather_effect
     full = truth.join(r.patients, on="patient_id", suffix="_patient")
     cap = config.attacks.max_onset_probability
+    rules = config.triggers
+
+    def dose(k: str, row: dict) -> float:
+        if k == "weather":
+            return rules.weather_doses[row["drop_before"] <= -rules.large_pressure_drop_hpa]
+        if k == "stress":
+            return rules.stress_doses[row["rise_before"] >= rules.large_stress_rise_points]
+        return 1.0
+
     for row in full.iter_rows(named=True):
-        factor = math.prod(1 + effects[k] * row[f"susceptibility_{k}"]
+        factor = math.prod(1 + effects[k] * dose(k, row) * row[f"susceptibility_{k}"]
                            for k in TRIGGERS if row[f"{k}_trigger"])
         expected = min(cap, row["baseline_onset_probability"] * factor)
         assert math.isclose(row["p_onset"], expected, rel_tol=1e-12, abs_tol=1e-15)

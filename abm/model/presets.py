@@ -52,3 +52,12 @@ PRESETS: dict[str, dict[str, Any]] = {
 def overrides(name: str) -> dict[str, Any]:
     """The settings preset ``name`` changes (dotted keys)."""
     return dict(PRESETS[name])
+
+
+def markdown_table() -> str:
+    """The documentation's table of what each preset changes."""
+    rows = ["| preset | changes |", "|---|---|"]
+    for name in NAMES:
+        changes = ", ".join(f"`{key} = {value}`" for key, value in PRESETS[name].items())
+        rows.append(f"| `{name}` | {changes or 'nothing: the defaults (the original design)'} |")
+    return "\n".join(rows) + "\n"

@@ -32,9 +32,11 @@ class TriggersSettings(Section):
                                   "chocolate (the seed's three dietary flags)")
     large_pressure_drop_hpa: float = setting(10.0, 0, 50, lo_open=True, source="assumption: "
                                              "a large drop, about 1 day in 20 (London Heathrow "
-                                             "1979-2020: >= 10 hPa on 5% of days)")
+                                             "1979-2020: >= 10 hPa on 5% of days); below "
+                                             "pressure_drop_hpa every drop counts as large")
     large_stress_rise_points: int = setting(5, 1, 9, source="seed: spikes of +3 to +5 points; "
-                                            "the top of that range is the large rise")
+                                            "the top of that range is the large rise; below "
+                                            "stress_rise_points every rise counts as large")
     weather_doses: tuple = setting((0.8, 1.6), 0, 20, source="assumption: a large drop has "
                                    "twice a small drop's effect; 0.8/1.6 keep the mean dose of "
                                    "trigger days at 1 (26% of drops >= 5 hPa are >= 10 hPa), so "
@@ -57,14 +59,6 @@ class TriggersSettings(Section):
     diet_effect: float = setting(0.32, 0, 20, source="calibrated: cohort risk ratio 1.15-1.20")
 
     def _check(self) -> None:
-        if self.large_pressure_drop_hpa < self.pressure_drop_hpa:
-            raise ConfigError("triggers.large_pressure_drop_hpa must be >= "
-                              f"triggers.pressure_drop_hpa, got {self.large_pressure_drop_hpa} < "
-                              f"{self.pressure_drop_hpa}")
-        if self.large_stress_rise_points < self.stress_rise_points:
-            raise ConfigError("triggers.large_stress_rise_points must be >= "
-                              f"triggers.stress_rise_points, got "
-                              f"{self.large_stress_rise_points} < {self.stress_rise_points}")
         for name in ("weather_doses", "stress_doses"):
             if len(getattr(self, name)) != 2:
                 raise ConfigError(f"triggers.{name} must be two numbers (small, large "

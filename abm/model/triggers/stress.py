@@ -23,8 +23,8 @@ class StressTrigger(SeedTrigger):
     def flag(self, v: Values, config: Any) -> Any:
         rules = self.settings(config)
         rise = v["stress_level", 0] - v["stress_level", 1]
-        return 1 * (rise >= rules.stress_rise_points) + 1 * (
-            rise >= rules.large_stress_rise_points)
+        large = max(rules.stress_rise_points, rules.large_stress_rise_points)
+        return 1 * (rise >= rules.stress_rise_points) + 1 * (rise >= large)
 
     def parameters(self, config: Any) -> dict[str, Any]:
         rules = self.settings(config)

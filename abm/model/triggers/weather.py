@@ -22,8 +22,8 @@ class WeatherTrigger(SeedTrigger):
     def flag(self, v: Values, config: Any) -> Any:
         rules = self.settings(config)
         change = v["pressure_change_24h", 0]
-        return 1 * (change <= -rules.pressure_drop_hpa) + 1 * (
-            change <= -rules.large_pressure_drop_hpa)
+        large = max(rules.pressure_drop_hpa, rules.large_pressure_drop_hpa)
+        return 1 * (change <= -rules.pressure_drop_hpa) + 1 * (change <= -large)
 
     def parameters(self, config: Any) -> dict[str, Any]:
         rules = self.settings(config)
