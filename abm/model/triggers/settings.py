@@ -15,9 +15,10 @@ class TriggersSettings(Section):
 
     An active trigger on day d-1 multiplies the onset probability of day d by
     ``1 + effect * susceptibility``. With susceptibility U(0.1, 1.0) the default effect 0.32 gives
-    a cohort risk ratio of about 1.175 (the stress trigger needs 0.44 for the same ratio, since
-    the let-down trigger raises the risk of the days it leaves unflagged), the middle of the user's "15-20%" read as a relative effect
-   , within the published significant ORs 1.27-2.1 being the stronger end.
+    a cohort risk ratio of about 1.175, the middle of the user's "15-20%" read as a relative
+    effect, within the published significant ORs 1.27-2.1 being the stronger end. The stress
+    trigger needs 0.44 for the same ratio, since the let-down trigger raises the risk of the days
+    it leaves unflagged.
     """
 
     _path = "triggers"
