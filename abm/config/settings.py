@@ -54,33 +54,38 @@ class Run(Section):
         return dt.date.fromisoformat(self.start_date)
 
 
-def _group(path: str, children: dict[str, type]) -> type:
-    """A section made of other sections (``feedback`` holds one table per rule)."""
+def _group(path: str, children: dict[str, type], base: type | None = None) -> type:
+    """A section made of other sections (``feedback`` holds one table per rule). With ``base``,
+    a section that has settings of its own and tables besides (``triggers``: the seed triggers'
+    settings, and one table per further risk factor)."""
     fields = [(name, kind, dataclasses.field(default_factory=kind))
               for name, kind in children.items()]
-    name = "".join(part.title() for part in path.split(".")) + "Settings"
-    group = dataclasses.make_dataclass(name, fields, bases=(Section,), frozen=True,
+    name = "".join(part.title() for part in path.split(".")) + (
+        "Settings" if base is None else "Tables")
+    group = dataclasses.make_dataclass(name, fields, bases=(base or Section,), frozen=True,
                                        namespace={"_path": path, "__module__": __name__})
-    group.__doc__ = f"The ``{path}`` tables: " + ", ".join(children) + "."
+    group.__doc__ = (f"The ``{path}`` tables: " + ", ".join(children) + "." if base is None
+                     else base.__doc__)
     return group
 
 
 def _sections() -> dict[str, type]:
     """Every top-level section, in the order of the components that declare them (the
-    catalog), then ``run``. A section whose path has a dot is gathered into its group."""
-    top: dict[str, type | dict[str, type]] = {}
+    catalog), then ``run``. A section whose path has a dot is gathered into its group; a group
+    whose name is also a section's (``triggers``) holds that section's settings and the tables."""
+    top: dict[str, type | None] = {}
+    tables: dict[str, dict[str, type]] = {}
     for component in built_in():
         section = component.section
         if section is None:
             continue
         head, _, rest = section._path.partition(".")
         if rest:
-            group = top.setdefault(head, {})
-            assert isinstance(group, dict), f"{head} is both a section and a group"
-            group[rest] = section
-        else:
-            top.setdefault(head, section)
-    out = {name: (_group(name, kind) if isinstance(kind, dict) else kind)
+            top.setdefault(head, None)
+            tables.setdefault(head, {}).setdefault(rest, section)
+        elif top.get(head) is None:
+            top[head] = section
+    out = {name: (_group(name, tables[name], kind) if name in tables else kind)
            for name, kind in top.items()}
     for kind in out.values():
         globals().setdefault(kind.__name__, kind)  # a group made here pickles by its name

@@ -122,6 +122,8 @@ def _tables(config: Config) -> list[tuple[str, Any, Any]]:
         nested = [f for f in dataclasses.fields(section) if dataclasses.is_dataclass(
             getattr(section, f.name))]
         if nested:
+            if len(nested) < len(dataclasses.fields(section)):  # settings of its own as well
+                tables.append((field.name, section, default))
             for inner in nested:
                 tables.append((f"{field.name}.{inner.name}", getattr(section, inner.name),
                                getattr(default, inner.name)))
@@ -142,7 +144,9 @@ def to_toml(config: Config | None = None, comments: bool = True) -> str:
         if comments:
             lines += _comment(description(section))
         lines.append(f"[{name}]")
-        for i, field in enumerate(dataclasses.fields(section)):
+        own = [f for f in dataclasses.fields(section)
+               if not dataclasses.is_dataclass(getattr(section, f.name))]
+        for i, field in enumerate(own):
             current, default = getattr(section, field.name), getattr(defaults, field.name)
             if comments:
                 if i:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from abm.model.attacks import Attacks
 from abm.model.component import Component
+from abm.model.couplings.alcohol_sleep import AlcoholSleep
 from abm.model.couplings.sleep_stress import SleepStress
+from abm.model.couplings.stress_sleep import StressSleep
 from abm.model.diet import Diet
 from abm.model.feedback.sleep import SleepAfterAttack
 from abm.model.feedback.stress import StressAfterAttack
@@ -17,8 +19,12 @@ from abm.model.menstrual import MenstrualCycle, MenstrualTrigger
 from abm.model.population import Population
 from abm.model.sleep import Sleep
 from abm.model.stress import Stress
+from abm.model.triggers.alcohol import AlcoholTrigger
+from abm.model.triggers.caffeine_withdrawal import CaffeineWithdrawalTrigger
 from abm.model.triggers.diet import DietTrigger
+from abm.model.triggers.letdown import LetdownTrigger
 from abm.model.triggers.sleep import SleepTrigger
+from abm.model.triggers.sleep_efficiency import SleepEfficiencyTrigger
 from abm.model.triggers.stress import StressTrigger
 from abm.model.triggers.weather import WeatherTrigger
 from abm.model.weather import Weather
@@ -31,5 +37,6 @@ def built_in() -> list[Component]:
         WeatherTrigger(), SleepTrigger(), StressTrigger(), DietTrigger(),
         StressAfterAttack(), SleepAfterAttack(),
         MenstrualCycle(), MenstrualTrigger(),
-        SleepStress(),
+        LetdownTrigger(), AlcoholTrigger(), CaffeineWithdrawalTrigger(), SleepEfficiencyTrigger(),
+        SleepStress(), StressSleep(), AlcoholSleep(),
     ]

@@ -326,6 +326,12 @@ class Coupling(Component, ABC):
     kind: ClassVar[str] = "coupling"
     target: ClassVar[str] = ""
 
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """Every column the coupling adds to (a coupling that overrides :meth:`terms` to add to
+        more than ``target`` lists them all)."""
+        return (self.target,)
+
     @abstractmethod
     def term(self, v: Values, config: Any) -> Any:
         """The term added to ``target`` (elementwise)."""

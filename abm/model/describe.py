@@ -21,7 +21,7 @@ def components_table(components: list[Any] | None = None) -> str:
         if isinstance(c, RiskFactor):
             writes = f"`{c.flag_column}`, `{c.susceptibility_column}`"
         elif isinstance(c, Coupling):
-            writes = f"adds to `{c.target}`"
+            writes = "adds to " + ", ".join(f"`{t}`" for t in c.targets)
         else:
             writes = ", ".join(f"`{col.name}`" for col in c.outputs()) or (
                 "edits (feedback)" if c.kind == "feedback" else "—")

@@ -1,10 +1,13 @@
 """Nightly sleep: the night that starts on the evening of a date is logged as that date.
 
 Total sleep is a patient's habitual duration plus an autocorrelated nightly deviation, longer on
-Friday and Saturday nights (Scott 2025: +20-35 min), with occasional disrupted nights that are
-either short (3-5 h) or long (9-11 h). Stages split the time asleep; awake time is lognormal;
+Friday and Saturday nights (Scott 2025: +20-35 min) and in winter (Scott 2025: winter nights 15-20
+min longer than summer ones, a cosine of the day of year), with occasional disrupted nights that
+are either short (3-5 h) or long (9-11 h). Stages split the time asleep; awake time is lognormal;
 quality (0-100) falls with less deep and REM sleep, with wakefulness and with an unusual duration
-(a term of the duration, so a changed night changes its quality). Values are rounded as a wearable
+(a term of the duration, so a changed night changes its quality). Sleep efficiency (time asleep
+over time in bed, as a diary reports it) is a personal mean plus a nightly deviation. Values are
+rounded as a wearable
 would report them; the sleep trigger is computed from these rounded values only.
 """
 
@@ -19,6 +22,7 @@ import polars as pl
 
 from abm.config.fields import Section, setting
 from abm.engine.block import Block
+from abm.engine.calendar import winter_weight
 from abm.model.component import Column, Component, LogEntry, Term
 from abm.model.processes import ar1
 
@@ -41,6 +45,10 @@ class SleepSettings(Section):
     persistence: float = setting(0.3, 0, 0.95, source="seed: 0.3 weight on the previous night")
     weekend_extra_hours: float = setting(0.45, -3, 3, source="Scott 2025: weekend nights 20-35 "
                                          "min longer (27 min)")
+    winter_extra_minutes: float = setting(18.0, -120, 120, source="Scott 2025: nights 15-20 min "
+                                          "longer in the northern winter than in summer; a "
+                                          "cosine of the day of year, longest in mid-January, "
+                                          "the year's mean unchanged")
     disruption_probability: float = setting(0.05, 0, 1, source="assumption: about one disrupted "
                                             "night in 20 (the seed's 15% gave too many)")
     short_night_hours: tuple = setting((3.0, 5.0), 2, 14, source="seed: U(3, 5) short nights")
@@ -48,11 +56,23 @@ class SleepSettings(Section):
     deep_fraction: float = setting(0.18, 0.05, 0.35, source="seed: U(0.1, 0.3), mean 0.2")
     rem_fraction: float = setting(0.22, 0.10, 0.35, source="seed: U(0.15, 0.25), mean 0.2")
     awake_median_minutes: float = setting(20.0, 0, 240, lo_open=True, source="seed: U(10, 60)")
+    efficiency_mean: float = setting(0.87, 0.5, 1, source="assumption: diary sleep efficiency "
+                                     "(time asleep / time in bed) of adults, about 0.85-0.88; "
+                                     "Bertisch 2020 analyses diary efficiency")
+    efficiency_between_patient_sd: float = setting(0.03, 0, 0.2, source="assumption: habitual "
+                                                   "efficiency varies by person")
+    efficiency_nightly_sd: float = setting(0.04, 0, 0.2, source="assumption: night-to-night SD; "
+                                           "with the personal SD, about 8% of nights below 0.80")
 
 
 def round_hours(hours: Any) -> Any:
     """Sleep hours as logged: two decimals, within [2, 14]."""
     return np.round(np.clip(hours, MIN_HOURS, MAX_HOURS), 2)
+
+
+def round_efficiency(fraction: Any) -> Any:
+    """Efficiency as logged: three decimals, within [0, 1]."""
+    return np.round(np.clip(fraction, 0.0, 1.0), 3)
 
 
 def round_quality(score: Any) -> Any:
@@ -70,7 +90,8 @@ class Sleep(Component):
 
     name = "sleep"
     section = SleepSettings
-    purposes = ("habitual", "nightly", "disruption", "disruption_hours", "deep", "rem", "awake")
+    purposes = ("habitual", "nightly", "disruption", "disruption_hours", "deep", "rem", "awake",
+                "habitual_efficiency", "efficiency")
     columns = (
         Column("total_sleep_hours", pl.Float32, "h", "sleep of the night starting that evening, "
                "2-14", finalize=round_hours, range=(MIN_HOURS, MAX_HOURS)),
@@ -83,6 +104,8 @@ class Sleep(Component):
                range=(0, 24 * 60)),
         Column("sleep_quality", pl.Float32, "0-100", "sleep quality score",
                finalize=round_quality, range=(0, 100)),
+        Column("sleep_efficiency", pl.Float32, "fraction", "time asleep / time in bed (diary "
+               "sleep efficiency), 3 decimals", finalize=round_efficiency, range=(0, 1)),
     )
     logs = (LogEntry("sleep", 22, "total_sleep_hours", "total_sleep_hours"),)
     seed_file = "sleep_data.csv"
@@ -104,7 +127,9 @@ class Sleep(Component):
         deviation = s.nightly_sd_hours * ar1(block.normal(self, "nightly", daily=True),
                                              s.persistence)
         weekend = s.weekend_extra_hours * block.calendar.is_weekend_night
-        hours = habitual[:, None] + deviation + weekend
+        # winter_weight is 1 in mid-January and 0 in mid-July: centred, so the year's mean holds
+        season = s.winter_extra_minutes / 60 * (winter_weight(block.calendar.day_of_year) - 0.5)
+        hours = habitual[:, None] + deviation + weekend + season
         disrupted = block.uniform(self, "disruption", daily=True) < s.disruption_probability
         v = block.uniform(self, "disruption_hours", daily=True)
         short_lo, short_hi = s.short_night_hours
@@ -126,6 +151,10 @@ class Sleep(Component):
         # the duration's share of the quality is a term (``duration_penalty``), added by the engine
         quality = (75 + 150 * (deep - s.deep_fraction) + 100 * (rem - s.rem_fraction)
                    - 0.4 * (awake - s.awake_median_minutes))
+        efficiency = (s.efficiency_mean
+                      + s.efficiency_between_patient_sd
+                      * block.normal(self, "habitual_efficiency")[:, None]
+                      + s.efficiency_nightly_sd * block.normal(self, "efficiency", daily=True))
         return {
             "total_sleep_hours": hours,
             "deep_sleep_pct": deep.astype(np.float32),
@@ -133,4 +162,6 @@ class Sleep(Component):
             "light_sleep_pct": light.astype(np.float32),
             "awake_time_mins": awake.astype(np.float32),
             "sleep_quality": quality,
+            # latent: couplings add to it (alcohol), the logged value is rounded and clipped
+            "sleep_efficiency": np.clip(efficiency, 0.0, 1.0),
         }
