@@ -52,6 +52,10 @@ MIN_PATIENTS_AGREEMENT = 10
 MIN_EXPOSED_ONSETS = 1000
 #: with fewer onsets on either side the interval of log RR (normal approximation) is unreliable
 MIN_ONSETS = 10
+#: onsets after trigger days before a risk factor is judged against the ratio its configuration
+#: implies: the interval is then about ± 20%, and the test (3.29 standard errors) catches an
+#: effect that is off by half or more
+MIN_CONFIGURED_ONSETS = 100
 #: the AUROC's 95% interval near 0.5 is about ± 1.96 x 0.289 / sqrt(positives); 800 test-set
 #: onsets make it narrower than the 0.02 between chance (0.50) and the target's lower edge (0.52)
 MIN_TEST_ONSETS = 800
@@ -275,7 +279,7 @@ def run_checks(frames: dict[str, pl.DataFrame], config: Config,
             checks.append(judge(f"trigger effect: {name}", "", target, False, False, few))
         else:
             few = (f"attacks after a {name} trigger day ({exposed}; needs "
-                   f"{MIN_EXPOSED_ONSETS})" if exposed < MIN_EXPOSED_ONSETS else "")
+                   f"{MIN_CONFIGURED_ONSETS})" if exposed < MIN_CONFIGURED_ONSETS else "")
             measured = f"RR {rr:.3f} (95% CI {lo:.3f}-{hi:.3f})"
             off = distance((rr, lo, hi), implied) > Z999
             # this far off, more attacks would not bring the ratio back: a failure at any size
@@ -285,14 +289,14 @@ def run_checks(frames: dict[str, pl.DataFrame], config: Config,
             continue
         (low, high), (core_low, core_high) = declared
         target = f"{low:.2f}-{high:.2f}, CI overlaps {core_low:.2f}-{core_high:.2f}"
-        if math.isnan(rr) or few:
-            checks.append(judge(f"seed target: {name}", "", target, False, False,
-                                 few or f"attacks after a {name} trigger day ({exposed})"))
-            continue
         ok = bool(low <= rr <= high and lo <= core_high and hi >= core_low)
-        clearly_not = hi < core_low or lo > core_high
-        checks.append(judge(f"seed target: {name}", f"RR {rr:.3f} (95% CI {lo:.3f}-{hi:.3f})",
-                             target, ok, bool(clearly_not), ""))
+        clearly_not = not math.isnan(rr) and (hi < core_low or lo > core_high)
+        seed_few = (f"attacks after a {name} trigger day ({exposed}; needs "
+                    f"{MIN_EXPOSED_ONSETS})" if math.isnan(rr) or exposed < MIN_EXPOSED_ONSETS
+                    else "")
+        checks.append(judge(f"seed target: {name}",
+                            "" if math.isnan(rr) else f"RR {rr:.3f} (95% CI {lo:.3f}-{hi:.3f})",
+                            target, ok, bool(clearly_not), seed_few))
     checks += literature_checks(daily, patients, attacks, config, model, n, days)
 
     recomputed = recomputed_flags(daily, model, n, days)

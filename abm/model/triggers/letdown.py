@@ -7,11 +7,10 @@ stress from one evening to the next raised the odds of an attack over the follow
 day d-1 minus that of day d is at least ``triggers.letdown.decline_points``; as for every risk
 factor, it raises the onset probability of day d+1.
 
-The effect is the slope of ``1 + effect * susceptibility`` (susceptibility U(0.1, 1.0), mean
-0.55). The default 1.4 gives a patient of mean susceptibility a ratio of 1.77; the cohort's
-Mantel-Haenszel ratio on the default run is a little lower (about 1.6-1.7: calibration gives the
-more susceptible lower baselines, and the probability cap binds for some chronic patients), the
-middle of Lipton 2014's 1.5-1.9.
+The effect is the slope of ``1 + effect * susceptibility`` (mean susceptibility 0.55). The
+default 1.0 gives a patient of mean susceptibility a multiplier of 1.55; the cohort's
+Mantel-Haenszel odds ratio on the default run is about 1.8-1.9, within Lipton 2014's 1.5-1.9
+(an odds ratio, which at a daily risk near 20% is well above the risk ratio, about 1.5).
 """
 
 from __future__ import annotations
@@ -32,8 +31,8 @@ class LetdownSettings(Section):
     decline_points: int = setting(3, 1, 9, source="assumption: 3 points of a 1-10 scale, as the "
                                   "seed's stress rise; Lipton 2014 measures the decline in "
                                   "quartiles of a different scale")
-    effect: float = setting(1.4, 0, 20, source="Lipton 2014: OR 1.5-1.9 over the next 6-24 h; "
-                            "1.4 gives a cohort risk ratio of about 1.6-1.7 (measured)")
+    effect: float = setting(1.0, 0, 20, source="Lipton 2014: OR 1.5-1.9 over the next 6-24 h; "
+                            "1.0 gives a cohort odds ratio of about 1.8 (risk ratio about 1.5)")
 
 
 class LetdownTrigger(RiskFactor):
@@ -46,6 +45,8 @@ class LetdownTrigger(RiskFactor):
     inputs = (("stress_level", 0), ("stress_level", 1))
     meaning = "the previous day's stress_level minus today's >= 3 (stress eases)"
     source = "Lipton 2014: a decline of stress raises the next day's odds of an attack (1.5-1.9)"
+    literature_odds_ratio = (1.4, 2.0)
+    literature_source = "Lipton 2014: OR 1.5-1.9"
 
     def flag(self, v: Values, config: Any) -> Any:
         s = self.settings(config)

@@ -1,11 +1,12 @@
 """What the user's four seed triggers share: the ``triggers`` section and the validated effect.
 
 Each seed trigger multiplies the next day's onset probability by
-``1 + effect * dose * susceptibility`` with ``triggers.<name>_effect`` (0.32 by default, 0.44 for stress: see its source), which
-gives the cohort-level risk ratio of 1.15-1.20 that the user's design asks for ("15-20%");
-validation checks exactly that. The doses of a larger exposure and the patients a trigger does
-not affect (``triggers.<name>_responder_share``) leave that cohort-level ratio where it is: the
-mean dose of trigger days and the cohort's mean susceptibility are kept.
+``1 + effect * dose * susceptibility`` with ``triggers.<name>_effect`` (0.32 by default, 0.44
+for stress: see its source), which gives the cohort-level risk ratio of 1.15-1.20 that the
+user's design asks for ("15-20%"); validation checks exactly that. The doses of a larger
+exposure and the patients a trigger does not affect (``triggers.<name>_responder_share``) leave
+that cohort-level ratio where it is: the mean dose of trigger days and the cohort's mean
+susceptibility are kept.
 """
 
 from __future__ import annotations
