@@ -27,6 +27,7 @@ def test_validate_a_one_day_run_exits_0_with_reasons(tmp_path: Path, capsys) -> 
     table = capsys.readouterr().out
     assert "FAIL" not in table and "nan" not in table
     assert "n/a: too few days (1; needs 90" in table
+    assert "n/a: too few attacks after a weather trigger day (0; needs 100)" in table
     assert "n/a: too few attacks after a weather trigger day (0; needs 1000)" in table
     assert "n/a: too few attacks among the test patients (0; needs 800)" in table
     assert "targets n/a: the run is too small to judge them (not failures)" in table

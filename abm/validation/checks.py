@@ -272,8 +272,8 @@ def run_checks(frames: dict[str, pl.DataFrame], config: Config,
                   else f"{implied:.3f}, implied by the configuration")
         few = ""
         if math.isnan(rr) or min(exposed, unexposed) < MIN_ONSETS:
-            few = (f"attacks after a {name} trigger day ({exposed}; needs {MIN_EXPOSED_ONSETS})"
-                   if exposed < MIN_ONSETS else
+            few = (f"attacks after a {name} trigger day ({exposed}; needs "
+                   f"{MIN_CONFIGURED_ONSETS})" if exposed < MIN_ONSETS else
                    f"attacks after a day without the {name} trigger ({unexposed}; needs "
                    f"{MIN_ONSETS})")
             checks.append(judge(f"trigger effect: {name}", "", target, False, False, few))
