@@ -280,15 +280,18 @@ def test_migraine_days_are_exactly_the_attack_spans(size, feedback):
     # p_onset = min(cap, baseline * prod over active triggers of (1 + effect * susceptibility))
     effects = {rf.trigger: rf.effect(config) for rf in Model.build(config).risk_factors}
     assert effects["weather"] == config.triggers.weather_effect
-    full = truth.join(r.patients, on="patient_id", suffix="_patient")
+    # ... the baseline times the patient's frequency drift of the onset day
+    drift = daily.select("patient_id", pl.col("date").alias("o"), "frequency_drift")
+    full = truth.join(r.patients, on="patient_id", suffix="_patient").join(
+        drift, on=["patient_id", "o"], how="left")
     cap = config.attacks.max_onset_probability
     for row in full.iter_rows(named=True):
         factor = math.prod(1 + effects[k] * row[f"susceptibility_{k}"]
                            for k in TRIGGERS if row[f"{k}_trigger"])
-        expected = min(cap, row["baseline_onset_probability"] * factor)
+        baseline = row["baseline_onset_probability"] * row["frequency_drift"]
+        expected = min(cap, baseline * factor)
         assert math.isclose(row["p_onset"], expected, rel_tol=1e-12, abs_tol=1e-15)
-        assert math.isclose(row["p_baseline"], min(cap, row["baseline_onset_probability"]),
-                            rel_tol=1e-12)
+        assert math.isclose(row["p_baseline"], min(cap, baseline), rel_tol=1e-12)
     if not feedback:
         assert not attacks["caused_by_feedback"].any()
 

@@ -92,9 +92,9 @@ class AttacksSettings(Section):
                                      "(separate); merged: a recurrence belongs to the previous "
                                      "attack (Sci Rep 2020: a new attack needs a headache-free "
                                      "day first)")
-    drift_sd: float = setting(0.3, 0, 3, source="assumption: a moderate month-to-month drift "
-                              "of frequency (SD of the log multiplier); CaMEO (Serrano 2017), "
-                              "Dumkrieger 2024")
+    drift_sd: float = setting(0.15, 0, 3, source="assumption: a moderate month-to-month drift "
+                              "of frequency (SD of the log multiplier: about +-15% a month); "
+                              "CaMEO (Serrano 2017), Dumkrieger 2024")
     drift_month_correlation: float = setting(0.5, 0, 1, hi_open=True, source="assumption: "
                                              "consecutive months' drifts correlate 0.5")
 

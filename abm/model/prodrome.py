@@ -13,9 +13,12 @@ background). Each symptom-day has one pre-drawn uniform (its stream ``<symptom>`
 symptom is present when the uniform falls below the day's chance: the same onset meets the same
 numbers, and a day a symptom has without the prodrome it keeps with it (common random numbers).
 
-**Craving brings chocolate.** A craving day that had no chocolate becomes a chocolate day with
-probability ``craving_chocolate_probability`` (stream ``craving_chocolate``);
-``chocolate_from_craving`` marks those days (ground truth, not a feature).
+**Craving brings chocolate.** A craving on the day before an onset (the prodrome's, hours
+before the headache) turns a day without chocolate into a chocolate day with probability
+``craving_chocolate_probability`` (stream ``craving_chocolate``); ``chocolate_from_craving`` marks
+those days (ground truth, not a feature). Only that day's craving does: the diet flag it sets
+raises the onset probability of the onset day itself, so every day without an onset keeps the
+probability that decided it, and the onsets still follow the final probabilities.
 
 **Reverse causation.** The prodrome follows an onset that is already decided (the attack has
 begun physiologically): the component works in the post-run step
@@ -95,8 +98,8 @@ class Prodrome(Component):
         Column("food_craving", pl.Boolean, "", "a food craving that day (background; raised "
                "before an onset); may bring chocolate"),
         Column(FROM_CRAVING, pl.Boolean, "", "ground truth: chocolate_consumed is on only "
-               "because of that day's food craving (after the onsets were decided: never a cause "
-               "of one)", feature=False),
+               "because of the food craving of the day before an onset (set after the onsets "
+               "were decided: never a cause of one)", feature=False),
     )
     changes_after_run = (CHOCOLATE,)
     after_run_edges = (
@@ -126,7 +129,7 @@ class Prodrome(Component):
             chance = np.where(day_before, first, np.where(two_before, second, background))
             out[symptom] = block.uniform(self, symptom, daily=True) < chance
         chocolate = block.columns[CHOCOLATE]
-        brought = (out["food_craving"] & ~chocolate
+        brought = (out["food_craving"] & day_before & ~chocolate
                    & (block.uniform(self, "craving_chocolate", daily=True)
                       < s.craving_chocolate_probability))
         out[FROM_CRAVING] = brought
