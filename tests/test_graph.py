@@ -128,6 +128,8 @@ def _expected_edges(model: Model, block: Block) -> set[tuple[str, str, int, str]
     for rule in model.rules:
         expected |= {("migraine_onset", e.column, e.offset_days, "feedback")
                      for e in rule.planned(block)}
+    for c in model.components:  # what post-run steps change, from the decided onsets
+        expected |= {(a, b, lag, "after_run") for a, b, lag in c.after_run_edges}
     expected |= {("baseline_onset_probability", "p_onset", 0, "onset"),
                  ("p_onset", "migraine_onset", 0, "onset"),
                  ("migraine_onset", "has_migraine", 0, "onset")}
@@ -394,9 +396,11 @@ def test_feedback_edges_are_what_the_rules_edit(rule: FeedbackRule) -> None:
     # The same cohort with the rule and without it (common random numbers, the same
     # baselines): a series may differ only on the days that chains of edges from an onset reach,
     # and the columns the rule edits do differ there.
+    # The prodrome is off: it follows the onsets, which the rule changes, into the days before
+    # them (edges of kind after_run with negative lags; tests/test_prodrome.py checks those).
     n, days = 80, 90
     config = _config(n, days, **{f"{rule.section._path}.enabled": True,
-                                 "feedback.sleep.extra_hours": 0.5})
+                                 "feedback.sleep.extra_hours": 0.5, "prodrome.enabled": False})
     with_rule = abm.simulate(config, feedback_rules=[rule])
     without = abm.simulate(config, feedback_rules=[],
                            baselines=with_rule.patients["baseline_onset_probability"])

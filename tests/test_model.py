@@ -744,7 +744,8 @@ def test_caused_by_feedback_means_not_without_the_edits():
     config = Config().replace(**{"population.num_patients": 200, "run.days": 120, "run.seed": 7})
     cohort = build_cohort(Model.build(config))
     p_unedited = onset_probability(cohort.baseline, cohort.factor_tables,
-                                   previous_codes(cohort.codes.copy()), cohort.cap)
+                                   previous_codes(cohort.codes.copy()), cohort.cap,
+                                   cohort.columns["frequency_drift"])
     run_agents(cohort)
     attacks = record(cohort).attacks
     expected = [not cohort.onset_uniform[i, d] < p_unedited[i, d]

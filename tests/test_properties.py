@@ -289,7 +289,10 @@ def test_migraine_days_are_exactly_the_attack_spans(size, feedback):
     # (1 + effect * dose * susceptibility)); a drop of 10 hPa or a rise of 5 points: the large dose
     effects = {rf.trigger: rf.effect(config) for rf in Model.build(config).risk_factors}
     assert effects["weather"] == config.triggers.weather_effect
-    full = truth.join(r.patients, on="patient_id", suffix="_patient")
+    # ... the baseline times the patient's frequency drift of the onset day
+    drift = daily.select("patient_id", pl.col("date").alias("o"), "frequency_drift")
+    full = truth.join(r.patients, on="patient_id", suffix="_patient").join(
+        drift, on=["patient_id", "o"], how="left")
     cap = config.attacks.max_onset_probability
     rules = config.triggers
 
@@ -303,10 +306,10 @@ def test_migraine_days_are_exactly_the_attack_spans(size, feedback):
     for row in full.iter_rows(named=True):
         factor = math.prod(1 + effects[k] * dose(k, row) * row[f"susceptibility_{k}"]
                            for k in TRIGGERS if row[f"{k}_trigger"])
-        expected = min(cap, row["baseline_onset_probability"] * factor)
+        baseline = row["baseline_onset_probability"] * row["frequency_drift"]
+        expected = min(cap, baseline * factor)
         assert math.isclose(row["p_onset"], expected, rel_tol=1e-12, abs_tol=1e-15)
-        assert math.isclose(row["p_baseline"], min(cap, row["baseline_onset_probability"]),
-                            rel_tol=1e-12)
+        assert math.isclose(row["p_baseline"], min(cap, baseline), rel_tol=1e-12)
     if not feedback:
         assert not attacks["caused_by_feedback"].any()
 

@@ -77,4 +77,7 @@ class Cohort:
         self.edited_columns: list[str] = []
         #: where each region of the patients' packed states lies: name -> (offset, bytes, format)
         self.layout: dict[str, tuple[int, int, str]] = {}
+        #: set by the post-run step (``abm.engine.afterrun``): per ``attacks`` column
+        #: ``<trigger>_from_<component>``, where the step switched that flag on ``(n, days)``
+        self.switched_on: dict[str, np.ndarray] = {}
 

@@ -2,9 +2,10 @@
 
 On a day d with no attack under way at its start, a patient's attack starts with probability
 
-    p(d) = min(cap, baseline * F(d-1)),   F(d-1) = prod over risk factors k active on day d-1
+    p(d) = min(cap, baseline * D(d) * F(d-1)),   F(d-1) = prod over risk factors k active on day d-1
                                                    of (1 + effect_k * susceptibility_k)
 
+``D(d)`` is the patient's slow frequency drift (the ``frequency_drift`` column; 1 without drift).
 Day 0 has no logged past: ``F = 1``. The flags of a day are packed eight to a byte
 (``abm.engine.derive.pack``), and each byte of a patient's flags indexes a table of the products
 of its risk factors' factors (:func:`factor_tables`), so the vectorized pass and the scalar
@@ -87,9 +88,12 @@ def previous_codes(codes: np.ndarray) -> np.ndarray:
 
 
 def onset_probability(baseline: np.ndarray, tables: list[np.ndarray], prev_codes: np.ndarray,
-                      cap: float) -> np.ndarray:
-    """``(n, days)`` onset probabilities from the codes of the days before."""
-    return np.minimum(cap, baseline[:, None] * factors(tables, prev_codes))
+                      cap: float, drift: np.ndarray | None = None) -> np.ndarray:
+    """``(n, days)`` onset probabilities from the codes of the days before; ``drift``
+    ``(n, days)``, if given, multiplies the baseline of each day first (the patient's frequency
+    drift: ``min(cap, (baseline x drift) x factors)``, the order the scalar refresh uses)."""
+    scale = baseline[:, None] if drift is None else baseline[:, None] * drift.astype(np.float64)
+    return np.minimum(cap, scale * factors(tables, prev_codes))
 
 
 def calibrate_baselines(target_share: np.ndarray, f_all: np.ndarray,

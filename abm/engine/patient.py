@@ -241,12 +241,14 @@ class Patient:
         state = self._state
         days = self.days
         uniform = cohort.onset_uniform[row]
+        drift = cohort.columns["frequency_drift"][row]
         for day in self._stale:
             if free <= day < days:
                 factor = 1.0
                 for b, table in enumerate(tables):
                     factor = factor * table[state[(1 + b) * days + day - 1]]
-                p = baseline * factor
+                # as ``abm.engine.hazard.onset_probability``: (baseline x drift) x factors
+                p = (baseline * float(drift[day])) * factor
                 if p > cap:
                     p = cap
                 state[day] = 1 if uniform[day] < p else 0

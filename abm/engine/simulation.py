@@ -9,6 +9,8 @@ A run has three stages:
    :class:`~abm.model.weather.LocationWeather` process per location publishes the weather every day;
    a :class:`~abm.engine.patient.Patient` process per patient lives from attack to attack, and
    feedback rules edit its future through attack callbacks.
+   Then the components' post-run steps (``abm.engine.afterrun``: the prodrome) change
+   columns from the decided onsets, and the flags that read them are derived again.
 3. **Record**: the final series and the onsets become Polars frames (``abm.output.recorder``).
 
 Same configuration and seed give identical frames: every number comes from the stream of the
@@ -27,7 +29,7 @@ import numpy as np
 import simpy
 
 from abm.config.settings import Config
-from abm.engine import derive
+from abm.engine import afterrun, derive
 from abm.engine.block import Block
 from abm.engine.calendar import Calendar
 from abm.engine.calibration import first_free_codes
@@ -98,20 +100,27 @@ def _draw_block(model: Model, calendar: Calendar, shared: dict[str, Any], first:
     tables = factor_tables(susceptibility, model.effects(), model.fields, model.doses())
     prev = previous_codes(codes)
     cap = config.attacks.max_onset_probability
+    drift = block.columns["frequency_drift"].astype(np.float64)
     if baselines is None:
         all_edits = [edit for edits in planned.values() for edit in edits]
-        firsts = [(factors(tables, first_codes), valid) for first_codes, valid in
-                  first_free_codes(model, block.columns, latent, codes, attacks.span_days,
-                                   all_edits)]
+        t = np.arange(calendar.days)
+        firsts = []
+        for j, (first_codes, valid) in enumerate(
+                first_free_codes(model, block.columns, latent, codes, attacks.span_days,
+                                 all_edits), start=1):
+            # the drift of the j-th free day after an attack on each day t
+            free = np.minimum(t[None, :] + attacks.span_days + (j - 1), calendar.days - 1)
+            firsts.append((factors(tables, first_codes)
+                           * np.take_along_axis(drift, free, axis=1), valid))
         target = block.patients["target_migraine_days_per_month"] / DAYS_PER_MONTH
-        baseline = calibrate_baselines(target, factors(tables, prev), firsts,
+        baseline = calibrate_baselines(target, factors(tables, prev) * drift, firsts,
                                        attacks.span_days, cap)
     else:
         baseline = np.minimum(baselines.astype(np.float64), cap)
     onset_u = onset_uniforms(block)
     arrays: dict[str, np.ndarray] = {
         "baseline": baseline, "codes": codes, "onset_u": onset_u,
-        "would_start": onset_u < onset_probability(baseline, tables, prev, cap)}
+        "would_start": onset_u < onset_probability(baseline, tables, prev, cap, drift)}
     arrays.update({f"table.{b}": table for b, table in enumerate(tables)})
     arrays.update({f"patients.{k}": v for k, v in block.patients.items()})
     arrays.update({f"columns.{k}": v for k, v in block.columns.items()})
@@ -239,6 +248,7 @@ def run_agents(cohort: Cohort, progress: Progress | None = None) -> simpy.Enviro
             gc.enable()
         unpack_states(cohort, states)
     cohort.onsets = [p.onsets for p in patients]
+    afterrun.apply(cohort)  # the post-run steps: they read the decided onsets, change none
     return env
 
 

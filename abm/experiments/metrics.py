@@ -11,7 +11,10 @@ Per run (:func:`run_metrics`, computed in the worker that ran the simulation):
 - ``chronic_share``: patients with a realized rate of at least 15 days per 30 (as
   ``abm validate``: the ICHD-3 line between episodic and chronic migraine).
 - ``attacks``: onsets per patient over the run and per 30 days, and migraine days per attack
-  (diaries give about 1.31: Vgontzas et al., *Sleep* 2020).
+  (diaries give about 1.31: Vgontzas et al., *Sleep* 2020). Attacks are counted as
+  ``attacks.count_recurrences`` says: ``separate``, every onset; ``merged``, an attack that
+  starts within ``attacks.recurrence_window_hours`` of the previous one's end (the attacks
+  frame's ``recurrence``) is part of that one.
 - ``clustering``: days between consecutive onsets of a patient (mean and median; acute-treatment
   trial patients have gamma-distributed gaps of 22-24 days on average, *Cephalalgia* 2008), and the
   lag-1 autocorrelation of migraine days within patients (pooled: each patient's series is centred
@@ -242,6 +245,8 @@ def run_metrics(result: object, names: Iterable[str]) -> dict[str, float]:
         out["chronic_share"] = float((mdpm >= CHRONIC_DAYS).mean())
     if "attacks" in groups:
         onsets = int(onset.sum())
+        if config.attacks.count_recurrences == "merged":  # a recurrence is the previous attack's
+            onsets -= int(result.attacks["recurrence"].sum())  # type: ignore[attr-defined]
         out |= {"attacks_per_patient": onsets / n,
                 "attacks_per_patient_per_month": onsets / n / days * DAYS_PER_MONTH,
                 "migraine_days_per_attack": float(has.sum()) / onsets if onsets else math.nan}

@@ -17,6 +17,7 @@ from abm.model.feedback.sleep import SleepAfterAttack
 from abm.model.feedback.stress import StressAfterAttack
 from abm.model.menstrual import MenstrualCycle, MenstrualTrigger
 from abm.model.population import Population
+from abm.model.prodrome import Prodrome
 from abm.model.sleep import Sleep
 from abm.model.stress import Stress
 from abm.model.triggers.alcohol import AlcoholTrigger
@@ -36,7 +37,7 @@ def built_in() -> list[Component]:
         Population(), Weather(), Sleep(), Stress(), Diet(), Attacks(),
         WeatherTrigger(), SleepTrigger(), StressTrigger(), DietTrigger(),
         StressAfterAttack(), SleepAfterAttack(),
-        MenstrualCycle(), MenstrualTrigger(),
+        MenstrualCycle(), MenstrualTrigger(), Prodrome(),
         LetdownTrigger(), AlcoholTrigger(), CaffeineWithdrawalTrigger(), SleepEfficiencyTrigger(),
         SleepStress(), StressSleep(), AlcoholSleep(),
     ]

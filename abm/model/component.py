@@ -24,6 +24,11 @@ Four kinds build on it:
 - a :class:`Coupling` adds a term to a column from other columns (sleep -> next-day stress);
 - a :class:`FeedbackRule` edits a patient's future when an attack starts.
 
+Any component may also declare a **post-run step** (:meth:`Component.after_run`): once the agents
+have run and every onset is decided, it changes daily columns from the onsets (a prodrome before
+an attack). It never changes an onset; the engine then re-derives the flags that read the columns
+it changed, so the logged flags and onset probabilities stay recomputable from the logged columns.
+
 Functions of lagged inputs (``flag``, ``term``) are written once with plain operators, so the same
 code runs on whole ``(patients, days)`` arrays in the draw and on single numbers when an edit
 re-derives one day: booleans arrive as 0/1 integers in both, ``v["stress_level", 1]`` is the
@@ -157,6 +162,13 @@ class Component:
     #: the file of the user's original CSV layout (``--format seed-csv``) that holds its daily
     #: columns, if any; every daily column is also in ``combined_data.csv``
     seed_file: ClassVar[str | None] = None
+    #: columns of *other* components that :meth:`after_run` may change (its own daily columns it
+    #: may always rewrite): the engine re-derives the flags that read them
+    changes_after_run: ClassVar[tuple[str, ...]] = ()
+    #: the edges :meth:`after_run` makes, ``(parent, child, lag_days)``, for the causal graph
+    #: (kind ``after_run``): ``("migraine_onset", "fatigue", -1)`` says an onset on day d changes
+    #: ``fatigue`` of day d - 1, the day before it
+    after_run_edges: ClassVar[tuple[tuple[str, str, int], ...]] = ()
 
     def prepare(self, config: Any, calendar: Any) -> Any:
         """What the component draws once per run and shares with every block (``None``)."""
@@ -191,6 +203,25 @@ class Component:
     def draw(self, block: Block) -> dict[str, np.ndarray]:
         """The component's columns for a block of patients: ``(patients, days)`` daily arrays
         (latent values for editable columns) and ``(patients,)`` patient attributes."""
+        return {}
+
+    @property
+    def runs_after(self) -> bool:
+        """Whether the component has a post-run step (it overrides :meth:`after_run`)."""
+        return type(self).after_run is not Component.after_run
+
+    def after_run(self, block: Block, onsets: np.ndarray) -> dict[str, np.ndarray]:
+        """The post-run step: new values of daily columns, once every onset is decided.
+
+        ``block`` holds every patient of the run (``block.columns``: the final, edited series;
+        ``block.patients``: the attributes; its random streams as in :meth:`draw`, so a purpose
+        drawn ``daily`` gives every day its own pre-drawn number and the same onset meets the
+        same numbers), ``onsets`` is ``(patients, days)``: whether an attack starts that day.
+        Returns ``(patients, days)`` arrays for the component's own daily columns and for those
+        it declares in :attr:`changes_after_run`; the engine stores them and re-derives the flags
+        that read them (no onset changes). A column an edit or a term may change (editable, or
+        read by a term) cannot be changed here. The default changes nothing.
+        """
         return {}
 
     def problems(self, columns: Mapping[str, np.ndarray]) -> list[str]:
@@ -255,9 +286,10 @@ class RiskFactor(Component, ABC):
         return f"susceptibility_{self.trigger}"
 
     def outputs(self) -> tuple[Column, ...]:
-        """The flag (daily) and the susceptibility (per patient) columns."""
+        """The flag (daily) and the susceptibility (per patient) columns. The flag is not a
+        feature for a predictive model: it is a function of logged columns that are."""
         return (
-            Column(self.flag_column, pl.Boolean, "", self.meaning),
+            Column(self.flag_column, pl.Boolean, "", self.meaning, feature=False),
             Column(self.susceptibility_column, pl.Float64, ">= 0",
                    f"scales the {self.trigger} trigger's effect: 0 for a patient it does not "
                    "affect", frame="patients"),

@@ -28,7 +28,7 @@ SUFFIXES = {".png": "png", ".svg": "svg"}
 NODE_COLOURS = {"column": "#cfe2f3", "flag": "#f9cb9c", "susceptibility": "#d9ead3",
                 "engine": "#ea9999"}
 EDGE_COLOURS = {"coupling": "#3d85c6", "input": "#6fa8dc", "risk_factor": "#e69138",
-                "onset": "#990000", "feedback": "#741b47"}
+                "onset": "#990000", "feedback": "#741b47", "after_run": "#8e7cc3"}
 _FONT = 7.0
 
 
@@ -86,7 +86,7 @@ def layers(g: Any) -> dict[str, int]:
     forward = nx.DiGraph()
     forward.add_nodes_from(g.nodes)
     forward.add_edges_from((a, b) for a, b, d in g.edges(data=True)
-                           if d["kind"] != "feedback"
+                           if d["kind"] not in ("feedback", "after_run")
                            and not (d["kind"] in ("coupling", "input") and min(d["lags"]) > 0))
     if not nx.is_directed_acyclic_graph(forward):  # a declared same-day loop: flat layout
         return dict.fromkeys(g.nodes, 0)
@@ -114,7 +114,7 @@ def _positions(g: Any, layer: dict[str, int]) -> dict[str, tuple[float, float]]:
 def _curve(kind: str, a: tuple[float, float], b: tuple[float, float]) -> str:
     """How an edge bends: feedback runs back below the forward edges, an edge between nodes of
     one column of the layout (a lagged coupling) bows out to the left of it."""
-    if kind == "feedback":
+    if kind in ("feedback", "after_run"):
         return "arc3,rad=-0.35"
     if a[0] == b[0]:
         return f"arc3,rad={-0.5 if b[1] > a[1] else 0.5}"

@@ -23,7 +23,13 @@ Edges (``from`` -> ``to``, ``lag_days``: the value of day d - lag affects the ch
   susceptibility -> ``p_onset``;
 - ``onset``: the engine's own steps (baseline -> ``p_onset`` -> ``migraine_onset`` ->
   ``has_migraine``);
-- ``feedback``: ``migraine_onset`` -> the column a rule edits, the lag being the edit's offset.
+- ``feedback``: ``migraine_onset`` -> the column a rule edits, the lag being the edit's offset;
+- ``after_run``: what a component's post-run step changes once the onsets are decided
+  (``Component.after_run_edges``): ``migraine_onset`` -> a prodrome symptom with lag -1 (the
+  onset of day d changes the day before it: reverse causation), ``food_craving`` ->
+  ``chocolate_consumed`` with lag 0. The engine's derivation of the draw does not make these
+  edges (the post-run step does), so the graph tests that perturb the drawn columns leave them
+  out, and compare runs whose onsets differ with the prodrome off.
 
 Each edge names the component that makes it, a short description and the callable that computes
 it, with the component's parameters (``Component.parameters``) and its literature source.
@@ -56,7 +62,7 @@ ONSET_PROBABILITY = "p_onset"
 BASELINE = "baseline_onset_probability"
 ONSET, HAS_MIGRAINE = ENGINE_COLUMNS
 NODE_KINDS = ("column", "flag", "susceptibility", "engine")
-EDGE_KINDS = ("coupling", "input", "risk_factor", "onset", "feedback")
+EDGE_KINDS = ("coupling", "input", "risk_factor", "onset", "feedback", "after_run")
 
 
 def jsonable(value: Any) -> Any:
@@ -230,6 +236,18 @@ def _feedback_edges(model: Model, edges: _Edges) -> list[dict[str, str]]:
     return undeclared
 
 
+def _after_run_edges(model: Model, edges: _Edges) -> None:
+    for c in model.components:
+        if not c.runs_after:
+            continue
+        for parent, child, lag in c.after_run_edges:
+            when = "the day before" if lag == -1 else (
+                f"{-lag} days before" if lag < 0 else "the same day")
+            edges.add(parent, child, lag, "after_run", c,
+                      f"after the run, from the decided onsets: {parent} sets {child} {when}",
+                      _method(c, "after_run"))
+
+
 def build_graph(model: Model) -> dict[str, Any]:
     """The causal graph of ``model`` under its configuration, as JSON-ready data."""
     from abm import __version__
@@ -240,6 +258,7 @@ def build_graph(model: Model) -> dict[str, Any]:
     _risk_factor_edges(model, edges)
     _onset_edges(model, edges)
     undeclared = _feedback_edges(model, edges)
+    _after_run_edges(model, edges)
     nodes = _nodes(model)
     components = [{"name": c.name, "kind": c.kind, "description": _summary(c),
                    "source": c.source, "parameters": jsonable(c.parameters(model.config))}

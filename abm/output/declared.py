@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import polars as pl
 
+from abm.engine.afterrun import switched_flags
 from abm.errors import InputError
 from abm.model.component import Column, Component, FeedbackRule, LogEntry, RiskFactor
 
@@ -50,6 +51,11 @@ def record(model: Any) -> list[dict[str, Any]]:
             item["location_columns"] = [_column(col) for col in c.location_columns]
         if isinstance(c, RiskFactor):
             item["trigger"] = c.trigger
+        if c.runs_after:
+            item["after_run"] = {"changes": list(c.changes_after_run),
+                                 "edges": [list(edge) for edge in c.after_run_edges],
+                                 "flags": [model.risk_factors[k].trigger for _, owner, k
+                                           in switched_flags(model) if owner is c]}
         out.append(item)
     return out
 
@@ -75,6 +81,18 @@ class _Recorded:
                                    per_location=e["per_location"],
                                    dtype=_dtype(e["dtype"], where)) for e in item["logs"])
         self.location_columns = tuple(column(c) for c in item.get("location_columns", ()))
+        after = item.get("after_run")
+        self._runs_after = after is not None
+        if after is not None:
+            self.changes_after_run = tuple(after["changes"])
+            self.after_run_edges = tuple((str(a), str(b), int(lag))
+                                         for a, b, lag in after["edges"])
+            #: the triggers whose flags the step switches (risk factors' inputs are not recorded)
+            self.switched_triggers = tuple(after.get("flags", ()))
+
+    @property
+    def runs_after(self) -> bool:
+        return self._runs_after
 
     def outputs(self) -> tuple[Column, ...]:
         return self.columns  # type: ignore[attr-defined]

@@ -71,8 +71,13 @@ class _Onsets:
         self.span = a.span_days[at].astype(np.int64)
         self.severity = a.severity[at]
         self.aura = a.aura[at]
+        self.menstrual = a.menstrual[at]
         self.onset_ms = self.day * MS_PER_DAY + np.round(self.hour * 60).astype(np.int64) * 60_000
         self.end_ms = self.onset_ms + np.round(self.duration * MS_PER_HOUR).astype(np.int64)
+        # a recurrence starts within the window of the end of the same patient's previous attack
+        window = np.round(cohort.config.attacks.recurrence_window_hours * MS_PER_HOUR)
+        previous_end = np.concatenate([[0], self.end_ms[:-1]])
+        self.recurrence = (self.number > 0) & (self.onset_ms - previous_end <= window)
 
 
 def record(cohort: Cohort, progress: Progress | None = None,
@@ -190,7 +195,9 @@ def _attacks_frame(cohort: Cohort, pids: pl.Series, onsets: _Onsets, attack_ids:
     before = np.maximum(d - 1, 0)
     prev_codes = np.where(d > 0, cohort.codes[:, i, before], 0).astype(np.uint8)
     cap = cohort.cap
-    p_onset = np.minimum(cap, cohort.baseline[i] * factors_at(cohort.factor_tables, i, prev_codes))
+    # (baseline x drift) x factors: the order the run decided the onsets with
+    baseline = cohort.baseline[i] * cohort.columns["frequency_drift"][i, d].astype(np.float64)
+    p_onset = np.minimum(cap, baseline * factors_at(cohort.factor_tables, i, prev_codes))
     columns = {
         "attack_id": attack_ids,
         "patient_id": pids.gather(pl.Series(i, dtype=pl.UInt32)),
@@ -199,11 +206,15 @@ def _attacks_frame(cohort: Cohort, pids: pl.Series, onsets: _Onsets, attack_ids:
         "duration_hours": onsets.duration,
         "with_aura": onsets.aura,
         "severity": onsets.severity,
+        "menstrual": onsets.menstrual,
+        "recurrence": onsets.recurrence,
     }
     for k, rf in enumerate(model.risk_factors):
         columns[rf.flag_column] = unpack(prev_codes, model.fields[k])
+    for column, switched in cohort.switched_on.items():
+        columns[column] = (d > 0) & switched[i, before]
     columns["p_onset"] = p_onset
-    columns["p_baseline"] = np.minimum(cap, cohort.baseline[i])
+    columns["p_baseline"] = np.minimum(cap, baseline)
     columns["caused_by_feedback"] = ~cohort.would_start[i, d]
     frame = pl.DataFrame(columns).with_columns(
         pl.col("onset").cast(pl.Datetime("ms")), pl.col("end").cast(pl.Datetime("ms")))
@@ -213,4 +224,5 @@ def _attacks_frame(cohort: Cohort, pids: pl.Series, onsets: _Onsets, attack_ids:
 def final_onset_probability(cohort: Cohort) -> np.ndarray:
     """Onset probabilities recomputed from the final (edited) series, ``(n, days)``."""
     return onset_probability(cohort.baseline, cohort.factor_tables,
-                             previous_codes(cohort.codes), cohort.cap)
+                             previous_codes(cohort.codes), cohort.cap,
+                             cohort.columns["frequency_drift"])

@@ -19,6 +19,8 @@ from typing import Any
 
 import polars as pl
 
+from abm.engine.afterrun import switched_flags
+
 #: a column's declaration in a frame: (dtype, unit, meaning)
 Spec = tuple[pl.DataType, str, str]
 
@@ -54,10 +56,16 @@ ATTACK_HEAD: dict[str, Spec] = {
     "duration_hours": (pl.Float64, "h", "untreated duration, 4-72"),
     "with_aura": (pl.Boolean, "", "this attack has an aura"),
     "severity": (pl.Int8, "1-10", "peak pain"),
+    "menstrual": (pl.Boolean, "", "starts on cycle days -2..+3 (day 0 the first day of menses): "
+                  "longer and more severe (attacks.menstrual_*)"),
+    "recurrence": (pl.Boolean, "", "starts within attacks.recurrence_window_hours (48) of the "
+                   "end of the patient's previous attack (counted as its own attack or merged "
+                   "into that one: attacks.count_recurrences)"),
 }
 ATTACK_TAIL: dict[str, Spec] = {
     "p_onset": (pl.Float64, "", "onset probability that day, triggers and feedback included"),
-    "p_baseline": (pl.Float64, "", "onset probability with no trigger (baseline)"),
+    "p_baseline": (pl.Float64, "", "onset probability with no trigger (baseline x that day's "
+                   "frequency_drift)"),
     "caused_by_feedback": (pl.Boolean, "", "would not have started that day without the "
                            "feedback rules' edits (same random draws)"),
 }
@@ -119,6 +127,10 @@ def frames(model: Any = None) -> dict[str, dict[str, Spec]]:
     attacks = dict(ATTACK_HEAD)
     attacks.update({rf.flag_column: (pl.Boolean, "", "active the day before onset")
                     for rf in model.risk_factors})
+    attacks.update({column: (pl.Boolean, "", f"{model.risk_factors[k].flag_column} of the day "
+                             f"before onset was switched on by {owner.name}'s post-run step "
+                             "(after the onset was decided: not its cause)")
+                    for column, owner, k in switched_flags(model)})
     attacks.update(ATTACK_TAIL)
     return {"patients": patients, "daily": daily, "weather": weather, "attacks": attacks,
             "events": _events(model)}
