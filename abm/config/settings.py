@@ -173,13 +173,19 @@ def _with_preset(data: Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(population, Mapping) or "preset" not in population:
         return data
     _check_preset(population["preset"])
-    # the sections are copied before they are filled, so the caller's data stays as it was
+    # tables are copied before they are filled, so the caller's data stays as it was
     merged = {name: (dict(value) if isinstance(value, Mapping) else value)
               for name, value in data.items()}
     for key, value in overrides(population["preset"]).items():
-        section, name = key.split(".")  # presets set fields of top-level sections
-        table = merged.setdefault(section, {})
-        if isinstance(table, dict):
+        *path, name = key.split(".")
+        table: Any = merged
+        for part in path:  # nested tables are copied before they are filled
+            inner = table.get(part, {}) if isinstance(table, dict) else None
+            if not isinstance(inner, Mapping):
+                break
+            table[part] = inner = dict(inner)
+            table = inner
+        else:
             table.setdefault(name, value)
     return merged
 

@@ -89,10 +89,10 @@ def apply(cohort: Any) -> None:
                     if any(column in changed for column, _ in rf.inputs)}
         if not rederive:
             continue
-        before = [derive.unpack(cohort.codes, k) for k in range(len(model.risk_factors))]
-        after = [derive.flag_of(rf, cohort.columns, model.config) if k in rederive
+        before = [derive.level_in(cohort.codes, field) for field in model.fields]
+        after = [derive.level_of(rf, cohort.columns, model.config) if k in rederive
                  else before[k] for k, rf in enumerate(model.risk_factors)]
-        cohort.codes[:] = derive.pack(after, model.code_bytes)
+        cohort.codes[:] = derive.pack(after, model.fields, model.code_bytes)
         for column, owner, k in watched:
             if owner is component:
-                cohort.switched_on[column] = np.asarray(after[k] & ~before[k], dtype=bool)
+                cohort.switched_on[column] = (after[k] > 0) & (before[k] == 0)

@@ -15,7 +15,9 @@ setting the user gives wins over it (in a TOML file, on the command line, in ``C
   no causal effect of sleep duration (Bertisch 2020), of stress level or its rise (Lipton 2014:
   the decline, let-down, instead), or of chocolate and 1-2 drinks (Marcus 1997; Mostofsky 2020:
   alcohol only at 5 drinks or more); low sleep efficiency raises next-day risk (Bertisch 2020:
-  OR 1.39); weather only in the sensitive subgroup (Kimoto 2011: 64%, OR 1.27 there).
+  OR 1.39); weather only in the sensitive subgroup (Kimoto 2011: 64%, OR 1.27 there). The
+  prodrome's craving brings chocolate more often (assumption: half of craving days), so that
+  chocolate predicts attacks without causing them (Marcus 1997; Nowaczewska 2020).
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "triggers.sleep_effect": 0.0,
         "triggers.stress_effect": 0.0,
         "triggers.diet_effect": 0.0,
+        "triggers.sleep_efficiency.enabled": True,
+        "prodrome.craving_chocolate_probability": 0.5,
     },
 }
 

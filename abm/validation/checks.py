@@ -28,7 +28,13 @@ from abm.config.settings import Config
 from abm.engine import derive
 from abm.engine.model import Model
 from abm.errors import InputError
-from abm.validation.configured import Z999, distance, implied_risk_ratio, onset_probabilities
+from abm.validation.configured import (
+    Z999,
+    distance,
+    implied_risk_ratio,
+    onset_probabilities,
+    reverse_exposures,
+)
 from abm.validation.literature import literature_checks
 from abm.validation.rows import Check, judge, share_check
 from abm.validation.stats import (
@@ -267,9 +273,14 @@ def run_checks(frames: dict[str, pl.DataFrame], config: Config,
         rr, lo, hi = ratios[name]
         exposed, unexposed = counts[name]
         exposure = patient_day_matrix(daily, rf.flag_column, n, days)[:, :-1]
-        implied = implied_risk_ratio(p, exposure, at_risk)
+        reverse = reverse_exposures(attacks, daily, name, n, days)
+        implied = implied_risk_ratio(p, exposure, at_risk, reverse)
         target = ("the ratio the configuration implies" if math.isnan(implied)
                   else f"{implied:.3f}, implied by the configuration")
+        if reverse is not None and not math.isnan(implied):
+            causal = implied_risk_ratio(p, exposure, at_risk)
+            target = (f"{implied:.3f} implied: {causal:.3f} causal, the rest the reverse path "
+                      "(prodrome)")
         few = ""
         if math.isnan(rr) or min(exposed, unexposed) < MIN_ONSETS:
             few = (f"attacks after a {name} trigger day ({exposed}; needs "

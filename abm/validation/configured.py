@@ -52,13 +52,16 @@ def onset_probabilities(daily: pl.DataFrame, patients: pl.DataFrame, model: Mode
                              model.config.attacks.max_onset_probability)
 
 
-def implied_risk_ratio(p: np.ndarray, exposed: np.ndarray, at_risk: np.ndarray) -> float:
+def implied_risk_ratio(p: np.ndarray, exposed: np.ndarray, at_risk: np.ndarray,
+                       reverse: np.ndarray | None = None) -> float:
     """The Mantel-Haenszel risk ratio of onset on d+1 after exposure on d, with the expected
     onsets ``p`` in place of the observed ones. ``exposed`` and ``at_risk`` are ``(n, days-1)``
-    (day d's exposure; whether day d+1 is at risk)."""
+    (day d's exposure; whether day d+1 is at risk). ``reverse`` marks exposures that exist
+    because an onset follows (a prodrome's craving brought the chocolate): there the onset is
+    certain, which is the reverse path's share of the ratio."""
     e1 = exposed & at_risk
     e0 = ~exposed & at_risk
-    following = p[:, 1:]
+    following = p[:, 1:] if reverse is None else np.where(reverse, 1.0, p[:, 1:])
     a = np.where(e1, following, 0.0).sum(axis=1)
     c = np.where(e0, following, 0.0).sum(axis=1)
     return mantel_haenszel_rr(a, e1.sum(axis=1), c, e0.sum(axis=1))[0]
@@ -70,3 +73,23 @@ def distance(measured: tuple[float, float, float], implied: float) -> float:
     rr, lo, hi = measured
     se = math.log(hi / lo) / (2 * Z95)
     return abs(math.log(rr / implied)) / se if se > 0 else math.inf
+
+
+def reverse_exposures(attacks: pl.DataFrame, daily: pl.DataFrame, trigger: str, n: int,
+                      days: int) -> np.ndarray | None:
+    """``(n, days-1)``: the days whose ``trigger`` flag a post-run step switched on because an
+    onset followed the next day (the attacks frame's ``<trigger>_from_<component>`` columns),
+    or ``None`` when no step can switch it."""
+    marks = [c for c in attacks.columns if c.startswith(f"{trigger}_from_")]
+    if not marks:
+        return None
+    order = pl.DataFrame({"patient_id": daily["patient_id"].gather_every(days),
+                          "row": np.arange(n)})
+    start = daily["date"][0]
+    marked = (attacks.filter(pl.any_horizontal(marks))
+              .join(order, on="patient_id")
+              .select("row", day=(pl.col("onset").dt.date() - start).dt.total_days() - 1))
+    out = np.zeros((n, days - 1), dtype=bool)
+    keep = marked.filter((pl.col("day") >= 0) & (pl.col("day") < days - 1))
+    out[keep["row"].to_numpy(), keep["day"].to_numpy()] = True
+    return out
