@@ -47,7 +47,7 @@ def test_csv_and_seed_csv_layouts(tmp_path: Path) -> None:
     sleep = pd.read_csv(tmp_path / "s" / "sleep_data.csv")
     assert list(sleep.columns) == ["patient_id", "date", "total_sleep_hours", "deep_sleep_pct",
                                    "rem_sleep_pct", "light_sleep_pct", "awake_time_mins",
-                                   "sleep_quality"]
+                                   "sleep_quality", "sleep_efficiency"]
     profiles = pd.read_csv(tmp_path / "s" / "patient_profiles.csv")
     for column in ("patient_id", "age", "sex", "is_chronic", "base_frequency",
                    "with_aura_ratio", "trigger_susceptibility"):

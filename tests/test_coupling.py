@@ -30,7 +30,10 @@ def _stress(config: Config) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def year() -> Config:
-    return Config().replace(**{"population.num_patients": 600, "run.days": 364})
+    # the stress -> sleep coupling off: this tests sleep -> stress alone (the loop of both is
+    # tested in test_modalities_coupled.py)
+    return Config().replace(**{"population.num_patients": 600, "run.days": 364,
+                               "couplings.stress_sleep.enabled": False})
 
 
 def test_short_nights_raise_next_day_stress(year) -> None:
@@ -61,7 +64,8 @@ def test_stress_after_short_nights_in_a_run() -> None:
     # gap between stress after short nights and after other nights grows by about half a point.
     n, days = 400, 180
     base = Config().replace(**{"population.num_patients": n, "run.days": days,
-                               "feedback.stress.enabled": False})
+                               "feedback.stress.enabled": False,
+                               "couplings.stress_sleep.enabled": False})
     gaps = []
     for points in (0.5, 0.0):
         daily = abm.simulate(base.replace(**{"couplings.sleep_stress.points": points})).daily
@@ -82,8 +86,12 @@ def test_section_and_switch() -> None:
     assert config.to_dict()["couplings"]["sleep_stress"]["points"] == 0.5
     model = Model.build(config)
     assert [t.owner for t in model.terms_of["stress_level"]] == ["sleep_stress"]
-    assert not model.lagged_terms  # no loop: the night does not depend on stress
-    assert model.derive_order.index("total_sleep_hours") < model.derive_order.index("stress_level")
+    # with evening stress -> that night's sleep, the couplings loop through earlier days
+    assert model.lagged_terms
+    alone = Model.build(config.replace(**{"couplings.stress_sleep.enabled": False}))
+    assert not alone.lagged_terms  # no loop: the night does not depend on stress
+    assert alone.derive_order.index("total_sleep_hours") < alone.derive_order.index(
+        "stress_level")
     # an edit of a night re-derives the next day's stress, and that re-flags the stress trigger
     assert (1, "stress_level") in model.edit_plans["total_sleep_hours"].rederive
     off = Model.build(config.replace(**{"couplings.sleep_stress.enabled": False}))

@@ -151,7 +151,11 @@ def test_feedback_off_changes_only_what_feedback_changed() -> None:
     """Same seed, baselines pinned: with the loop off every patient keeps the same weather,
     sleep and diet; stress differs exactly by the feedback's edits; attacks agree until the
     first edit that changed a stress level."""
-    config = Config().replace(**{"population.num_patients": 150, "run.days": 60})
+    # the stress -> sleep coupling and the prodrome off: with them, the edited stress reaches
+    # sleep, and the onsets it causes reach the symptoms and chocolate of the days before
+    config = Config().replace(**{"population.num_patients": 150, "run.days": 60,
+                                 "couplings.stress_sleep.enabled": False,
+                                 "prodrome.enabled": False})
     on = abm.simulate(config)
     off = abm.simulate(config.replace(**{"feedback.stress.enabled": False}),
                        baselines=on.patients["baseline_onset_probability"])

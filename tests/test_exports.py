@@ -31,13 +31,16 @@ import abm
 from abm.cli import app as cli
 from abm.cli import options
 from abm.cli.export import add_export_parser, run_export
-from abm.engine.model import built_in_triggers
+from abm.engine.model import Model
 from abm.errors import AbmError, ConfigError, InputError, OutputError
 from abm.exports import eventlog, fusemoe
 from abm.output.write import read_outputs
 
 PATIENTS, DAYS = 40, 40
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$")
+
+#: the risk factors of the default configuration (a built-in one may be off by default)
+DEFAULT_TRIGGERS = tuple(Model.build(abm.Config()).triggers)
 
 
 def _export_wired() -> bool:
@@ -177,7 +180,7 @@ def test_xes_events_keep_time_order_and_attributes(xes_log, frames) -> None:
     assert set(feedback["rule"]) <= {"stress_after_attack", "sleep_after_attack"}
     assert set(feedback["column"]) <= {"stress_level", "total_sleep_hours"}
     triggers = xes_log[xes_log["concept:name"] == "trigger"]
-    assert set(triggers["trigger"]) <= set(built_in_triggers())
+    assert set(triggers["trigger"]) <= set(DEFAULT_TRIGGERS)
 
 
 def test_xes_is_well_formed_with_declared_extensions(exports) -> None:
@@ -212,7 +215,7 @@ def test_ocel_reads_in_pm4py_with_every_event_and_object(ocel, frames) -> None:
     triggers = eventlog.trigger_objects(frames)
     assert types == {"patient": PATIENTS, "location": frames["weather"]["location_id"].n_unique(),
                      "attack": frames["attacks"].height, "trigger": triggers.height}
-    assert triggers.height <= len(built_in_triggers()) * PATIENTS
+    assert triggers.height <= len(DEFAULT_TRIGGERS) * PATIENTS
     patient_objects = ocel.objects[ocel.objects["ocel:type"] == "patient"].set_index("ocel:oid")
     first = frames["patients"].row(0, named=True)
     assert patient_objects.loc["P0000", "age"] == first["age"]
@@ -238,7 +241,7 @@ def test_ocel_links_onsets_feedback_and_weather_to_their_objects(ocel, frames) -
     for row in onsets.iter_rows(named=True):
         expected = {(row["patient_id"], "patient"), (row["attack_id"], "attack")}
         expected |= {(f"{row['patient_id']}:{t}", "active the day before")
-                     for t in built_in_triggers() if row[f"{t}_trigger"]}
+                     for t in DEFAULT_TRIGGERS if row[f"{t}_trigger"]}
         assert relations[f"e{row['row']}"] == expected
     feedback = events.filter(pl.col("event") == "feedback")
     assert feedback.height > 0
@@ -529,7 +532,7 @@ def test_fusemoe_values_are_standardized_with_training_statistics(samples, meta,
     assert sample["irg_ts_mask"][row, index] == 1
     assert sample["irg_ts"][row, index] == pytest.approx((value - mean) / sd, abs=1e-5)
     # the other features of the same instant are the same day's sleep
-    assert sample["irg_ts_mask"][row].sum() == 6
+    assert sample["irg_ts_mask"][row].sum() == sum(f.hour == 22 for f in fusemoe.FEATURES)
 
 
 def test_fusemoe_statistics_ignore_validation_and_test_patients(frames) -> None:

@@ -42,6 +42,12 @@ from abm.output.recorder import final_onset_probability, record
 
 START = dt.date(2024, 1, 1)
 
+#: the couplings of stress and sleep form a loop through earlier days (evening stress -> that
+#: night -> the next day's stress); tests of one mechanism at a time switch its stress -> sleep
+#: half off, so that a change of stress stays where the mechanism put it (the loop itself is
+#: tested in test_modalities_coupled.py and test_edits.py)
+NO_LOOP = {"couplings.stress_sleep.enabled": False}
+
 
 def _matrix(frame: pl.DataFrame, column: str, n: int, days: int) -> np.ndarray:
     return frame.sort("patient_id", "day")[column].to_numpy().reshape(n, days)
@@ -255,7 +261,7 @@ def test_location_weather_publishes_at_weather_phase():
 
 @pytest.fixture(scope="module")
 def year_of_draws():
-    config = Config().replace(**{"run.days": 364, "population.num_patients": 600})
+    config = Config().replace(**{"run.days": 364, "population.num_patients": 600, **NO_LOOP})
     block = _block(config)
     return config, block.calendar, block
 
@@ -683,7 +689,7 @@ def test_feedback_off_marks_nothing(small_result_no_feedback, small_config):
 def feedback_pair():
     n, days = 200, 120
     on_config = Config().replace(**{"population.num_patients": n, "run.days": days,
-                                    "run.seed": 7})
+                                    "run.seed": 7, **NO_LOOP})
     off_config = on_config.replace(**{"feedback.stress.enabled": False})
     return n, days, abm.simulate(on_config), abm.simulate(off_config)
 
@@ -723,19 +729,23 @@ def test_feedback_raises_next_day_stress(feedback_pair):
 
 def test_caused_by_feedback_has_a_feedback_cause(feedback_pair):
     # The only edit is +stress on the day after an onset o (day o + 1). It can switch on the
-    # stress trigger of day o + 1 (raising p of o + 2) and only switch off that of o + 2. So an
-    # attack that would not have started without the edits starts two days after some onset
-    # (not always the previous one: an attack of one day may lie between), with its stress
-    # trigger active the day before.
+    # stress trigger of day o + 1 (raising p of o + 2), and the let-down trigger of day o + 2
+    # (stress falls from the raised level: raising p of o + 3). So an attack that would not
+    # have started without the edits starts two days after some onset with its stress trigger
+    # on the day before, or three days after one with its let-down trigger on the day before
+    # (not always the previous onset: an attack of one day may lie between).
     _, _, on, _ = feedback_pair
     day = (pl.col("onset").dt.date() - pl.lit(START)).dt.total_days()
-    attacks = on.attacks.select("patient_id", "caused_by_feedback", "stress_trigger", day=day)
+    attacks = on.attacks.select("patient_id", "caused_by_feedback", "stress_trigger",
+                                "letdown_trigger", day=day)
     onsets = set(attacks.select("patient_id", "day").rows())
     caused = attacks.filter("caused_by_feedback")
     assert caused.height > 0
-    caused_days = caused.select("patient_id", "day").rows()
-    assert all((patient, d - 2) in onsets for patient, d in caused_days)
-    assert caused["stress_trigger"].all()
+    for patient, d, stress, letdown in caused.select("patient_id", "day", "stress_trigger",
+                                                     "letdown_trigger").rows():
+        assert (stress and (patient, d - 2) in onsets) or (
+            letdown and (patient, d - 3) in onsets), (patient, d)
+    assert caused["stress_trigger"].any()
 
 
 def test_caused_by_feedback_means_not_without_the_edits():
@@ -758,7 +768,7 @@ def test_sleep_feedback_lengthens_the_night_of_the_onset():
     n, days = 40, 60
     base = Config().replace(**{"population.num_patients": n, "run.days": days,
                                "feedback.stress.enabled": False,
-                               "feedback.sleep.extra_hours": 0.5})
+                               "feedback.sleep.extra_hours": 0.5, **NO_LOOP})
     on = abm.simulate(base.replace(**{"feedback.sleep.enabled": True}))
     off = abm.simulate(base)
     h_on = _matrix(on.daily, "total_sleep_hours", n, days).astype(float)
@@ -816,7 +826,7 @@ def test_custom_rule_can_edit_the_future(small_config):
         def __call__(self, attack) -> None:
             attack.patient.raise_stress(attack.day + 3, 4, self.name, attack)
 
-    config = small_config.replace(**{"population.num_patients": 30})
+    config = small_config.replace(**{"population.num_patients": 30, **NO_LOOP})
     rule = StressInThreeDays()
     cohort = build_cohort(Model.build(config, rules=[rule]))
     before = cohort.columns["stress_level"].copy()

@@ -72,13 +72,14 @@ def test_each_new_trigger_raises_next_day_onset(run) -> None:
     for name in NEW:
         rr, lo, hi = ratios[name]
         assert lo > 1.0, (name, rr, lo, hi)
-    assert ratios["letdown"][0] > 1.4 and ratios["alcohol"][0] > 1.6
-    # and the validation rows say so (n/a where fewer than 1000 onsets follow a flag, as for
-    # the alcohol trigger in a run this small)
+    assert ratios["letdown"][0] > 1.3 and ratios["alcohol"][0] > 1.6
+    # and the validation rows say so: each measured ratio agrees with the one its configured
+    # effect implies, which is above 1
     checks = {c.name: c for c in abm.validate(result, resimulate=False)}
     for name in NEW:
         row = checks[f"trigger effect: {name}"]
-        assert row.passed is not False and row.target == "CI above 1", row
+        assert row.passed is not False, row
+        assert float(row.target.split(",")[0]) > 1.1, row
     assert checks["trigger effect: letdown"].passed
 
 

@@ -18,14 +18,15 @@ from hypothesis import strategies as st
 import abm
 from abm import Config
 from abm.engine import derive, simulation
-from abm.engine.model import Model, built_in_triggers
+from abm.engine.model import Model
 from abm.engine.simulation import build_cohort, run_agents
 from abm.model.triggers.sleep import SleepTrigger
 from abm.model.triggers.stress import StressTrigger
 from abm.model.triggers.weather import WeatherTrigger
 from abm.output.recorder import final_onset_probability, record
 
-TRIGGERS = built_in_triggers()
+#: the risk factors of the default configuration (a built-in one may be off by default)
+TRIGGERS = tuple(rf.trigger for rf in Model.build(Config()).risk_factors)
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 

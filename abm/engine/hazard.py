@@ -112,7 +112,12 @@ def calibrate_baselines(target_share: np.ndarray, f_all: np.ndarray,
     with one free day it has the closed form ``1 / (m_1 + k m)``; patients at the cap are solved
     day by day.
     """
-    mean_span = span_days.mean(axis=1)
+    # Attacks start where the factor is high, so the attacks a patient has are weighted by it:
+    # the mean span and the first free days after an attack are averaged over onset days t
+    # with weights f_all[t] (an onset on t is that much likelier), which is what makes longer
+    # attacks on high-risk days (menstrual attacks) and a drifting frequency come out on target
+    weight = f_all / np.maximum(f_all.sum(axis=1, keepdims=True), 1e-300)
+    mean_span = (span_days * weight).sum(axis=1)
     share = np.clip(target_share, 0.0, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         k = np.where(share > 0, mean_span * (1 - share) / share, np.inf)
@@ -121,13 +126,19 @@ def calibrate_baselines(target_share: np.ndarray, f_all: np.ndarray,
     # patients whose run is too short for every free day to fit: average over the first one
     short = valid.sum(axis=1) == 0
     valid = np.where(short[:, None], firsts[0][1], valid)
-    n_valid = np.maximum(valid.sum(axis=1), 1)
+    weight_valid = np.where(valid, weight, 0.0)
+    n_valid = np.maximum(weight_valid.sum(axis=1), 1e-300)
     factors_j = [np.where(valid, f, 0.0) for f, _ in firsts]
-    m_all = f_all.mean(axis=1)
+    # Free days, in turn, fall more often where the factor is low: a day's chance of being free
+    # is about 1 - share x f/mean(f) (the target share, spread in proportion to the factor), so
+    # the mean factor of free days weights each day by that chance
+    mean_f = np.maximum(f_all.mean(axis=1, keepdims=True), 1e-300)
+    free_weight = 1.0 - np.minimum(0.95, share[:, None] * f_all / mean_f)
+    m_all = (f_all * free_weight).sum(axis=1) / np.maximum(free_weight.sum(axis=1), 1e-300)
     # means over t of the products of each subset of the first-free-day factors
     subset_mean = {0: np.ones(f_all.shape[0])}
     for mask in range(1, 1 << K):
-        product = np.ones_like(factors_j[0])
+        product = weight_valid
         for i in range(K):
             if mask >> i & 1:
                 product = product * factors_j[i]
@@ -174,21 +185,21 @@ def calibrate_baselines(target_share: np.ndarray, f_all: np.ndarray,
     capped = np.flatnonzero(np.isfinite(k) & (baseline * peak > cap))
     if capped.size:
         baseline[capped] = _solve_capped(k[capped], f_all[capped],
-                                         [f[capped] for f in factors_j], valid[capped],
-                                         n_valid[capped], cap)
+                                         [f[capped] for f in factors_j],
+                                         weight_valid[capped], n_valid[capped], cap)
     return np.clip(baseline, 0.0, cap)
 
 
 def _solve_capped(k: np.ndarray, f_all: np.ndarray, factors_j: list[np.ndarray],
-                  valid: np.ndarray, n_valid: np.ndarray, cap: float) -> np.ndarray:
+                  weight_valid: np.ndarray, n_valid: np.ndarray, cap: float) -> np.ndarray:
     """The baselines of patients some of whose days reach the cap, by bisection on the exact
-    expected free days (every hazard capped day by day)."""
+    expected free days (every hazard capped day by day; onset days weighted as above)."""
     lo = np.zeros(k.size)
     hi = np.full(k.size, cap)
     for _ in range(40):
         b = 0.5 * (lo + hi)
         pbar = np.minimum(cap, b[:, None] * f_all).mean(axis=1)
-        survive = np.where(valid, 1.0, 0.0)
+        survive = weight_valid
         total = np.zeros(k.size)
         for f in factors_j:
             survive = survive * (1 - np.minimum(cap, b[:, None] * f))

@@ -60,6 +60,8 @@ FORMAT, VERSION = "abm-causal-graph", 1
 
 ONSET_PROBABILITY = "p_onset"
 BASELINE = "baseline_onset_probability"
+#: the daily column that multiplies the baseline (the attacks component's drift of frequency)
+DRIFT = "frequency_drift"
 ONSET, HAS_MIGRAINE = ENGINE_COLUMNS
 NODE_KINDS = ("column", "flag", "susceptibility", "engine")
 EDGE_KINDS = ("coupling", "input", "risk_factor", "onset", "feedback", "after_run")
@@ -197,6 +199,10 @@ def _onset_edges(model: Model, edges: _Edges) -> None:
     edges.add(BASELINE, ONSET_PROBABILITY, 0, "onset", outcome,
               "the calibrated onset probability of a day with no trigger on the day before",
               "abm.engine.hazard.onset_probability")
+    if DRIFT in model.columns:
+        edges.add(DRIFT, ONSET_PROBABILITY, 0, "onset", outcome,
+                  "multiplies the day's baseline: the patient's slow drift of frequency",
+                  "abm.engine.hazard.onset_probability")
     edges.add(ONSET_PROBABILITY, ONSET, 0, "onset", outcome,
               "an attack starts when the day's uniform draw falls below p_onset and no attack "
               "is under way at the start of the day", "abm.engine.patient.Patient.live")

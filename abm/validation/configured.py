@@ -2,8 +2,8 @@
 ground-truth onset probabilities.
 
 Every flag and multiplier is recomputable from logged columns, so the onset probability of every
-day is too: ``min(cap, baseline * product of the active factors of the day before)``, with each
-factor ``1 + effect * dose * susceptibility`` (``abm.engine.hazard``). Putting these
+day is too: ``min(cap, baseline * drift * product of the active factors of the day before)``,
+with each factor ``1 + effect * dose * susceptibility`` (``abm.engine.hazard``). Putting these
 probabilities in place of the observed onsets in the Mantel-Haenszel risk ratio that validation
 measures gives the ratio the configuration implies, on the very days and patients of the run:
 the expected value of what is measured, confounding between correlated triggers included. Any
@@ -23,6 +23,8 @@ from abm.engine.hazard import factor_tables, onset_probability, previous_codes
 from abm.engine.model import Model
 from abm.validation.stats import Z95, mantel_haenszel_rr
 
+#: the daily multiplier of the baseline (the patient's slow drift of frequency), where logged
+DRIFT = "frequency_drift"
 #: two-sided 99.9% normal quantile: a run fails a risk factor when its measured ratio lies this
 #: many standard errors from the implied one (with a dozen risk factors, about one valid run in
 #: a hundred fails some row by chance at this level; at 95% it would be nearly one in two)
@@ -48,8 +50,9 @@ def onset_probabilities(daily: pl.DataFrame, patients: pl.DataFrame, model: Mode
                       if model.risk_factors else np.zeros((n, 0)))
     tables = factor_tables(susceptibility, model.effects(), model.fields, model.doses())
     baseline = ordered["baseline_onset_probability"].to_numpy()
+    drift = matrix(DRIFT) if DRIFT in daily.columns else None
     return onset_probability(baseline, tables, previous_codes(codes),
-                             model.config.attacks.max_onset_probability)
+                             model.config.attacks.max_onset_probability, drift)
 
 
 def implied_risk_ratio(p: np.ndarray, exposed: np.ndarray, at_risk: np.ndarray,
