@@ -5,11 +5,11 @@ London Heathrow 1979-2020 (a >= 5 hPa 24 h drop on about 19% of days: 24-25% in 
 summer; ECA&D station data). Variants: ``calm`` 0.6, ``heathrow`` 1.0 (the reference) and
 ``stormy`` 1.5. The share of location-days with a >= 5 hPa drop is reported for each.
 
-Patients with ``susceptibility_weather >= 0.7`` count as weather-sensitive (about a third of the
-cohort with the default U(0.1, 1.0)); published diaries find only a subgroup sensitive to
-pressure changes (18 of 28 patients, pressure >5 hPa lower the day after onset, OR 1.27: Kimoto,
-Aiba, Takashima et al., Intern Med 2011;50:1923; no pooled association: Hoffmann et al., Ann Clin
-Transl Neurol 2015;2:22).
+Patients with ``susceptibility_weather >= 0.7`` count as weather-sensitive (about 39% of the
+cohort: 64% respond at all, with U(0.1, 1.0) / 0.64, of whom 61% reach 0.7); published
+diaries find only a subgroup sensitive to pressure changes (18 of 28 patients, pressure >5 hPa
+lower the day after onset, OR 1.27: Kimoto, Aiba, Takashima et al., Intern Med 2011;50:1923;
+no pooled association: Hoffmann et al., Ann Clin Transl Neurol 2015;2:22).
 
 Baselines are pinned to the Heathrow-like reference, so a calmer or stormier climate changes
 migraine days instead of being calibrated away; the same seed gives every patient the same

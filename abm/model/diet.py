@@ -26,8 +26,8 @@ from abm.model.component import Column, Component, LogEntry
 
 #: the items a diet diary counts (the diet trigger and the ``diet_log`` event)
 DIET_ITEMS = ("alcohol_consumed", "caffeine_consumed", "chocolate_consumed")
-#: the most drinks and caffeine servings a day logs
-MAX_DRINKS, MAX_SERVINGS = 20, 20
+#: the most drinks and caffeine servings a day logs (assumption: a diary's top count)
+MAX_DRINKS, MAX_SERVINGS = 12, 12
 #: every daily item, with its setting of personal probabilities
 ITEMS = {"alcohol_consumed": "alcohol_probability", "caffeine_consumed": "caffeine_probability",
          "chocolate_consumed": "chocolate_probability",
