@@ -130,10 +130,9 @@ def calibrate_baselines(target_share: np.ndarray, f_all: np.ndarray,
     n_valid = np.maximum(weight_valid.sum(axis=1), 1e-300)
     factors_j = [np.where(valid, f, 0.0) for f, _ in firsts]
     # Free days, in turn, fall more often where the factor is low: a day's chance of being free
-    # is about 1 - share x f/mean(f) (the target share, spread in proportion to the factor), so
-    # the mean factor of free days weights each day by that chance
-    mean_f = np.maximum(f_all.mean(axis=1, keepdims=True), 1e-300)
-    free_weight = 1.0 - np.minimum(0.95, share[:, None] * f_all / mean_f)
+    # is about 1 / (1 + odds x f / mean(f)), the target's odds of a migraine day scaled by the
+    # day's factor, so the mean hazard of free days weights each day by that chance
+    free_weight = free_day_weights(share, f_all)
     m_all = (f_all * free_weight).sum(axis=1) / np.maximum(free_weight.sum(axis=1), 1e-300)
     # means over t of the products of each subset of the first-free-day factors
     subset_mean = {0: np.ones(f_all.shape[0])}
@@ -190,10 +189,24 @@ def calibrate_baselines(target_share: np.ndarray, f_all: np.ndarray,
     return np.clip(baseline, 0.0, cap)
 
 
+def free_day_weights(share: np.ndarray, f_all: np.ndarray) -> np.ndarray:
+    """``(n, days)``: how likely each day is to be free of migraine, up to a constant, for
+    patients whose target share of migraine days is ``share``: ``1 / (1 + odds f / mean(f))``,
+    the target's odds scaled by the day's factor. Calibration averages the hazard of free days
+    with these weights, since free days gather where the factor is low."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        odds = np.where(share < 1, share / (1 - share), 1e12)
+    mean_f = np.maximum(f_all.mean(axis=1, keepdims=True), 1e-300)
+    return 1.0 / (1.0 + odds[:, None] * f_all / mean_f)
+
+
 def _solve_capped(k: np.ndarray, f_all: np.ndarray, factors_j: list[np.ndarray],
                   weight_valid: np.ndarray, n_valid: np.ndarray, cap: float) -> np.ndarray:
     """The baselines of patients some of whose days reach the cap, by bisection on the exact
-    expected free days (every hazard capped day by day; onset days weighted as above)."""
+    expected free days (every hazard capped day by day; onset days weighted as above). These
+    are chronic patients, most of whose days are migraine days; the mean hazard of their free
+    days is taken over all days (weighting it as for the others overshoots their targets:
+    measured by ``tests/test_edits.py``)."""
     lo = np.zeros(k.size)
     hi = np.full(k.size, cap)
     for _ in range(40):

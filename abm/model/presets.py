@@ -62,6 +62,15 @@ def markdown_table() -> str:
     """The documentation's table of what each preset changes."""
     rows = ["| preset | changes |", "|---|---|"]
     for name in NAMES:
-        changes = ", ".join(f"`{key} = {value}`" for key, value in PRESETS[name].items())
+        changes = ", ".join(f"`{key} = {_toml(value)}`" for key, value in PRESETS[name].items())
         rows.append(f"| `{name}` | {changes or 'nothing: the defaults (the original design)'} |")
     return "\n".join(rows) + "\n"
+
+
+def _toml(value: Any) -> str:
+    """A value as a TOML file writes it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value)
