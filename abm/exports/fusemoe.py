@@ -13,11 +13,18 @@ list of dicts, one per sample, with
   training split's statistics, 0 where not observed; the loader hard-codes 30 features
   (``orig_d_ts=30``), so the columns past :data:`FEATURES` are padding, never observed;
 - ``irg_ts_mask``: int32 array (T, 30): 1 where observed, else 0;
-- ``reg_ts``: float32 array (tt_max, 60): the same observations on the regular hourly grid, values
-  (columns 0-29) then mask (30-59). A value is carried forward from its last observation in the
-  window (0 before the first); the mask is 1 only in the hour of an observation. FuseMoE
-  recomputes this key with ``F_impute`` when run with ``--reg_ts``, but the key must exist;
-- ``label``: 1 if an attack starts on the day after the window (the label day), else 0.
+- ``reg_ts``: ``None``. FuseMoE reads the key and replaces its value: with ``--reg_ts`` by
+  ``F_impute`` of ``irg_ts`` (its own hourly grid), else by ``None``. With
+  ``Layout(hourly_grid=True)`` it is the float32 array (tt_max, 60): the observations on the
+  regular hourly grid, values (columns 0-29) then mask (30-59); a value is carried forward from
+  its last observation in the window (0 before the first), the mask is 1 only in the hour of an
+  observation;
+- ``label``: 1 if an attack starts on the day after the window (the label day), else 0;
+- with ``Layout(diary_vectors=True)``, the diary as FuseMoE's CXR modality (model type
+  ``TS_CXR``, whose ``MULTCrossModel`` holds the mixture-of-experts fusion): ``cxr_feats`` float32
+  (k, 1024), one row per window day with a diary entry (:func:`diary_entries`), ``cxr_time``
+  float32 (k,), the entries' times as a fraction of the window (FuseMoE does not rescale this
+  key), and ``cxr_missing`` 1 when k = 0.
 
 Samples: one per patient and label day ``L`` in ``window_days … days-1``; the window is the
 ``window_days`` days before ``L``, starting at midnight. A label day with an attack already under
@@ -39,8 +46,11 @@ every attack for the attack features; a constant feature gets SD 1. ``fusemoe.js
 features, their statistics, the split's patients and the counts.
 
 Each file is one pickled list, written as it is made (see :func:`dump_list`), so the export
-holds one batch of samples in memory, not the cohort's gigabytes; the arrays are NumPy arrays,
-which NumPy >= 1.26 can load.
+holds one batch of samples in memory, not the cohort's gigabytes. Arrays are pickled as
+``numpy.ndarray(shape, dtype, bytearray(data))`` (:class:`_Pickler`), which NumPy 1.x and 2.x
+both load; NumPy 2's own pickles name ``numpy._core``, which NumPy < 1.26 cannot import. The size
+is estimated before writing (:meth:`Plan.estimate_bytes`) and an export above ``max_gb`` is
+refused unless ``force``.
 """
 
 from __future__ import annotations
