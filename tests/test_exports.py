@@ -97,6 +97,9 @@ def exports(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     paths["fusemoe"] = folder / "fusemoe"
     assert abm_main(["export", "fusemoe", str(run_dir), "--to", str(paths["fusemoe"]),
                      "--quiet"]) == 0
+    paths["fusemoe_grid"] = folder / "fusemoe_grid"
+    assert abm_main(["export", "fusemoe", str(run_dir), "--to", str(paths["fusemoe_grid"]),
+                     "--hourly-grid", "--quiet"]) == 0
     return paths
 
 
@@ -443,11 +446,11 @@ def test_fusemoe_files_keys_shapes_and_dtypes(exports, samples, meta) -> None:
         assert isinstance(items, list) and len(items) == meta["splits"][split]["samples"] > 0
         for s in items:
             assert set(s) == {"name", "ts_tt", "irg_ts", "irg_ts_mask", "reg_ts", "label"}
+            assert s["reg_ts"] is None  # FuseMoE recomputes it; --hourly-grid writes it
             t = s["ts_tt"].shape[0]
             assert s["ts_tt"].ndim == 1 and s["ts_tt"].dtype.kind == "f"
             assert s["irg_ts"].shape == s["irg_ts_mask"].shape == (t, 30)
             assert s["irg_ts"].dtype.kind == "f" and s["irg_ts_mask"].dtype.kind == "i"
-            assert s["reg_ts"].shape == (hours, 60) and s["reg_ts"].dtype.kind == "f"
             assert s["label"] in (0, 1) and isinstance(s["label"], int)
             assert (0 <= s["ts_tt"]).all() and (s["ts_tt"] < hours).all()
             assert (np.diff(s["ts_tt"]) > 0).all()
@@ -455,7 +458,6 @@ def test_fusemoe_files_keys_shapes_and_dtypes(exports, samples, meta) -> None:
             assert set(np.unique(mask)) <= {0, 1} and mask.any(axis=1).all()
             assert (s["irg_ts"][mask == 0] == 0).all()
             assert not mask[:, len(fusemoe.FEATURES):].any()  # padding is never observed
-            assert set(np.unique(s["reg_ts"][:, 30:])) <= {0.0, 1.0}
 
 
 def _expected_grid(sample: dict, hours: int) -> np.ndarray:
@@ -471,9 +473,16 @@ def _expected_grid(sample: dict, hours: int) -> np.ndarray:
     return np.hstack([values, mask])
 
 
-def test_fusemoe_hourly_grid_is_the_irregular_series_forward_filled(samples) -> None:
-    for s in samples["val"] + samples["test"][:100]:
-        assert np.allclose(s["reg_ts"], _expected_grid(s, 48), atol=1e-6), s["name"]
+def test_fusemoe_hourly_grid_is_the_irregular_series_forward_filled(exports, samples) -> None:
+    for split in ("val", "test"):
+        with open(exports["fusemoe_grid"] / f"{split}_ihm-migraine_stays.pkl", "rb") as handle:
+            grids = pickle.load(handle)
+        assert [g["name"] for g in grids] == [s["name"] for s in samples[split]]
+        for g, s in zip(grids[:200], samples[split], strict=False):
+            assert g["reg_ts"].shape == (48, 60) and g["reg_ts"].dtype == np.float32
+            assert set(np.unique(g["reg_ts"][:, 30:])) <= {0.0, 1.0}
+            assert np.array_equal(g["irg_ts"], s["irg_ts"])
+            assert np.allclose(g["reg_ts"], _expected_grid(g, 48), atol=1e-6), g["name"]
 
 
 def _name(sample: dict) -> tuple[str, str]:
@@ -536,7 +545,8 @@ def test_fusemoe_values_are_standardized_with_training_statistics(samples, meta,
 
 
 def test_fusemoe_statistics_ignore_validation_and_test_patients(frames) -> None:
-    before, samples_before = fusemoe.build_samples(frames, seed=7)
+    everything = fusemoe.Layout(hourly_grid=True, diary_vectors=True)
+    before, samples_before = fusemoe.build_samples(frames, seed=7, layout=everything)
     held_out = [p for s in ("val", "test") for p in before.split[s].tolist()]
     ids = frames["patients"]["patient_id"].cast(pl.String).to_list()
     changed = dict(frames)
@@ -549,12 +559,12 @@ def test_fusemoe_statistics_ignore_validation_and_test_patients(frames) -> None:
     changed["attacks"] = frames["attacks"].with_columns(
         pl.when(is_held_out).then(pl.lit(10, pl.Int8)).otherwise(pl.col("severity"))
         .alias("severity"))
-    after, samples_after = fusemoe.build_samples(changed, seed=7)
+    after, samples_after = fusemoe.build_samples(changed, seed=7, layout=everything)
     assert np.array_equal(before.mean, after.mean) and np.array_equal(before.sd, after.sd)
     for a, b in zip(samples_before["train"], samples_after["train"], strict=True):
         assert a["name"] == b["name"]
-        assert np.array_equal(a["irg_ts"], b["irg_ts"]) and np.array_equal(a["reg_ts"],
-                                                                           b["reg_ts"])
+        for key in ("irg_ts", "reg_ts", "cxr_feats"):
+            assert np.array_equal(a[key], b[key]), key
     assert not all(np.array_equal(a["irg_ts"], b["irg_ts"])
                    for a, b in zip(samples_before["val"], samples_after["val"], strict=True))
 
@@ -582,9 +592,10 @@ def test_fusemoe_is_deterministic_and_seeded(run_dir: Path, exports, tmp_path: P
         assert (again / name).read_bytes() == (exports["fusemoe"] / name).read_bytes()
     other = tmp_path / "other"
     assert abm_main(["export", "fusemoe", str(run_dir), "--to", str(other), "--seed", "3",
-                     "--window-days", "3", "--task", "ihm-migraine3", "--quiet"]) == 0
+                     "--window-days", "3", "--task", "ihm-migraine3", "--hourly-grid",
+                     "--quiet"]) == 0
     meta = json.loads((other / "fusemoe.json").read_text())
-    assert meta["tt_max"] == 72 and meta["seed"] == 3
+    assert meta["tt_max"] == 72 and meta["seed"] == 3 and meta["reg_ts"] == "hourly grid"
     with open(other / "val_ihm-migraine3_stays.pkl", "rb") as handle:
         assert pickle.load(handle)[0]["reg_ts"].shape == (72, 60)
 
@@ -605,6 +616,8 @@ def test_pickled_lists_load_as_plain_lists(tmp_path: Path) -> None:
     (["--window-days", "40"], "--window-days must be less than the run's 40 days"),
     (["--window-days", "0"], "--window-days must be at least 1"),
     (["--task", "migraine"], "--task must contain 'ihm'"),
+    (["--task", "los-migraine"], "('los' is refused)"),
+    (["--max-gb", "0"], "--max-gb must be a number > 0"),
     (["--task", "../ihm"], "--task must be letters"),
     (["--seed", "-1"], "--seed must be at least 0"),
 ])

@@ -56,18 +56,35 @@ def _eventlog_parser(kinds: argparse._SubParsersAction) -> None:
                         "only with --overwrite")
 
 
+def _positive_number(name: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        if not value > 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{name} must be a number > 0, got {text!r}")
+        return value
+    return parse
+
+
 def _fusemoe_parser(kinds: argparse._SubParsersAction) -> None:
     parser = kinds.add_parser(
         "fusemoe", help="per-patient-day prediction samples for FuseMoE",
         description="Write train_<task>_stays.pkl, val_<task>_stays.pkl and "
         "test_<task>_stays.pkl in the layout of FuseMoE's MIMIC-IV loader, plus fusemoe.json "
         "(features, training statistics, split). One sample per patient and label day: the "
-        "window of W days before it as irregular (ts_tt, irg_ts, irg_ts_mask: 30 columns) and "
-        "hourly (reg_ts: 24*W x 60) series, label 1 if an attack starts on the label day. "
-        "Label days with an attack already under way at midnight are not at risk and are "
-        "dropped. Patients are split 70/15/15 (seeded); values are z-scored with the training "
-        "split's statistics. Run FuseMoE with --task NAME --tt_max 24*W --num_labels 2. The "
-        "folder is written whole or not at all.")
+        "window of W days before it as an irregular series (ts_tt, irg_ts, irg_ts_mask: 30 "
+        "columns), reg_ts None (FuseMoE recomputes it; --hourly-grid writes it), label 1 if an "
+        "attack starts on the label day; with --diary-vectors also the diary entries as "
+        "FuseMoE's CXR modality (cxr_feats, cxr_time, cxr_missing). Label days with an attack "
+        "already under way at midnight are not at risk and are dropped. Patients are split "
+        "70/15/15 (seeded); values are z-scored with the training split's statistics. The size "
+        "is estimated first and an export above --max-gb is refused unless --force. Run "
+        "FuseMoE (src/scripts/main_mimiciv.py) with --file_path DIR --task NAME --tt_max 24*W "
+        "--num_labels 2 --modeltype TS --embed_dim 128 --num_heads 8 --irregular_learn_emb_ts "
+        "--reg_ts, or --modeltype TS_CXR with --diary-vectors (the README gives the flags). The "
+        "pickles load with NumPy 1.x and 2.x. The folder is written whole or not at all.")
     _common(parser, "export in --to")
     parser.add_argument("--to", metavar="DIR", type=Path, required=True,
                         help="the folder to write, outside OUT; one holding an earlier fusemoe "
@@ -77,9 +94,23 @@ def _fusemoe_parser(kinds: argparse._SubParsersAction) -> None:
                         "2, i.e. tt_max = 48 hours)")
     parser.add_argument("--task", metavar="NAME", default="ihm-migraine",
                         help="task name in the file names (default ihm-migraine); must contain "
-                        "'ihm' (or 'los') so that FuseMoE uses its binary loss")
+                        "'ihm', the binary task FuseMoE's models share")
     parser.add_argument("--seed", metavar="S", type=whole_number("--seed", 0), default=None,
                         help="seed of the patient split (default: the run's seed)")
+    parser.add_argument("--hourly-grid", action="store_true",
+                        help="write reg_ts as the hourly grid (24*W x 60: values carried "
+                        "forward, then the mask) instead of None; FuseMoE does not read it "
+                        "(it recomputes the grid with --reg_ts), other readers may; about 12 kB "
+                        "a sample more")
+    parser.add_argument("--diary-vectors", action="store_true",
+                        help="also write each window's diary entries as FuseMoE's CXR modality "
+                        "(cxr_feats: one 1024-d row per day with an entry, cxr_time, "
+                        "cxr_missing), for --modeltype TS_CXR; about 4 kB a diary day more")
+    parser.add_argument("--max-gb", metavar="G", type=_positive_number("--max-gb"),
+                        default=1.0, help="refuse an export whose estimated size is above G "
+                        "gigabytes (default 1), writing nothing")
+    parser.add_argument("--force", action="store_true",
+                        help="write the export whatever its estimated size")
 
 
 def add_export_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -112,12 +143,14 @@ def run_export(args: argparse.Namespace) -> int:
         line = (f"{plural(done.events, 'event', spec=',')} -> {args.to} ({done.fmt}, "
                 f"{_size(done.bytes)})")
     else:
-        from abm.exports.fusemoe import export_fusemoe
+        from abm.exports.fusemoe import Layout, export_fusemoe
 
         summary = export_fusemoe(args.folder, args.to, args.window_days, args.task, args.seed,
-                                 args.overwrite)
+                                 args.overwrite, Layout(args.hourly_grid, args.diary_vectors),
+                                 args.max_gb, args.force)
         counts = "/".join(f"{n:,}" for n in summary.samples.values())
-        line = f"{counts} samples (train/val/test) -> {args.to}/ ({_size(summary.bytes)})"
+        line = (f"{counts} samples (train/val/test) -> {args.to}/ ({_size(summary.bytes)}, "
+                f"estimated {_size(summary.estimate)})")
     if not args.quiet:
         print(f"abm: {line} in {time.perf_counter() - started:.2f} s", file=sys.stderr)
     return 0

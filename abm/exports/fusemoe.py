@@ -13,11 +13,18 @@ list of dicts, one per sample, with
   training split's statistics, 0 where not observed; the loader hard-codes 30 features
   (``orig_d_ts=30``), so the columns past :data:`FEATURES` are padding, never observed;
 - ``irg_ts_mask``: int32 array (T, 30): 1 where observed, else 0;
-- ``reg_ts``: float32 array (tt_max, 60): the same observations on the regular hourly grid, values
-  (columns 0-29) then mask (30-59). A value is carried forward from its last observation in the
-  window (0 before the first); the mask is 1 only in the hour of an observation. FuseMoE
-  recomputes this key with ``F_impute`` when run with ``--reg_ts``, but the key must exist;
-- ``label``: 1 if an attack starts on the day after the window (the label day), else 0.
+- ``reg_ts``: ``None``. FuseMoE reads the key and replaces its value: with ``--reg_ts`` by
+  ``F_impute`` of ``irg_ts`` (its own hourly grid), else by ``None``. With
+  ``Layout(hourly_grid=True)`` it is the float32 array (tt_max, 60): the observations on the
+  regular hourly grid, values (columns 0-29) then mask (30-59); a value is carried forward from
+  its last observation in the window (0 before the first), the mask is 1 only in the hour of an
+  observation;
+- ``label``: 1 if an attack starts on the day after the window (the label day), else 0;
+- with ``Layout(diary_vectors=True)``, the diary as FuseMoE's CXR modality (model type
+  ``TS_CXR``, whose ``MULTCrossModel`` holds the mixture-of-experts fusion): ``cxr_feats`` float32
+  (k, 1024), one row per window day with a diary entry (:func:`diary_entries`), ``cxr_time``
+  float32 (k,), the entries' times as a fraction of the window (FuseMoE does not rescale this
+  key), and ``cxr_missing`` 1 when k = 0.
 
 Samples: one per patient and label day ``L`` in ``window_days … days-1``; the window is the
 ``window_days`` days before ``L``, starting at midnight. A label day with an attack already under
@@ -39,12 +46,16 @@ every attack for the attack features; a constant feature gets SD 1. ``fusemoe.js
 features, their statistics, the split's patients and the counts.
 
 Each file is one pickled list, written as it is made (see :func:`dump_list`), so the export
-holds one batch of samples in memory, not the cohort's gigabytes; the arrays are NumPy arrays,
-which NumPy >= 1.26 can load.
+holds one batch of samples in memory, not the cohort's gigabytes. Arrays are pickled as
+``numpy.ndarray(shape, dtype, bytearray(data))`` (:class:`_Pickler`), which NumPy 1.x and 2.x
+both load; NumPy 2's own pickles name ``numpy._core``, which NumPy < 1.26 cannot import. The size
+is estimated before writing (:meth:`Plan.estimate_bytes`) and an export above ``max_gb`` is
+refused unless ``force``.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import pickle
 import re
@@ -58,7 +69,7 @@ import numpy as np
 import polars as pl
 
 from abm import wording
-from abm.errors import ConfigError, InputError
+from abm.errors import ConfigError, InputError, OutputError
 from abm.exports import atomic
 from abm.output import files, schemas
 from abm.output.events import observed
@@ -75,6 +86,13 @@ MINUTES_PER_DAY = 24 * 60
 GRID_BATCH = 2048
 #: pickled samples written at a time
 APPEND_BATCH = 256
+#: length of FuseMoE's CXR feature vectors (``MULTCrossModel.orig_d_cxr``), which carry the diary
+CXR_DIM = 1024
+#: modalities not written in a diary (fetched or measured by a device); the others are
+DEVICE_MODALITIES = ("weather", "sleep")
+#: the export refuses to write more than this many gigabytes (10**9 bytes, estimated) without
+#: ``force``
+MAX_GB = 1.0
 
 
 @dataclass(frozen=True)
@@ -146,9 +164,10 @@ def check_options(window_days: int, task: str, seed: int | None) -> None:
     if not TASK_PATTERN.fullmatch(task):
         raise ConfigError(f"{wording.option('--task')} must be letters, digits, '_', '-' or '.', "
                           f"got {task!r}")
-    if "ihm" not in task and "los" not in task:
-        raise ConfigError(f"{wording.option('--task')} must contain 'ihm' (or 'los'): FuseMoE "
-                          f"picks its binary cross-entropy loss from the task name, got {task!r}")
+    if "ihm" not in task:
+        raise ConfigError(f"{wording.option('--task')} must contain 'ihm': FuseMoE picks its "
+                          "binary cross-entropy loss from the task name, and its time-series "
+                          f"model knows no other binary task ('los' is refused), got {task!r}")
     if seed is not None and not 0 <= seed < 2**63:
         raise ConfigError(f"{wording.option('--seed')} must be in [0, 2**63), got {seed}")
 
@@ -315,12 +334,74 @@ def hourly_grid(hourly: _Rows, cells: np.ndarray, window_days: int) -> np.ndarra
     return grid
 
 
+@dataclass
+class _Entries:
+    """One diary entry per (patient, day) cell: what the person wrote that day."""
+
+    values: np.ndarray  # (n * days, 2 * COLUMNS) float32: values at the feature index, then mask
+    present: np.ndarray  # (n * days,) bool: something was written that day
+    hour: np.ndarray  # (n * days,) float64: hour of the day the entry was made
+
+
+def diary_features(table: tuple[Feature, ...]) -> tuple[Feature, ...]:
+    """The daily features a person writes in a diary: all but those of :data:`DEVICE_MODALITIES`
+    (weather is fetched, sleep measured by a wearable) and the attack's (at its onset)."""
+    return tuple(f for f in table if f.frame == "daily" and f.modality not in DEVICE_MODALITIES)
+
+
+def diary_entries(cohort: _Cohort, mean: np.ndarray, sd: np.ndarray) -> _Entries:
+    """Each day's diary entry as a row of ``2 * COLUMNS`` numbers: the diary features' values,
+    z-scored, at their ``irg_ts`` index (0 where not written), then their mask at index + 30; an
+    entry is made at the latest hour its features are observed at, if any of them was written."""
+    n, days = cohort.shape
+    diary = diary_features(cohort.features)
+    column = {f.index: j for j, f in enumerate(cohort.daily_features)}
+    values = np.zeros((n * days, 2 * COLUMNS), dtype=np.float32)
+    for f in diary:
+        raw = cohort.daily[..., column[f.index]].ravel()
+        seen = ~np.isnan(raw)
+        values[:, f.index] = np.where(seen, (raw - mean[f.index]) / sd[f.index], 0.0)
+        values[:, COLUMNS + f.index] = seen
+    hour = max((f.hour for f in diary if f.hour is not None), default=23)
+    return _Entries(values=values, present=values[:, COLUMNS:].any(axis=1),
+                    hour=np.full(n * days, float(hour)))
+
+
+def array_bytes(sample: dict) -> int:
+    """The bytes of a sample's arrays (what its pickle holds besides a fixed overhead)."""
+    return sum(v.nbytes for v in sample.values() if isinstance(v, np.ndarray))
+
+
 # --- samples ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Layout:
+    """What each sample holds beyond the time series FuseMoE's TS model reads.
+
+    ``hourly_grid``: ``reg_ts`` is the hourly grid (``24 * window_days`` x 60) instead of
+    ``None``, which FuseMoE accepts because it replaces the key's value (``F_impute`` with
+    ``--reg_ts``, else ``None``). ``diary_vectors``: the diary entries as FuseMoE's CXR modality
+    (``cxr_feats``, ``cxr_time``, ``cxr_missing``), for its model type ``TS_CXR``.
+    """
+
+    hourly_grid: bool = False
+    diary_vectors: bool = False
+
+
+@dataclass
+class _Selection:
+    """The samples of one split: patient row, first window day, label."""
+
+    patient: np.ndarray
+    first_day: np.ndarray
+    cells: np.ndarray  # patient * days + first_day
+    labels: list[int]
+
 
 @dataclass
 class Plan:
     """Everything the samples are cut from: the cohort as arrays, the split, the training
-    statistics and the observation rows."""
+    statistics, the observation rows and, as the layout asks, the hourly rows and the diary."""
 
     cohort: _Cohort
     window_days: int
@@ -329,15 +410,20 @@ class Plan:
     mean: np.ndarray
     sd: np.ndarray
     rows: _Rows
-    hourly: _Rows
+    hourly: _Rows | None = None
+    diary: _Entries | None = None
     dropped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.hourly is not None, self.diary is not None)
 
     def samples(self, split: str) -> list[dict]:
         """The samples of one split, in (patient, label day) order."""
         return list(self.iter_samples(split))
 
-    def iter_samples(self, split: str) -> Iterator[dict]:
-        """The samples of one split, made a batch at a time as they are consumed."""
+    def select(self, split: str) -> _Selection:
+        """The at-risk samples of ``split`` (the others are counted in ``dropped``)."""
         c, w = self.cohort, self.window_days
         n, days = c.shape
         patients = self.split[split]
@@ -346,17 +432,62 @@ class Plan:
         at_risk = ~c.has_migraine[p, d0 + w] | c.onset[p, d0 + w]
         self.dropped[split] = int((~at_risk).sum())
         p, d0 = p[at_risk], d0[at_risk]
-        cells = p * days + d0
-        labels = c.onset[p, d0 + w].astype(int).tolist()
+        return _Selection(p, d0, p * days + d0, c.onset[p, d0 + w].astype(int).tolist())
+
+    def iter_samples(self, split: str) -> Iterator[dict]:
+        """The samples of one split, made a batch at a time as they are consumed."""
+        c, w = self.cohort, self.window_days
+        chosen = self.select(split)
+        p, d0, cells = chosen.patient, chosen.first_day, chosen.cells
         first, end = self.rows.start[cells], self.rows.start[cells + w]
         for lo in range(0, cells.size, GRID_BATCH):
-            grid = hourly_grid(self.hourly, cells[lo:lo + GRID_BATCH], w)
-            for b, i in enumerate(range(lo, lo + grid.shape[0])):
+            batch = cells[lo:lo + GRID_BATCH]
+            grid = None if self.hourly is None else hourly_grid(self.hourly, batch, w)
+            for b, i in enumerate(range(lo, lo + batch.size)):
                 a, z = first[i], end[i]
-                yield {"name": f"{c.ids[p[i]]}_{c.dates[d0[i] + w]}",
-                       "ts_tt": self.rows.hours[a:z] - 24.0 * d0[i],
-                       "irg_ts": self.rows.values[a:z], "irg_ts_mask": self.rows.mask[a:z],
-                       "reg_ts": grid[b], "label": labels[i]}
+                sample = {"name": f"{c.ids[p[i]]}_{c.dates[d0[i] + w]}",
+                          "ts_tt": self.rows.hours[a:z] - 24.0 * d0[i],
+                          "irg_ts": self.rows.values[a:z], "irg_ts_mask": self.rows.mask[a:z],
+                          "reg_ts": None if grid is None else grid[b], "label": chosen.labels[i]}
+                if self.diary is not None:
+                    sample.update(self.diary_sample(cells[i]))
+                yield sample
+
+    def diary_sample(self, cell: int) -> dict:
+        """The CXR keys of the window starting at ``cell``: one 1024-d row per day with a diary
+        entry (the entry's ``2 * COLUMNS`` numbers, then zeros), its time as a fraction of the
+        window, and ``cxr_missing`` 1 when no day of the window has an entry."""
+        assert self.diary is not None
+        w = self.window_days
+        day = np.flatnonzero(self.diary.present[cell:cell + w])
+        feats = np.zeros((day.size, CXR_DIM), dtype=np.float32)
+        feats[:, :2 * COLUMNS] = self.diary.values[cell + day]
+        time = (24.0 * day + self.diary.hour[cell + day]) / (24.0 * w)
+        return {"cxr_feats": feats, "cxr_time": time.astype(np.float32),
+                "cxr_missing": int(day.size == 0)}
+
+    def estimate_bytes(self, task: str = TASK) -> int:
+        """The size of the files the export would write, from the samples' array sizes and the
+        pickle overhead of the first sample of each split (within a few percent)."""
+        w, total = self.window_days, 0
+        for split in SPLITS:
+            chosen = self.select(split)
+            if not chosen.cells.size:
+                total += 8
+                continue
+            rows = self.rows.start[chosen.cells + w] - self.rows.start[chosen.cells]
+            data = rows.sum() * (8 + 2 * COLUMNS * 4)  # ts_tt, irg_ts, irg_ts_mask
+            if self.hourly is not None:
+                data += chosen.cells.size * 24 * w * 2 * COLUMNS * 4
+            if self.diary is not None:
+                present = np.concatenate([[0], np.cumsum(self.diary.present)])
+                data += (present[chosen.cells + w] - present[chosen.cells]).sum() \
+                    * (CXR_DIM + 1) * 4
+            first = next(self.iter_samples(split))
+            overhead = len(dumps(first)) - array_bytes(first)
+            total += int(data) + chosen.cells.size * (overhead + 2)
+        counts = {s: (0, 0) for s in SPLITS}
+        return total + len(json.dumps(self.meta(task, counts), indent=1)) + 1
 
     def meta(self, task: str, counts: dict[str, tuple[int, int]]) -> dict:
         """The content of ``fusemoe.json``; ``counts``: (samples, positive) per split."""
@@ -368,16 +499,24 @@ class Plan:
         splits = {s: {"patients": [self.cohort.ids[i] for i in self.split[s]],
                       "samples": counts[s][0], "positive": counts[s][1],
                       "not_at_risk_dropped": self.dropped[s]} for s in SPLITS}
+        keys = ["name", "ts_tt", "irg_ts", "irg_ts_mask", "reg_ts", "label"]
+        if self.diary is not None:
+            keys += ["cxr_feats", "cxr_time", "cxr_missing"]
         return {"task": task, "window_days": self.window_days, "tt_max": 24 * self.window_days,
                 "seed": self.seed, "columns": COLUMNS, "features": features,
-                "padding": list(range(len(self.cohort.features), COLUMNS)), "splits": splits,
+                "padding": list(range(len(self.cohort.features), COLUMNS)),
+                "reg_ts": "hourly grid" if self.hourly is not None else None,
+                "diary_vectors": None if self.diary is None else {
+                    "slot": "cxr", "dim": CXR_DIM,
+                    "features": [f.name for f in diary_features(self.cohort.features)]},
+                "keys": keys, "splits": splits,
                 "files": [file_name(s, task) for s in SPLITS]}
 
 
 def plan(frames: dict[str, pl.DataFrame], window_days: int = WINDOW_DAYS,
-         seed: int = 42, model: Any = None) -> Plan:
+         seed: int = 42, model: Any = None, layout: Layout = Layout()) -> Plan:
     """Prepare the samples of a run's frames (made by ``model``; default: the built-in model):
-    split, training statistics, observation rows."""
+    split, training statistics, observation rows (and what ``layout`` asks for)."""
     cohort = cohort_arrays(frames, features(model))
     n, days = cohort.shape
     if window_days >= days:
@@ -386,14 +525,16 @@ def plan(frames: dict[str, pl.DataFrame], window_days: int = WINDOW_DAYS,
                           f"{window_days}")
     split = split_patients(n, seed)
     mean, sd = statistics(cohort, split["train"])
-    return Plan(cohort, window_days, seed, split, mean, sd,
-                observation_rows(cohort, mean, sd), observation_rows(cohort, mean, sd, True))
+    return Plan(cohort, window_days, seed, split, mean, sd, observation_rows(cohort, mean, sd),
+                observation_rows(cohort, mean, sd, True) if layout.hourly_grid else None,
+                diary_entries(cohort, mean, sd) if layout.diary_vectors else None)
 
 
 def build_samples(frames: dict[str, pl.DataFrame], window_days: int = WINDOW_DAYS,
-                  seed: int = 42, model: Any = None) -> tuple[Plan, dict[str, list[dict]]]:
+                  seed: int = 42, model: Any = None,
+                  layout: Layout = Layout()) -> tuple[Plan, dict[str, list[dict]]]:
     """Every split's samples (in memory; the export writes one split at a time)."""
-    prepared = plan(frames, window_days, seed, model)
+    prepared = plan(frames, window_days, seed, model, layout)
     return prepared, {s: prepared.samples(s) for s in SPLITS}
 
 
@@ -406,11 +547,33 @@ class Summary:
     path: Path
     samples: dict[str, int]
     bytes: int
+    estimate: int = 0
 
 
 def is_export_file(name: str) -> bool:
     """A file this export writes (for any task), which ``--overwrite`` may replace."""
     return name == META or re.fullmatch(r"(train|val|test)_.+_stays\.pkl", name) is not None
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles a NumPy array as ``numpy.ndarray(shape, dtype, bytearray(data))``: names that
+    every NumPy since 1.x has (NumPy 2's own pickles name ``numpy._core``, which NumPy < 1.26
+    cannot import), and a writable array when loaded."""
+
+    def reducer_override(self, obj: object) -> Any:
+        if type(obj) is np.ndarray:
+            if obj.dtype.hasobject:
+                raise TypeError("object arrays are not exported")
+            return np.ndarray, (obj.shape, obj.dtype.str,
+                                bytearray(np.ascontiguousarray(obj).tobytes()))
+        return NotImplemented
+
+
+def dumps(item: object) -> bytes:
+    """``item`` pickled with protocol 3, its arrays as :class:`_Pickler` writes them."""
+    buffer = io.BytesIO()
+    _Pickler(buffer, protocol=3).dump(item)
+    return buffer.getvalue()
 
 
 def dump_list(items: Iterable[object], handle: BinaryIO) -> int:
@@ -419,15 +582,15 @@ def dump_list(items: Iterable[object], handle: BinaryIO) -> int:
 
     ``pickle.load`` reads the result as a plain ``list``. The list is written as protocol-3
     opcodes: ``EMPTY_LIST``, then per batch ``MARK``, the items, ``APPENDS``, then ``STOP``. Each
-    item is pickled on its own (protocol 3 numbers its memo entries explicitly, so every item
-    refers only to its own), without its ``PROTO`` header and ``STOP``.
+    item is pickled on its own by :func:`dumps` (protocol 3 numbers its memo entries explicitly,
+    so every item refers only to its own), without its ``PROTO`` header and ``STOP``.
     """
     handle.write(pickle.PROTO + bytes([3]) + pickle.EMPTY_LIST)
     count = 0
     for item in items:
         if count % APPEND_BATCH == 0:
             handle.write((pickle.APPENDS if count else b"") + pickle.MARK)
-        handle.write(memoryview(pickle.dumps(item, protocol=3))[2:-1])
+        handle.write(memoryview(dumps(item))[2:-1])
         count += 1
     if count:
         handle.write(pickle.APPENDS)
@@ -455,19 +618,45 @@ def write_samples(folder: Path, prepared: Plan, task: str) -> dict[str, tuple[in
     return counts
 
 
+def size_text(count: float) -> str:
+    """``count`` bytes in GB, MB or kB, one decimal."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{int(count)} B"
+
+
+def check_size(estimate: int, max_gb: float, force: bool) -> None:
+    """Refuse an export estimated above ``max_gb`` gigabytes unless ``force``."""
+    if estimate > max_gb * 1e9 and not force:
+        raise OutputError(f"the export would write about {size_text(estimate)} (estimated), "
+                          f"more than {wording.option('--max-gb')} {max_gb:g}; nothing "
+                          f"was written: pass {wording.switch('--force')} to write it, or a "
+                          f"larger {wording.option('--max-gb')}")
+
+
 def export_fusemoe(source: Path, to: Path, window_days: int = WINDOW_DAYS, task: str = TASK,
-                   seed: int | None = None, overwrite: bool = False) -> Summary:
+                   seed: int | None = None, overwrite: bool = False,
+                   layout: Layout = Layout(), max_gb: float = MAX_GB,
+                   force: bool = False) -> Summary:
     """Write the FuseMoE samples of the ``abm run`` folder ``source`` into the folder ``to``.
 
-    ``seed`` (default: the run's seed) shuffles the patients into the splits.
+    ``seed`` (default: the run's seed) shuffles the patients into the splits; ``layout`` adds
+    the hourly grid or the diary vectors. The size is estimated first: above ``max_gb``
+    gigabytes the export is refused (nothing written) unless ``force``.
     """
     source, to = Path(source), Path(to)
     check_options(window_days, task, seed)
+    if not max_gb > 0:
+        raise ConfigError(f"{wording.option('--max-gb')} must be > 0, got {max_gb:g}")
     atomic.check_outside(to, source, "--to")
     atomic.check_folder_target(to, overwrite, is_export_file, META)
     frames, config, model = atomic.load_run(source)
-    prepared = plan(frames, window_days, config.run.seed if seed is None else seed, model)
+    prepared = plan(frames, window_days, config.run.seed if seed is None else seed, model,
+                    layout)
+    estimate = prepared.estimate_bytes(task)
+    check_size(estimate, max_gb, force)
     counts: dict[str, tuple[int, int]] = {}
     files.write_folder(to, lambda staging: counts.update(write_samples(staging, prepared, task)))
     size = sum(p.stat().st_size for p in to.iterdir())
-    return Summary(to, {s: counts[s][0] for s in SPLITS}, size)
+    return Summary(to, {s: counts[s][0] for s in SPLITS}, size, estimate)
