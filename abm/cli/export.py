@@ -34,6 +34,10 @@ def _common(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help=f"replace an existing {what} (only once the new one is complete)")
     parser.add_argument("--quiet", action="store_true", help="no summary line on stderr")
+    parser.add_argument("--truth", action="store_true",
+                        help="export the truth (the daily frame: every value on every day) "
+                        "instead of what the diary, the wearable and the weather service "
+                        "recorded (the observed frame, the default)")
 
 
 def _eventlog_parser(kinds: argparse._SubParsersAction) -> None:
@@ -45,7 +49,11 @@ def _eventlog_parser(kinds: argparse._SubParsersAction) -> None:
         "(sleep, stress, diet, trigger, attack severity and aura, feedback rule); weather events "
         "belong to locations and are left out. ocel: OCEL 2.0 JSON with object types patient, "
         "location, attack and trigger (one per patient and trigger type, id P0000:sleep) and "
-        "every event linked to the objects it involves. parquet, csv: the events frame. The file "
+        "every event linked to the objects it involves. parquet, csv: the events frame. "
+        "By default the log events (stress, diet, sleep) and their attributes are what was "
+        "observed: a day the diary or the wearable recorded nothing has no such event, and the "
+        "values are as recorded; --truth exports every value of every day. Onsets, attacks and "
+        "triggers are the truth either way. The file "
         "is written under a temporary name and renamed into place when complete.")
     _common(parser, "--to file")
     parser.add_argument("--format", metavar="FORMAT", default=None,
@@ -66,7 +74,11 @@ def _fusemoe_parser(kinds: argparse._SubParsersAction) -> None:
         "hourly (reg_ts: 24*W x 60) series, label 1 if an attack starts on the label day. "
         "Label days with an attack already under way at midnight are not at risk and are "
         "dropped. Patients are split 70/15/15 (seeded); values are z-scored with the training "
-        "split's statistics. Run FuseMoE with --task NAME --tt_max 24*W --num_labels 2. The "
+        "split's statistics. By default the values are what was observed (the observed "
+        "frame): a value the diary, the wearable or the weather service did not record has mask "
+        "0, and a recorded value is placed at its entry time (diary_time, wearable_time); "
+        "--truth exports the daily frame's values at fixed hours. Labels are the truth either "
+        "way. Run FuseMoE with --task NAME --tt_max 24*W --num_labels 2. The "
         "folder is written whole or not at all.")
     _common(parser, "export in --to")
     parser.add_argument("--to", metavar="DIR", type=Path, required=True,
@@ -108,14 +120,14 @@ def run_export(args: argparse.Namespace) -> int:
     if args.export_command == "eventlog":
         from abm.exports.eventlog import export_eventlog
 
-        done = export_eventlog(args.folder, args.to, args.format, args.overwrite)
+        done = export_eventlog(args.folder, args.to, args.format, args.overwrite, args.truth)
         line = (f"{plural(done.events, 'event', spec=',')} -> {args.to} ({done.fmt}, "
                 f"{_size(done.bytes)})")
     else:
         from abm.exports.fusemoe import export_fusemoe
 
         summary = export_fusemoe(args.folder, args.to, args.window_days, args.task, args.seed,
-                                 args.overwrite)
+                                 args.overwrite, args.truth)
         counts = "/".join(f"{n:,}" for n in summary.samples.values())
         line = f"{counts} samples (train/val/test) -> {args.to}/ ({_size(summary.bytes)})"
     if not args.quiet:

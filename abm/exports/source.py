@@ -1,0 +1,82 @@
+"""What an export is made from: the observed record (default) or the truth.
+
+Exports describe what a study would have: by default the values the observation layer recorded
+(the ``observed`` frame, ``abm.model.observation``); with ``--truth`` the ``daily`` frame's, every
+value on every day. The labels (onsets, attacks, the days an attack is under way) are the truth
+either way: they are what a model is asked to predict.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from abm.errors import InputError
+from abm.output import schemas
+
+#: columns of ``daily`` that are the truth an export keeps in both modes (keys and labels)
+KEPT = ("patient_id", "date", "day", "location_id", *schemas.DAILY_ENGINE)
+
+
+def observed_daily(frames: dict[str, pl.DataFrame], model: Any) -> pl.DataFrame:
+    """``daily`` as the observation layer recorded it: the same rows and columns, each observed
+    column as recorded (null where nothing was), every other column of a component null (no
+    source records it), the keys and the labels as they are, and the entry-time columns of
+    ``observed`` (``diary_time``, ``wearable_time``) added."""
+    if frames.get("observed") is None:
+        raise InputError("this output has no observed frame (it was written before the "
+                         "observation layer); export the truth with --truth, or run it again")
+    daily, observed = frames["daily"], frames["observed"]
+    recorded = [c for c in observed.columns if c not in schemas.OBSERVED_KEYS]
+    unseen = [c for c in daily.columns if c not in KEPT and c not in recorded]
+    base = daily.select(*(c for c in daily.columns if c in KEPT),
+                        *(pl.lit(None, dtype=daily.schema[c]).alias(c) for c in unseen))
+    joined = base.join(observed.select("patient_id", "day", *recorded),
+                       on=["patient_id", "day"], how="left", maintain_order="left")
+    return joined.select(*daily.columns,
+                         *(c for c in recorded if c not in daily.columns))
+
+
+def observed_events(frames: dict[str, pl.DataFrame], model: Any) -> dict[str, pl.DataFrame]:
+    """The frames an event log is made of, from what was observed: ``daily`` as
+    :func:`observed_daily` makes it (the attributes of the log events), and ``events`` without
+    the patients' log events (stress, diet, sleep) of days their source recorded nothing, the
+    others carrying the recorded value. Weather, attack, feedback and trigger events are kept
+    as they are (the triggers are the model's flags, computed from the truth)."""
+    import numpy as np
+
+    daily = observed_daily(frames, model)
+    events = frames["events"]
+    kinds = events.schema["event"]
+    pieces, logged = [], []
+    for component in model.components:
+        own = [c.name for c in component.outputs() if c.frame == "daily" and c.name in daily.columns
+               and daily[c.name].null_count() < daily.height]
+        for entry in component.logs:
+            if entry.per_location:
+                continue
+            logged.append(entry.kind)
+            if entry.column is not None:
+                value = daily[entry.column].cast(pl.Float64)
+            else:
+                names = [c.name for c in component.outputs() if c.frame == "daily"]
+                arrays = {c: daily[c].fill_null(0).to_numpy() for c in names}
+                value = pl.Series(np.asarray(entry.value(arrays), dtype=np.float64))
+                seen = pl.any_horizontal(pl.col(c).is_not_null() for c in own) if own \
+                    else pl.lit(False)
+                value = daily.select(pl.when(seen).then(value)).to_series()
+            pieces.append(daily.select("patient_id", "date").with_columns(
+                pl.lit(entry.kind).cast(kinds).alias("event"), value.alias("recorded")))
+    if not pieces:
+        return {**frames, "daily": daily}
+    recorded = pl.concat(pieces)
+    joined = events.with_columns(pl.col("time").dt.date().alias("__date")).join(
+        recorded.rename({"date": "__date"}), on=["patient_id", "__date", "event"], how="left",
+        maintain_order="left")
+    is_log = pl.col("event").is_in(logged)
+    kept = (joined.filter(~is_log | pl.col("recorded").is_not_null())
+            .with_columns(pl.when(is_log).then(pl.col("recorded")).otherwise(pl.col("value"))
+                          .alias("value"))
+            .select(events.columns))
+    return {**frames, "daily": daily, "events": kept}
