@@ -51,32 +51,33 @@ def observed_events(frames: dict[str, pl.DataFrame], model: Any) -> dict[str, pl
     kinds = events.schema["event"]
     pieces, logged = [], []
     for component in model.components:
-        own = [c.name for c in component.outputs() if c.frame == "daily" and c.name in daily.columns
-               and daily[c.name].null_count() < daily.height]
+        names = [c.name for c in component.outputs() if c.frame == "daily"]
+        own = [c for c in names if c in daily.columns and daily[c].null_count() < daily.height]
+        seen = pl.any_horizontal(pl.col(c).is_not_null() for c in own) if own else pl.lit(False)
         for entry in component.logs:
             if entry.per_location:
                 continue
             logged.append(entry.kind)
             if entry.column is not None:
-                value = daily[entry.column].cast(pl.Float64)
-            else:
-                names = [c.name for c in component.outputs() if c.frame == "daily"]
+                value, recorded = pl.col(entry.column).cast(pl.Float64), \
+                    pl.col(entry.column).is_not_null()
+            elif entry.value is not None:
                 arrays = {c: daily[c].fill_null(0).to_numpy() for c in names}
-                value = pl.Series(np.asarray(entry.value(arrays), dtype=np.float64))
-                seen = pl.any_horizontal(pl.col(c).is_not_null() for c in own) if own \
-                    else pl.lit(False)
-                value = daily.select(pl.when(seen).then(value)).to_series()
-            pieces.append(daily.select("patient_id", "date").with_columns(
-                pl.lit(entry.kind).cast(kinds).alias("event"), value.alias("recorded")))
+                value = pl.lit(pl.Series(np.asarray(entry.value(arrays), dtype=np.float64)))
+                recorded = seen
+            else:  # a component read back from a manifest: its value function is not there
+                value, recorded = pl.lit(None, dtype=pl.Float64), seen
+            pieces.append(daily.select(
+                "patient_id", "date", pl.lit(entry.kind).cast(kinds).alias("event"),
+                value.alias("__value"), recorded.alias("__seen")))
     if not pieces:
         return {**frames, "daily": daily}
-    recorded = pl.concat(pieces)
     joined = events.with_columns(pl.col("time").dt.date().alias("__date")).join(
-        recorded.rename({"date": "__date"}), on=["patient_id", "__date", "event"], how="left",
-        maintain_order="left")
+        pl.concat(pieces).rename({"date": "__date"}), on=["patient_id", "__date", "event"],
+        how="left", maintain_order="left")
     is_log = pl.col("event").is_in(logged)
-    kept = (joined.filter(~is_log | pl.col("recorded").is_not_null())
-            .with_columns(pl.when(is_log).then(pl.col("recorded")).otherwise(pl.col("value"))
-                          .alias("value"))
+    kept = (joined.filter(~is_log | pl.col("__seen").fill_null(False))
+            .with_columns(pl.when(is_log & pl.col("__value").is_not_null())
+                          .then(pl.col("__value")).otherwise(pl.col("value")).alias("value"))
             .select(events.columns))
     return {**frames, "daily": daily, "events": kept}
