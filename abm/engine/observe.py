@@ -14,7 +14,8 @@ same record as the whole run, and variants of a run the same numbers). The step:
    frame.
 
 With ``observation.enabled = false`` every source is perfect (``Observer.perfect``): every value
-of every day, entered at the hour the ``events`` log records the source's values.
+of every day, entered at the hour the ``events`` log records the source's values
+(``Observer.perfect_hour``).
 """
 
 from __future__ import annotations
@@ -44,15 +45,12 @@ def attack_days(cohort: Any) -> np.ndarray:
 
 def apply(cohort: Any) -> None:
     """Record the cohort through every source (see the module's docstring)."""
-    from abm.output.events import observed as observed_hours
-
     model = cohort.model
     on = bool(cohort.config.observation.enabled)
     block = Block(cohort.config, cohort.calendar, cohort.shared, cohort.first_patient,
                   cohort.size)
     block.patients = cohort.patients
     block.columns = cohort.columns
-    hours = {o.column.name: o.hour for o in observed_hours(model)}
     attacks = attack_days(cohort) if on else None
     cohort.observed, cohort.entry_minutes = {}, {}
     for source in observers():
@@ -60,8 +58,7 @@ def apply(cohort: Any) -> None:
         if on:
             record = source.observe(block, names, attacks)
         else:
-            hour = min((hours[name] for name in names), default=0)
-            record = source.perfect(block, names, hour)
+            record = source.perfect(block, names, source.perfect_hour)
         for name in names:
             cohort.observed[name] = (np.asarray(record.values[name]), record.recorded)
         if source.time_column is not None:

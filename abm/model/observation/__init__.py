@@ -74,6 +74,9 @@ class Observer(Component):
     time_column: ClassVar[str | None] = None
     #: what :attr:`time_column` means, in the column's documentation
     time_meaning: ClassVar[str] = ""
+    #: the hour of day a perfect record (``observation.enabled = false``) enters the values at:
+    #: the hour the ``events`` log records them
+    perfect_hour: ClassVar[int] = 0
 
     def outputs(self) -> tuple[Column, ...]:
         """The entry-time column it adds to the ``observed`` frame, if any."""

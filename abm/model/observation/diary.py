@@ -99,6 +99,7 @@ class Diary(Observer):
                 "processed_food_consumed", WATER, "alcohol_drinks", "caffeine_servings",
                 "cycle_day", "menstruating", "fatigue", "neck_stiffness", "food_craving")
     time_column = "diary_time"
+    perfect_hour = 20
     time_meaning = ("when the diary entry of that day was made (evening; the next day for a "
                     "day filled in from memory); null: no entry")
     purposes = ("adherence", "missing", "dropout", "recall", "recall_delay", "habitual_hour",

@@ -56,6 +56,7 @@ class Wearable(Observer):
     section = WearableSettings
     observes = SLEEP_COLUMNS
     time_column = "wearable_time"
+    perfect_hour = 22
     time_meaning = ("when the night that starts that evening was synced from the wearable (the "
                     "morning after); null: not worn")
     purposes = ("wear", "worn", "total_error", "deep_error", "rem_error", "awake_error",
