@@ -275,8 +275,12 @@ def test_ocel_is_plain_json_with_declared_types(exports) -> None:
 
 # --- Parquet and CSV event logs ---------------------------------------------------------------
 
-def test_parquet_and_csv_event_logs_are_the_events_frame(exports, frames) -> None:
-    events = frames["events"]
+def test_parquet_and_csv_event_logs_are_the_events_frame(exports, frames, run_dir) -> None:
+    from abm.exports.source import observed_events
+    from abm.output.write import read_run
+
+    # by default the log events are those of what was observed (abm.exports.source)
+    events = observed_events(frames, read_run(run_dir)[2])["events"]
     parquet = pl.read_parquet(exports["parquet"])
     assert parquet.equals(events)
     csv = pl.read_csv(exports["csv"], try_parse_dates=True)
@@ -511,9 +515,11 @@ def test_fusemoe_labels_and_risk_set_match_the_daily_frame(samples, meta, frames
 def test_fusemoe_values_are_standardized_with_training_statistics(samples, meta,
                                                                   frames) -> None:
     train = meta["splits"]["train"]["patients"]
-    daily = frames["daily"].with_columns(pl.col("patient_id").cast(pl.String),
-                                         pl.col("date").cast(pl.String))
+    # the statistics of what was observed (nights the wearable recorded)
+    daily = frames["observed"].with_columns(pl.col("patient_id").cast(pl.String),
+                                            pl.col("date").cast(pl.String))
     raw = daily.filter(pl.col("patient_id").is_in(train))["total_sleep_hours"].cast(pl.Float64)
+    raw = raw.drop_nulls()
     mean, sd = raw.mean(), raw.std(ddof=0)
     index = fusemoe.FEATURE_INDEX["total_sleep_hours"]
     feature = meta["features"][index]

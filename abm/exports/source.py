@@ -15,23 +15,19 @@ import polars as pl
 from abm.errors import InputError
 from abm.output import schemas
 
-#: columns of ``daily`` that are the truth an export keeps in both modes (keys and labels)
-KEPT = ("patient_id", "date", "day", "location_id", *schemas.DAILY_ENGINE)
-
 
 def observed_daily(frames: dict[str, pl.DataFrame], model: Any) -> pl.DataFrame:
     """``daily`` as the observation layer recorded it: the same rows and columns, each observed
-    column as recorded (null where nothing was), every other column of a component null (no
-    source records it), the keys and the labels as they are, and the entry-time columns of
-    ``observed`` (``diary_time``, ``wearable_time``) added."""
+    column as recorded (null where nothing was), the keys, the labels and the columns no source
+    records (derived ones such as ``days_to_menses`` or the trigger flags, a user's own
+    modality) as they are, and the entry-time columns of ``observed`` (``diary_time``,
+    ``wearable_time``) added."""
     if frames.get("observed") is None:
         raise InputError("this output has no observed frame (it was written before the "
                          "observation layer); export the truth with --truth, or run it again")
     daily, observed = frames["daily"], frames["observed"]
     recorded = [c for c in observed.columns if c not in schemas.OBSERVED_KEYS]
-    unseen = [c for c in daily.columns if c not in KEPT and c not in recorded]
-    base = daily.select(*(c for c in daily.columns if c in KEPT),
-                        *(pl.lit(None, dtype=daily.schema[c]).alias(c) for c in unseen))
+    base = daily.select(c for c in daily.columns if c not in recorded)
     joined = base.join(observed.select("patient_id", "day", *recorded),
                        on=["patient_id", "day"], how="left", maintain_order="left")
     return joined.select(*daily.columns,
