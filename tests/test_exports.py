@@ -537,8 +537,8 @@ def test_fusemoe_values_are_standardized_with_training_statistics(samples, meta,
                                         24 + synced.hour + synced.minute / 60))[0])
     assert sample["irg_ts_mask"][row, index] == 1
     assert sample["irg_ts"][row, index] == pytest.approx((value - mean) / sd, abs=1e-5)
-    # the other features of the same instant are the same day's sleep
-    assert sample["irg_ts_mask"][row].sum() == 7  # the wearable records the seven sleep columns together
+    # the other features of the same instant are the same night's sleep (seven columns)
+    assert sample["irg_ts_mask"][row].sum() == 7
 
 
 def test_fusemoe_statistics_ignore_validation_and_test_patients(frames) -> None:
