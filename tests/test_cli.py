@@ -23,8 +23,8 @@ def test_run_writes_every_frame_and_manifest(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert main(["run", *SMALL, "--out", str(out)]) == 0
     assert _files(out) == ["attacks.parquet", "causal_graph.json", "daily.parquet",
-                           "events.parquet", "manifest.json", "patients.parquet",
-                           "weather.parquet"]
+                           "events.parquet", "manifest.json", "observed.parquet",
+                           "patients.parquet", "weather.parquet"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["rows"]["daily"] == 30 * 40 == pl.read_parquet(out / "daily.parquet").height
     assert manifest["config"]["population"]["num_patients"] == 30

@@ -386,9 +386,11 @@ def test_to_dict_from_dict_round_trip():
                                            "triggers.stress_effect": 0.5,
                                            "population.age_years": [30, 31]})):
         data = c.to_dict()
-        # a section per component that declares one (dotted ones grouped), and ``run``
+        # a section per component that declares one (dotted ones grouped), the observation
+        # layer's, and ``run``
         assert set(data) == {c.section._path.split(".")[0] for c in built_in()
-                             if c.section is not None} | {"run"}
+                             if c.section is not None} | {"observation", "run"}
+        assert {"diary", "wearable", "weather"} <= set(data["observation"])
         assert {"population", "weather", "sleep", "stress", "diet", "attacks", "triggers",
                 "feedback"} <= set(data)
         assert {"stress", "sleep"} <= set(data["feedback"])

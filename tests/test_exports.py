@@ -92,8 +92,10 @@ def exports(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     paths = {"xes": folder / "cohort.xes", "ocel": folder / "cohort.jsonocel",
              "parquet": folder / "events.parquet", "csv": folder / "events.csv"}
     for fmt, path in paths.items():
+        # the truth: these check the formats against the frames (tests/test_observation.py
+        # checks the default, what was observed)
         assert abm_main(["export", "eventlog", str(run_dir), "--format", fmt, "--to", str(path),
-                         "--quiet"]) == 0
+                         "--truth", "--quiet"]) == 0
     paths["fusemoe"] = folder / "fusemoe"
     assert abm_main(["export", "fusemoe", str(run_dir), "--to", str(paths["fusemoe"]),
                      "--quiet"]) == 0
@@ -399,7 +401,8 @@ def test_a_csv_run_exports_the_same_files(run_dir: Path, exports, tmp_path: Path
                      str(csv_run), "--format", "csv", "--quiet"]) == 0
     for kind in ("xes", "ocel"):
         to = tmp_path / exports[kind].name
-        assert abm_main(["export", "eventlog", str(csv_run), "--to", str(to), "--quiet"]) == 0
+        assert abm_main(["export", "eventlog", str(csv_run), "--to", str(to), "--truth",
+                         "--quiet"]) == 0
         assert to.read_bytes() == exports[kind].read_bytes()
     assert abm_main(["export", "fusemoe", str(csv_run), "--to", str(tmp_path / "f"),
                      "--quiet"]) == 0
@@ -419,7 +422,7 @@ def test_a_sharded_run_exports_the_same_logs_and_samples(exports, tmp_path: Path
     xes, ocel_path, samples = tmp_path / "s.xes", tmp_path / "s.jsonocel", tmp_path / "f"
     for target in (xes, ocel_path):
         assert abm_main(["export", "eventlog", str(sharded), "--to", str(target),
-                         "--quiet"]) == 0
+                         "--truth", "--quiet"]) == 0
     assert abm_main(["export", "fusemoe", str(sharded), "--to", str(samples), "--quiet"]) == 0
     assert xes.read_bytes() == exports["xes"].read_bytes()
     for name in _files(exports["fusemoe"]):
@@ -523,25 +526,31 @@ def test_fusemoe_labels_and_risk_set_match_the_daily_frame(samples, meta, frames
 def test_fusemoe_values_are_standardized_with_training_statistics(samples, meta,
                                                                   frames) -> None:
     train = meta["splits"]["train"]["patients"]
-    daily = frames["daily"].with_columns(pl.col("patient_id").cast(pl.String),
-                                         pl.col("date").cast(pl.String))
+    # the statistics of what was observed (nights the wearable recorded)
+    daily = frames["observed"].with_columns(pl.col("patient_id").cast(pl.String),
+                                            pl.col("date").cast(pl.String))
     raw = daily.filter(pl.col("patient_id").is_in(train))["total_sleep_hours"].cast(pl.Float64)
+    raw = raw.drop_nulls()
     mean, sd = raw.mean(), raw.std(ddof=0)
     index = fusemoe.FEATURE_INDEX["total_sleep_hours"]
     feature = meta["features"][index]
     assert feature["name"] == "total_sleep_hours" and feature["observed_at"] == "22:00"
     assert feature["mean"] == pytest.approx(mean) and feature["sd"] == pytest.approx(sd)
-    sample = samples["train"][5]
-    patient, label_date = _name(sample)
-    dates = daily.filter(pl.col("patient_id") == patient)["date"].to_list()
-    first_day = dates[dates.index(label_date) - fusemoe.WINDOW_DAYS]
-    value = daily.filter((pl.col("patient_id") == patient) & (pl.col("date") == first_day))[
-        "total_sleep_hours"].cast(pl.Float64).item()
-    row = int(np.flatnonzero(sample["ts_tt"] == 22.0)[0])
+    for sample in samples["train"][5:]:  # a window whose first night the wearable recorded
+        patient, label_date = _name(sample)
+        dates = daily.filter(pl.col("patient_id") == patient)["date"].to_list()
+        first_day = dates[dates.index(label_date) - fusemoe.WINDOW_DAYS]
+        night = daily.filter((pl.col("patient_id") == patient) & (pl.col("date") == first_day))
+        if night["wearable_time"].item() is not None:
+            break
+    value = night["total_sleep_hours"].cast(pl.Float64).item()
+    synced = night["wearable_time"].item()  # the morning after, the window's second day
+    row = int(np.flatnonzero(np.isclose(sample["ts_tt"],
+                                        24 + synced.hour + synced.minute / 60))[0])
     assert sample["irg_ts_mask"][row, index] == 1
     assert sample["irg_ts"][row, index] == pytest.approx((value - mean) / sd, abs=1e-5)
-    # the other features of the same instant are the same day's sleep
-    assert sample["irg_ts_mask"][row].sum() == sum(f.hour == 22 for f in fusemoe.FEATURES)
+    # the other features of the same instant are the same night's sleep
+    assert sample["irg_ts_mask"][row].sum() == sum(f.modality == "sleep" for f in fusemoe.FEATURES)
 
 
 def test_fusemoe_statistics_ignore_validation_and_test_patients(frames) -> None:

@@ -40,11 +40,12 @@ def test_small_runs_never_crash_and_never_fail(patients: int, days: int, changes
     config = abm.Config().replace(**{"population.num_patients": patients, "run.days": days,
                                      **changes})
     checks = abm.validate(abm.simulate(config))
-    # seven rows, and one per risk factor of the model (plus the design's targets)
+    # seven rows, the observation layer's two, and one per risk factor of the model (plus the
+    # design's targets)
     effects = [c for c in checks if c.name.startswith("trigger effect: ")]
     assert len(effects) == len(Model.build(config).risk_factors)
     assert len(checks) - len(effects) - sum(c.name.startswith(("seed target", "literature"))
-                                            for c in checks) == 7
+                                            for c in checks) == 9
     assert not [c for c in checks if c.failed], format_table(checks)
     for check in checks:
         if check.passed is None:

@@ -34,6 +34,10 @@ def _common(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help=f"replace an existing {what} (only once the new one is complete)")
     parser.add_argument("--quiet", action="store_true", help="no summary line on stderr")
+    parser.add_argument("--truth", action="store_true",
+                        help="export the truth (the daily frame: every value on every day) "
+                        "instead of what the diary, the wearable and the weather service "
+                        "recorded (the observed frame, the default)")
 
 
 def _eventlog_parser(kinds: argparse._SubParsersAction) -> None:
@@ -45,7 +49,11 @@ def _eventlog_parser(kinds: argparse._SubParsersAction) -> None:
         "(sleep, stress, diet, trigger, attack severity and aura, feedback rule); weather events "
         "belong to locations and are left out. ocel: OCEL 2.0 JSON with object types patient, "
         "location, attack and trigger (one per patient and trigger type, id P0000:sleep) and "
-        "every event linked to the objects it involves. parquet, csv: the events frame. The file "
+        "every event linked to the objects it involves. parquet, csv: the events frame. "
+        "By default the log events (stress, diet, sleep) and their attributes are what was "
+        "observed: a day the diary or the wearable recorded nothing has no such event, and the "
+        "values are as recorded; --truth exports every value of every day. Onsets, attacks and "
+        "triggers are the truth either way. The file "
         "is written under a temporary name and renamed into place when complete.")
     _common(parser, "--to file")
     parser.add_argument("--format", metavar="FORMAT", default=None,
@@ -79,9 +87,13 @@ def _fusemoe_parser(kinds: argparse._SubParsersAction) -> None:
         "attack starts on the label day; with --diary-vectors also the diary entries as "
         "FuseMoE's CXR modality (cxr_feats, cxr_time, cxr_missing). Label days with an attack "
         "already under way at midnight are not at risk and are dropped. Patients are split "
-        "70/15/15 (seeded); values are z-scored with the training split's statistics. The size "
-        "is estimated first and an export above --max-gb is refused unless --force. Run "
-        "FuseMoE (src/scripts/main_mimiciv.py) with --file_path DIR --task NAME --tt_max 24*W "
+        "70/15/15 (seeded); values are z-scored with the training split's statistics. By "
+        "default the values are what was observed (the observed frame): a value the diary, the "
+        "wearable or the weather service did not record has mask 0, and a recorded value is "
+        "placed at its entry time (diary_time, wearable_time); --truth exports the daily "
+        "frame's values at fixed hours. Labels are the truth either way. The size is estimated "
+        "first and an export above --max-gb is refused unless --force. Run FuseMoE "
+        "(src/scripts/main_mimiciv.py) with --file_path DIR --task NAME --tt_max 24*W "
         "--num_labels 2 --modeltype TS --embed_dim 128 --num_heads 8 --irregular_learn_emb_ts "
         "--reg_ts, or --modeltype TS_CXR with --diary-vectors (the README gives the flags). The "
         "pickles load with NumPy 1.x and 2.x. The folder is written whole or not at all.")
@@ -139,7 +151,7 @@ def run_export(args: argparse.Namespace) -> int:
     if args.export_command == "eventlog":
         from abm.exports.eventlog import export_eventlog
 
-        done = export_eventlog(args.folder, args.to, args.format, args.overwrite)
+        done = export_eventlog(args.folder, args.to, args.format, args.overwrite, args.truth)
         line = (f"{plural(done.events, 'event', spec=',')} -> {args.to} ({done.fmt}, "
                 f"{_size(done.bytes)})")
     else:
@@ -147,7 +159,7 @@ def run_export(args: argparse.Namespace) -> int:
 
         summary = export_fusemoe(args.folder, args.to, args.window_days, args.task, args.seed,
                                  args.overwrite, Layout(args.hourly_grid, args.diary_vectors),
-                                 args.max_gb, args.force)
+                                 args.max_gb, args.force, args.truth)
         counts = "/".join(f"{n:,}" for n in summary.samples.values())
         line = (f"{counts} samples (train/val/test) -> {args.to}/ ({_size(summary.bytes)}, "
                 f"estimated {_size(summary.estimate)})")

@@ -25,7 +25,7 @@ from typing import Any
 
 from abm.config.fields import Section, setting
 from abm.errors import ConfigError
-from abm.model.catalog import built_in
+from abm.model.catalog import built_in, observation_sections
 from abm.model.presets import NAMES, overrides
 
 
@@ -75,8 +75,7 @@ def _sections() -> dict[str, type]:
     whose name is also a section's (``triggers``) holds that section's settings and the tables."""
     top: dict[str, type | None] = {}
     tables: dict[str, dict[str, type]] = {}
-    for component in built_in():
-        section = component.section
+    for section in [c.section for c in built_in()] + observation_sections():
         if section is None:
             continue
         head, _, rest = section._path.partition(".")

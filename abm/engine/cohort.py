@@ -80,4 +80,9 @@ class Cohort:
         #: set by the post-run step (``abm.engine.afterrun``): per ``attacks`` column
         #: ``<trigger>_from_<component>``, where the step switched that flag on ``(n, days)``
         self.switched_on: dict[str, np.ndarray] = {}
+        #: set by the observation step (``abm.engine.observe``): per observed column, its
+        #: recorded values ``(n, days)`` and where they were recorded; per entry-time column,
+        #: minutes since the first day's midnight (-1: no entry)
+        self.observed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.entry_minutes: dict[str, np.ndarray] = {}
 

@@ -10,7 +10,9 @@ A run has three stages:
    a :class:`~abm.engine.patient.Patient` process per patient lives from attack to attack, and
    feedback rules edit its future through attack callbacks.
    Then the components' post-run steps (``abm.engine.afterrun``: the prodrome) change
-   columns from the decided onsets, and the flags that read them are derived again.
+   columns from the decided onsets, and the flags that read them are derived again; then the
+   observation layer (``abm.engine.observe``) records what a diary, a wearable and a weather
+   service would, apart from the truth.
 3. **Record**: the final series and the onsets become Polars frames (``abm.output.recorder``).
 
 Same configuration and seed give identical frames: every number comes from the stream of the
@@ -29,7 +31,7 @@ import numpy as np
 import simpy
 
 from abm.config.settings import Config
-from abm.engine import afterrun, derive
+from abm.engine import afterrun, derive, observe
 from abm.engine.block import Block
 from abm.engine.calendar import Calendar
 from abm.engine.calibration import first_free_codes
@@ -249,6 +251,7 @@ def run_agents(cohort: Cohort, progress: Progress | None = None) -> simpy.Enviro
         unpack_states(cohort, states)
     cohort.onsets = [p.onsets for p in patients]
     afterrun.apply(cohort)  # the post-run steps: they read the decided onsets, change none
+    observe.apply(cohort)  # what the diary, the wearable and the weather service record
     return env
 
 

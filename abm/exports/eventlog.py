@@ -226,13 +226,21 @@ def resolve_format(fmt: str | None, to: Path) -> str:
 
 
 def export_eventlog(source: Path, to: Path, fmt: str | None = None,
-                    overwrite: bool = False) -> Summary:
-    """Write the event log of the ``abm run`` folder ``source`` to the file ``to``."""
+                    overwrite: bool = False, truth: bool = False) -> Summary:
+    """Write the event log of the ``abm run`` folder ``source`` to the file ``to``.
+
+    The patients' log events (stress, diet, sleep) and their attributes are what the observation
+    layer recorded (``abm.exports.source.observed_events``: a day a source recorded nothing has no
+    event); with ``truth``, the ``events`` and ``daily`` frames as they are."""
     source, to = Path(source), Path(to)
     atomic.check_file_target(to, overwrite)
     fmt = resolve_format(fmt, to)
     atomic.check_outside(to, source, "--to")
     frames, _config, model = atomic.load_run(source)
+    if not truth:
+        from abm.exports.source import observed_events
+
+        frames = observed_events(frames, model)
     counted: list[int] = []
     files.write_file(to, lambda path: counted.append(write_eventlog(frames, fmt, path, model)))
     return Summary(to, fmt, counted[0], to.stat().st_size)

@@ -196,6 +196,9 @@ class _Cohort:
     attack_patient: np.ndarray  # (A,) patient row
     attack_minute: np.ndarray  # (A,) minutes since day 0's midnight
     attack_values: np.ndarray  # (A, len(attack_features)) float64
+    #: feature name -> (n, days) minutes since day 0's midnight when its value was entered (NaN:
+    #: no entry); features without an entry time are observed at their fixed hour
+    times: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -210,9 +213,11 @@ class _Cohort:
         return tuple(f for f in self.features if f.frame == "attacks")
 
 
-def cohort_arrays(frames: dict[str, pl.DataFrame], table: tuple[Feature, ...]) -> _Cohort:
+def cohort_arrays(frames: dict[str, pl.DataFrame], table: tuple[Feature, ...],
+                  entry_times: dict[str, str] | None = None) -> _Cohort:
     """The frames as (patient, day) arrays, patients in ``patients`` order, with the columns
-    of the features ``table``."""
+    of the features ``table``; ``entry_times`` maps a feature to the column of ``daily`` that
+    holds the datetime it was entered at (``diary_time``, ``wearable_time``)."""
     patients = frames["patients"].select("patient_id").with_row_index("pidx")
     daily = frames["daily"].join(patients, on="patient_id", how="inner").sort(["pidx", "day"])
     n = patients.height
@@ -241,6 +246,13 @@ def cohort_arrays(frames: dict[str, pl.DataFrame], table: tuple[Feature, ...]) -
         attack_minute=minute.to_numpy().astype(np.int64),
         attack_values=attacks.select(pl.col(f.column).cast(pl.Float64)
                                      for f in table if f.frame == "attacks").to_numpy())
+    times: dict[str, np.ndarray] = {}
+    for column in dict.fromkeys((entry_times or {}).values()):
+        minutes = daily.select((pl.col(column) - pl.lit(start).cast(pl.Datetime("ms")))
+                               .dt.total_minutes().cast(pl.Float64)).to_series()
+        times[column] = minutes.to_numpy().reshape(n, days)
+    cohort.times = {name: times[column] for name, column in (entry_times or {}).items()
+                    if any(f.name == name for f in table)}
     return cohort
 
 
@@ -276,43 +288,93 @@ class _Rows:
 
 def observation_rows(cohort: _Cohort, mean: np.ndarray, sd: np.ndarray,
                      per_hour: bool = False) -> _Rows:
-    """The rows of ``irg_ts``: the daily observations at their fixed hours, and each attack's at
-    its onset, merged into the fixed row of the same instant (``per_hour``: the same hour)."""
+    """The rows of ``irg_ts``: the daily observations, and each attack's at its onset, rows of
+    the same instant (``per_hour``: the same hour) merged into one.
+
+    A feature with an entry time (:attr:`_Cohort.times`: the diary's, the wearable's) is
+    observed when it was entered, which may be a later day (a day filled in from memory, the
+    night synced the morning after); its source's row exists only where it recorded something.
+    Every other feature is observed at its fixed hour of the day it describes (without entry
+    times every fixed row exists, observed or not)."""
     n, days = cohort.shape
-    hours = sorted({f.hour for f in cohort.daily_features if f.hour is not None})
-    k = len(hours)
-    values = np.zeros((n * days, k, COLUMNS), dtype=np.float32)
-    mask = np.zeros((n * days, k, COLUMNS), dtype=np.int32)
-    for j, f in enumerate(cohort.daily_features):
-        slot = hours.index(f.hour)  # type: ignore[arg-type]
-        raw = cohort.daily[..., j].ravel()
-        seen = ~np.isnan(raw)  # a null (no value that day, as a man's cycle day) is not observed
-        values[:, slot, f.index] = np.where(seen, (raw - mean[f.index]) / sd[f.index], 0.0)
-        mask[:, slot, f.index] = seen
-    values, mask = values.reshape(-1, COLUMNS), mask.reshape(-1, COLUMNS)
-    fixed_minute = np.array([60 * h for h in hours], dtype=np.int64)
+    cells = n * days
+    daily = cohort.daily_features
+    timed = {f.name for f in daily if f.name in cohort.times}
+    # groups of features observed together: each fixed hour, then each source's entry times
+    groups: list[tuple[list[int], np.ndarray | None, int]] = []
+    for hour in sorted({f.hour for f in daily if f.name not in timed}):  # type: ignore[type-var]
+        groups.append(([j for j, f in enumerate(daily) if f.name not in timed and f.hour == hour],
+                       None, hour))
+    for times in {id(cohort.times[name]): cohort.times[name] for name in timed}.values():
+        groups.append(([j for j, f in enumerate(daily) if cohort.times.get(f.name) is times],
+                       times, 0))
+    drop_empty = bool(timed)
+    cell_minute = (np.arange(cells, dtype=np.int64) % days) * MINUTES_PER_DAY
+    patient_of_cell = np.arange(cells, dtype=np.int64) // days
+    parts_minute, parts_patient, parts_values, parts_mask = [], [], [], []
+    for members, times, hour in groups:
+        values = np.zeros((cells, COLUMNS), dtype=np.float32)
+        mask = np.zeros((cells, COLUMNS), dtype=np.int32)
+        for j in members:
+            f = daily[j]
+            raw = cohort.daily[..., j].ravel()
+            seen = ~np.isnan(raw)  # a null (not recorded, a man's cycle day) is not observed
+            values[:, f.index] = np.where(seen, (raw - mean[f.index]) / sd[f.index], 0.0)
+            mask[:, f.index] = seen
+        if times is None:
+            minute = cell_minute + 60 * hour
+            keep = mask.any(axis=1) if drop_empty else np.ones(cells, dtype=bool)
+        else:
+            entered = times.ravel()
+            keep = ~np.isnan(entered) & mask.any(axis=1)
+            minute = np.where(keep, entered, 0).astype(np.int64)  # since the patient's day 0
+            keep &= minute < days * MINUTES_PER_DAY  # synced after the run's last day
+        parts_minute.append(minute[keep])
+        parts_patient.append(patient_of_cell[keep])
+        parts_values.append(values[keep])
+        parts_mask.append(mask[keep])
     inside = (cohort.attack_minute >= 0) & (cohort.attack_minute < days * MINUTES_PER_DAY)
-    day, minute = np.divmod(cohort.attack_minute[inside], MINUTES_PER_DAY)
-    cell = cohort.attack_patient[inside] * days + day
-    a_values = np.zeros((cell.size, COLUMNS), dtype=np.float32)
+    a_values = np.zeros((int(inside.sum()), COLUMNS), dtype=np.float32)
     for j, f in enumerate(cohort.attack_features):
         a_values[:, f.index] = (cohort.attack_values[inside, j] - mean[f.index]) / sd[f.index]
     a_mask = (np.arange(COLUMNS) == np.array([[f.index] for f in cohort.attack_features])).any(0)
-    a_mask = np.broadcast_to(a_mask.astype(np.int32), a_values.shape)
-    merge_minute = minute // 60 * 60 if per_hour else minute
-    slot = np.searchsorted(fixed_minute, merge_minute)  # fixed rows before the onset
-    same = fixed_minute[np.minimum(slot, k - 1)] == merge_minute
-    at = cell[same] * k + slot[same]
-    np.add.at(values, at, a_values[same])
-    np.maximum.at(mask, at, a_mask[same])
-    put = cell[~same] * k + slot[~same]
-    all_cells = np.insert(np.repeat(np.arange(n * days, dtype=np.int64), k), put, cell[~same])
-    all_minutes = np.insert(np.tile(fixed_minute, n * days), put, merge_minute[~same])
-    return _Rows(cell=all_cells, minute=all_minutes,
-                 hours=(all_cells % days) * 24.0 + all_minutes / 60.0,
-                 values=np.insert(values, put, a_values[~same], axis=0),
-                 mask=np.insert(mask, put, a_mask[~same], axis=0),
-                 start=np.searchsorted(all_cells, np.arange(n * days + 1)))
+    parts_minute.append(cohort.attack_minute[inside])
+    parts_patient.append(cohort.attack_patient[inside])
+    parts_values.append(a_values)
+    parts_mask.append(np.broadcast_to(a_mask.astype(np.int32), a_values.shape))
+    minute = np.concatenate(parts_minute)
+    if per_hour:
+        minute = minute // 60 * 60
+    patient = np.concatenate(parts_patient)
+    order = np.argsort(patient * (days + 1) * MINUTES_PER_DAY + minute, kind="stable")
+    minute, patient = minute[order], patient[order]
+    values = np.concatenate(parts_values)[order]
+    mask = np.concatenate(parts_mask)[order]
+    del parts_values, parts_mask
+    # rows of the same instant become one: per feature, the last value observed at it
+    same = (patient[1:] == patient[:-1]) & (minute[1:] == minute[:-1])
+    if same.any():
+        first = np.concatenate([[True], ~same])
+        in_group = np.zeros(minute.size, dtype=bool)
+        in_group[1:] |= same
+        in_group[:-1] |= same
+        rows = np.flatnonzero(in_group)
+        group = np.cumsum(first)[rows]
+        starts = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]]))
+        position = np.where(mask[rows] > 0, np.arange(rows.size)[:, None], -1)
+        last = np.maximum.reduceat(position, starts, axis=0)
+        merged = np.take_along_axis(values[rows], np.maximum(last, 0), axis=0)
+        heads = rows[starts]
+        values[heads] = np.where(last >= 0, merged, 0.0)
+        mask[heads] = (last >= 0).astype(np.int32)
+        minute, patient = minute[first], patient[first]
+        values, mask = values[first], mask[first]
+    day = minute // MINUTES_PER_DAY
+    cell = patient * days + day
+    of_day = minute - day * MINUTES_PER_DAY
+    return _Rows(cell=cell, minute=of_day, hours=day * 24.0 + of_day / 60.0,
+                 values=values, mask=mask,
+                 start=np.searchsorted(cell, np.arange(cells + 1)))
 
 
 def hourly_grid(hourly: _Rows, cells: np.ndarray, window_days: int) -> np.ndarray:
@@ -514,10 +576,27 @@ class Plan:
 
 
 def plan(frames: dict[str, pl.DataFrame], window_days: int = WINDOW_DAYS,
-         seed: int = 42, model: Any = None, layout: Layout = Layout()) -> Plan:
+         seed: int = 42, model: Any = None, layout: Layout = Layout(), truth: bool = False,
+         entry_times: bool = True) -> Plan:
     """Prepare the samples of a run's frames (made by ``model``; default: the built-in model):
-    split, training statistics, observation rows (and what ``layout`` asks for)."""
-    cohort = cohort_arrays(frames, features(model))
+    split, training statistics, observation rows (and what ``layout`` asks for).
+
+    The values are what the observation layer recorded (the ``observed`` frame: null, so mask
+    0, where nothing was recorded), observed at their entry times (``entry_times``; else at the
+    fixed hours); with ``truth``, the ``daily`` frame's values at the fixed hours. The labels
+    (onsets, the days at risk) and the attack features are the truth either way."""
+    model = model if model is not None else schemas.default_model()
+    times = None
+    if not truth:
+        from abm.exports.source import observed_daily
+
+        frames = {**frames, "daily": observed_daily(frames, model)}
+        if entry_times:
+            from abm.model.observation import observed_columns
+
+            times = {name: when for name, when in observed_columns(model).items()
+                     if when is not None}
+    cohort = cohort_arrays(frames, features(model), times)
     n, days = cohort.shape
     if window_days >= days:
         raise ConfigError(f"{wording.option('--window-days')} must be less than the run's "
@@ -531,10 +610,12 @@ def plan(frames: dict[str, pl.DataFrame], window_days: int = WINDOW_DAYS,
 
 
 def build_samples(frames: dict[str, pl.DataFrame], window_days: int = WINDOW_DAYS,
-                  seed: int = 42, model: Any = None,
-                  layout: Layout = Layout()) -> tuple[Plan, dict[str, list[dict]]]:
-    """Every split's samples (in memory; the export writes one split at a time)."""
-    prepared = plan(frames, window_days, seed, model, layout)
+                  seed: int = 42, model: Any = None, layout: Layout = Layout(),
+                  truth: bool = False, entry_times: bool = True
+                  ) -> tuple[Plan, dict[str, list[dict]]]:
+    """Every split's samples (in memory; the export writes one split at a time); ``layout``,
+    ``truth`` and ``entry_times`` as in :func:`plan`."""
+    prepared = plan(frames, window_days, seed, model, layout, truth, entry_times)
     return prepared, {s: prepared.samples(s) for s in SPLITS}
 
 
@@ -638,12 +719,14 @@ def check_size(estimate: int, max_gb: float, force: bool) -> None:
 def export_fusemoe(source: Path, to: Path, window_days: int = WINDOW_DAYS, task: str = TASK,
                    seed: int | None = None, overwrite: bool = False,
                    layout: Layout = Layout(), max_gb: float = MAX_GB,
-                   force: bool = False) -> Summary:
+                   force: bool = False, truth: bool = False) -> Summary:
     """Write the FuseMoE samples of the ``abm run`` folder ``source`` into the folder ``to``.
 
     ``seed`` (default: the run's seed) shuffles the patients into the splits; ``layout`` adds
-    the hourly grid or the diary vectors. The size is estimated first: above ``max_gb``
-    gigabytes the export is refused (nothing written) unless ``force``.
+    the hourly grid or the diary vectors. The values are what was observed (the ``observed``
+    frame, at the entry times), or with ``truth`` the ``daily`` frame's (see :func:`plan`). The
+    size is estimated first: above ``max_gb`` gigabytes the export is refused (nothing written)
+    unless ``force``.
     """
     source, to = Path(source), Path(to)
     check_options(window_days, task, seed)
@@ -653,7 +736,7 @@ def export_fusemoe(source: Path, to: Path, window_days: int = WINDOW_DAYS, task:
     atomic.check_folder_target(to, overwrite, is_export_file, META)
     frames, config, model = atomic.load_run(source)
     prepared = plan(frames, window_days, config.run.seed if seed is None else seed, model,
-                    layout)
+                    layout, truth, entry_times=bool(config.observation.enabled))
     estimate = prepared.estimate_bytes(task)
     check_size(estimate, max_gb, force)
     counts: dict[str, tuple[int, int]] = {}

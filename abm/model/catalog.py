@@ -3,6 +3,10 @@
 This list is the one place a built-in component is registered: the frames' columns, the event
 log, validation, exports and the causal graph follow from it (``abm.engine.model``). Its order
 is the order of the ``daily`` frame's columns (modalities, then trigger flags).
+
+The observation layer's sources (:func:`observers`) are registered here too: they are not part of
+the model (they change no column and no onset) but measure it after the run
+(``abm.model.observation``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ from abm.model.diet import Diet
 from abm.model.feedback.sleep import SleepAfterAttack
 from abm.model.feedback.stress import StressAfterAttack
 from abm.model.menstrual import MenstrualCycle, MenstrualTrigger
+from abm.model.observation import ObservationSettings, Observer
+from abm.model.observation.diary import Diary
+from abm.model.observation.wearable import Wearable
+from abm.model.observation.weather import WeatherRecord
 from abm.model.population import Population
 from abm.model.prodrome import Prodrome
 from abm.model.sleep import Sleep
@@ -41,3 +49,15 @@ def built_in() -> list[Component]:
         LetdownTrigger(), AlcoholTrigger(), CaffeineWithdrawalTrigger(), SleepEfficiencyTrigger(),
         SleepStress(), StressSleep(), AlcoholSleep(),
     ]
+
+
+def observers() -> list[Observer]:
+    """A fresh instance of every source of the observation layer, in the order of their
+    columns in the ``observed`` frame's entry times."""
+    return [Diary(), Wearable(), WeatherRecord()]
+
+
+def observation_sections() -> list[type]:
+    """The observation layer's configuration sections: ``observation`` (``enabled``), then
+    each source's table."""
+    return [ObservationSettings, *(o.section for o in observers())]

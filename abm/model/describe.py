@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from abm.model.catalog import built_in
+from abm.model.catalog import built_in, observers
 from abm.model.component import Coupling, RiskFactor
 
 
@@ -17,7 +17,7 @@ def _inputs(component: Any) -> str:
 def components_table(components: list[Any] | None = None) -> str:
     """One row per component: name, kind, what it writes, what it reads, its source."""
     rows = ["| component | kind | writes | reads | source |", "|---|---|---|---|---|"]
-    for c in components if components is not None else built_in():
+    for c in components if components is not None else [*built_in(), *observers()]:
         if isinstance(c, RiskFactor):
             writes = f"`{c.flag_column}`, `{c.susceptibility_column}`"
         elif isinstance(c, Coupling):
@@ -68,7 +68,7 @@ def model_reference(components: list[Any] | None = None) -> str:
     out: list[str] = []
     described: set[str] = set()
     shown: set[str] = set()  # sections already listed (components may share one)
-    for c in components if components is not None else built_in():
+    for c in components if components is not None else [*built_in(), *observers()]:
         out.append(f"### `{c.name}` ({c.kind.replace('_', ' ')})\n")
         module = type(c).__module__
         if module not in described:
@@ -104,7 +104,7 @@ def assumptions_table(components: list[Any] | None = None) -> str:
 
     rows = ["| setting | default | why |", "|---|---|---|"]
     seen: set[str] = set()
-    for c in components if components is not None else built_in():
+    for c in components if components is not None else [*built_in(), *observers()]:
         section = c.section
         if section is None or section._path in seen:
             continue

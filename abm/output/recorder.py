@@ -101,6 +101,7 @@ def record(cohort: Cohort, progress: Progress | None = None,
     weather = _weather_frame(cohort, lids)
     daily = _daily_frame(cohort, pids, lids, onsets, attack_ids)
     attacks = _attacks_frame(cohort, pids, onsets, attack_ids, start_ms)
+    observed = _observed_frame(cohort, daily, start_ms)
     if release:
         logged = {e.column for c in cohort.model.components for e in c.logs
                   if e.column is not None and not e.per_location}
@@ -108,6 +109,8 @@ def record(cohort: Cohort, progress: Progress | None = None,
                    if e.column is None and not e.per_location for c in comp.outputs()}
         for name in [name for name in cohort.columns if name not in logged]:
             del cohort.columns[name]
+        cohort.observed.clear()
+        cohort.entry_minutes.clear()
         cohort.latent.clear()
         cohort.termsums.clear()
         cohort.planned.clear()
@@ -118,7 +121,7 @@ def record(cohort: Cohort, progress: Progress | None = None,
                           weather_events)
     if progress:
         progress("record", 1, 1)
-    return Result(cfg, patients, daily, weather, attacks, events, cohort.model)
+    return Result(cfg, patients, daily, weather, attacks, events, observed, cohort.model)
 
 
 def _patients_frame(cohort: Cohort, pids: pl.Series, lids: pl.Series) -> pl.DataFrame:
@@ -186,6 +189,36 @@ def _daily_frame(cohort: Cohort, pids: pl.Series, lids: pl.Series, onsets: _Onse
         pl.Series(no_attack, dtype=pl.UInt32))
     frame = _nulls(pl.DataFrame(columns), model.daily_columns)
     return _cast(frame, "daily", model)
+
+
+def _observed_frame(cohort: Cohort, daily: pl.DataFrame, start_ms: int) -> pl.DataFrame:
+    """What the observation layer recorded (``abm.engine.observe``): the daily frame's keys, each
+    observed column null where its source recorded nothing, and the entry times."""
+    from abm.model.observation import observed_columns, time_columns
+
+    model = cohort.model
+    columns: dict[str, object] = {name: daily[name] for name in schemas.OBSERVED_KEYS}
+    masks: dict[str, np.ndarray] = {}
+    seen: dict[int, str] = {}  # one mask column per source (its columns share one array)
+    kept: dict[str, str] = {}
+    for name in observed_columns(model):
+        values, recorded = cohort.observed[name]
+        columns[name] = values.ravel()
+        key = seen.setdefault(id(recorded), f"__recorded{len(seen)}")
+        masks[key] = recorded.ravel()
+        kept[name] = key
+    for col in time_columns():
+        minutes = cohort.entry_minutes[col.name].ravel()
+        columns[col.name] = start_ms + minutes * 60_000
+        key = f"__{col.name}"
+        masks[key] = minutes >= 0
+        kept[col.name] = key
+    frame = pl.DataFrame({**columns, **masks})
+    frame = frame.with_columns(pl.when(pl.col(key)).then(pl.col(name)).alias(name)
+                               for name, key in kept.items()).drop(list(masks))
+    frame = frame.with_columns(pl.col(c.name).cast(pl.Datetime("ms")) for c in time_columns())
+    declared = [model.columns[name] for name in observed_columns(model)]
+    return _cast(_nulls(frame, declared), "observed", model)
 
 
 def _attacks_frame(cohort: Cohort, pids: pl.Series, onsets: _Onsets, attack_ids: pl.Series,

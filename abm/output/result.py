@@ -20,11 +20,15 @@ class Result:
     weather: pl.DataFrame
     attacks: pl.DataFrame
     events: pl.DataFrame
+    #: what the observation layer recorded (``abm.model.observation``); None when the frames come
+    #: from an output written before it
+    observed: pl.DataFrame | None = None
     #: the components that made it (``abm.engine.model.Model``); None when read from files
     model: Any = None
 
-    FRAMES = ("patients", "daily", "weather", "attacks", "events")
+    FRAMES = ("patients", "daily", "weather", "attacks", "events", "observed")
 
     def frames(self) -> dict[str, pl.DataFrame]:
-        """Name → frame, in the documented order."""
-        return {name: getattr(self, name) for name in self.FRAMES}
+        """Name → frame, in the documented order (without ``observed`` if there is none)."""
+        return {name: getattr(self, name) for name in self.FRAMES
+                if getattr(self, name) is not None}

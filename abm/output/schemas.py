@@ -43,6 +43,11 @@ DAILY_ENGINE: dict[str, Spec] = {
     "migraine_onset": (pl.Boolean, "", "an attack starts that day"),
     "attack_id": (pl.Categorical(), "", "the attack under way that day (null if none)"),
 }
+OBSERVED_KEYS: dict[str, Spec] = {
+    "patient_id": (pl.Categorical(), "", "patient"),
+    "date": (pl.Date, "", "calendar date"),
+    "day": (pl.Int32, "days", "0-based day of the run"),
+}
 WEATHER_KEYS: dict[str, Spec] = {
     "location_id": (pl.Categorical(), "", "location"),
     "date": (pl.Date, "", "calendar date"),
@@ -133,7 +138,24 @@ def frames(model: Any = None) -> dict[str, dict[str, Spec]]:
                     for column, owner, k in switched_flags(model)})
     attacks.update(ATTACK_TAIL)
     return {"patients": patients, "daily": daily, "weather": weather, "attacks": attacks,
-            "events": _events(model)}
+            "events": _events(model), "observed": observed_frame(model)}
+
+
+def observed_frame(model: Any) -> dict[str, Spec]:
+    """The ``observed`` frame's columns: the keys, every daily column a source of the observation
+    layer records (as that source recorded it, null where it recorded nothing), the entry
+    times."""
+    from abm.model.observation import observed_columns, time_columns
+
+    sources = {None: "the weather service", "diary_time": "the diary",
+               "wearable_time": "the wearable"}
+    out = dict(OBSERVED_KEYS)
+    for name, when in observed_columns(model).items():
+        col = model.columns[name]
+        out[name] = (col.dtype, col.unit, f"as {sources.get(when, when)} recorded it (null: not "
+                     f"recorded); truth in daily")
+    out.update({c.name: (c.dtype, c.unit, c.meaning) for c in time_columns()})
+    return out
 
 
 @functools.cache
@@ -151,7 +173,7 @@ def _default_frames() -> dict[str, dict[str, Spec]]:
     return frames(default_model())
 
 
-FRAME_NAMES = ("patients", "daily", "weather", "attacks", "events")
+FRAME_NAMES = ("patients", "daily", "weather", "attacks", "events", "observed")
 
 
 def schema(frame: str, model: Any = None) -> pl.Schema:

@@ -2,7 +2,8 @@
 
 Formats:
 
-- ``parquet`` (default): ``OUT/<frame>.parquet`` for each frame;
+- ``parquet`` (default): ``OUT/<frame>.parquet`` for each frame (``observed`` among them: what the
+  observation layer recorded);
 - ``csv``: ``OUT/<frame>.csv`` for each frame;
 - ``seed-csv``: the user's design layout, ``patient_profiles.csv``, ``migraine_events.csv``,
   one file per modality as the components declare (``seed_file``: ``sleep_data.csv``,
@@ -224,6 +225,8 @@ def read_run(folder: Path) -> tuple[dict[str, pl.DataFrame], Config, Any]:
         single = folder / f"{name}.{fmt}"
         parts = sorted((folder / name).glob(f"part-*.{fmt}")) if (folder / name).is_dir() else []
         if not single.is_file() and not parts:
+            if name == "observed" and name not in manifest.get("rows", {}):
+                continue  # written before the observation layer: the truth only
             raise InputError(f"{single}: missing")
         paths = [single] if single.is_file() else parts
         path = paths[0]

@@ -41,7 +41,7 @@ from abm.output.files import file_record, is_partial, swap_into_place, write_ato
 PARTIAL_SUFFIX = ".abm-partial"
 MARKERS = "shards"
 RUN_FILE = "run.json"
-FRAMES = ("patients", "daily", "weather", "attacks", "events")
+FRAMES = ("patients", "daily", "weather", "attacks", "events", "observed")
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from abm.validation.configured import (
     reverse_exposures,
 )
 from abm.validation.literature import literature_checks
+from abm.validation.observation import observation_checks
 from abm.validation.rows import Check, judge, share_check
 from abm.validation.stats import (
     auroc,
@@ -311,6 +312,7 @@ def run_checks(frames: dict[str, pl.DataFrame], config: Config,
                             "" if math.isnan(rr) else f"RR {rr:.3f} (95% CI {lo:.3f}-{hi:.3f})",
                             target, ok, bool(clearly_not), seed_few))
     checks += literature_checks(daily, patients, attacks, config, model, n, days)
+    checks += observation_checks(frames, config, n, days)
 
     recomputed = recomputed_flags(daily, model, n, days)
     equal = sum(int((flags == daily[name].to_numpy()).sum()) for name, flags in recomputed.items())
