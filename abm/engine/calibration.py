@@ -23,11 +23,20 @@ from abm.engine.derive import as_input, finalized
 
 def reach_days(model: Any, planned: list[tuple[str, int, Any]]) -> int:
     """How many days after an attack's first day its planned edits can still change a flag:
-    the furthest edit, plus the longest lag of a term and of a risk factor reading a column."""
+    the furthest edit, plus the longest lag of a term and of a risk factor reading a column
+    the edits can change (the edited columns and what terms derive from them). A risk factor
+    that reads only columns no edit reaches (a week of caffeine servings) adds nothing."""
     if not planned or not model.risk_factors:
         return 0
-    term_lag = max((lag for t in model.terms for _, lag in t.inputs), default=0)
-    flag_lag = max(rf.max_lag for rf in model.risk_factors)
+    reached = {column for column, _, _ in planned}
+    while True:
+        more = {t.column for t in model.terms if any(c in reached for c, _ in t.inputs)}
+        if more <= reached:
+            break
+        reached |= more
+    term_lag = max((lag for t in model.terms for c, lag in t.inputs if c in reached), default=0)
+    flag_lag = max((lag for rf in model.risk_factors for c, lag in rf.inputs if c in reached),
+                   default=0)
     return max(offset for _, offset, _ in planned) + term_lag + flag_lag
 
 
