@@ -204,11 +204,14 @@ def test_fusemoe_diary_vectors_repeat_the_diary_columns_of_irg_ts(exports) -> No
     for s in load_data(exports["cxr"], "val", TASK)[:300]:
         for row, t in zip(s["cxr_feats"], s["cxr_time"], strict=True):
             hours = float(t) * 48
-            assert np.isclose(hours % 24, 23, atol=1e-3)  # the day's last diary hour
-            day = (s["ts_tt"] >= hours - 23 - 1e-3) & (s["ts_tt"] < hours + 1)
-            seen = s["irg_ts_mask"][day][:, diary].max(axis=0)
-            assert np.array_equal(row[30:60][diary], seen)
-            assert np.allclose(row[:30][diary], s["irg_ts"][day][:, diary].sum(axis=0))
+            assert 0 <= hours < 48
+            # the entry is a row of irg_ts at its entry time: what it wrote is observed there
+            # (another entry made at the same instant, a day filled in from memory beside the
+            # day's own, may share the row and write the same features)
+            (at,) = np.flatnonzero(np.isclose(s["ts_tt"], hours, atol=1e-3))
+            wrote = row[30:60][diary] > 0
+            assert wrote.any()
+            assert s["irg_ts_mask"][at][diary][wrote].all()
             others = np.setdiff1d(np.arange(30), diary)
             assert not row[others].any() and not row[30 + others].any()
 

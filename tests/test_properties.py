@@ -277,6 +277,7 @@ def test_migraine_days_are_exactly_the_attack_spans(size, feedback):
     before = daily.select("patient_id", (pl.col("date") + pl.duration(days=1)).alias("o"),
                           *[f"{k}_trigger" for k in TRIGGERS],
                           pl.col("pressure_change_24h").alias("drop_before"),
+                          pl.col("alcohol_drinks").alias("drinks_before"),
                           (pl.col("stress_level").cast(pl.Int16)
                            - pl.col("stress_level").shift(1).over("patient_id"))
                           .alias("rise_before"))
@@ -287,7 +288,8 @@ def test_migraine_days_are_exactly_the_attack_spans(size, feedback):
         assert truth[f"{k}_trigger"].equals(logged, check_names=False), k
 
     # p_onset = min(cap, baseline * prod over active triggers of
-    # (1 + effect * dose * susceptibility)); a drop of 10 hPa or a rise of 5 points: the large dose
+    # (1 + effect * dose * susceptibility)); a drop of 10 hPa, a rise of 5 points or 8 drinks:
+    # the large dose
     effects = {rf.trigger: rf.effect(config) for rf in Model.build(config).risk_factors}
     assert effects["weather"] == config.triggers.weather_effect
     # ... the baseline times the patient's frequency drift of the onset day
@@ -302,6 +304,8 @@ def test_migraine_days_are_exactly_the_attack_spans(size, feedback):
             return rules.weather_doses[row["drop_before"] <= -rules.large_pressure_drop_hpa]
         if k == "stress":
             return rules.stress_doses[row["rise_before"] >= rules.large_stress_rise_points]
+        if k == "alcohol":
+            return rules.alcohol.doses[row["drinks_before"] >= rules.alcohol.large_drinks]
         return 1.0
 
     for row in full.iter_rows(named=True):

@@ -411,12 +411,24 @@ def diary_features(table: tuple[Feature, ...]) -> tuple[Feature, ...]:
     return tuple(f for f in table if f.frame == "daily" and f.modality not in DEVICE_MODALITIES)
 
 
+def entry_features(cohort: _Cohort) -> tuple[Feature, ...]:
+    """The features a diary entry holds: the diary's (:func:`diary_features`); with entry times,
+    those the diary recorded (a column no source records is observed at its fixed hour, not in
+    the entry)."""
+    diary = diary_features(cohort.features)
+    if any(f.name in cohort.times for f in diary):
+        diary = tuple(f for f in diary if f.name in cohort.times)
+    return diary
+
+
 def diary_entries(cohort: _Cohort, mean: np.ndarray, sd: np.ndarray) -> _Entries:
     """Each day's diary entry as a row of ``2 * COLUMNS`` numbers: the diary features' values,
     z-scored, at their ``irg_ts`` index (0 where not written), then their mask at index + 30; an
-    entry is made at the latest hour its features are observed at, if any of them was written."""
+    entry is made when the diary was written (its entry time, which may be a later day for a
+    day filled in from memory) or, without entry times, at the latest hour its features are
+    observed at, if any of them was written."""
     n, days = cohort.shape
-    diary = diary_features(cohort.features)
+    diary = entry_features(cohort)
     column = {f.index: j for j, f in enumerate(cohort.daily_features)}
     values = np.zeros((n * days, 2 * COLUMNS), dtype=np.float32)
     for f in diary:
@@ -424,9 +436,15 @@ def diary_entries(cohort: _Cohort, mean: np.ndarray, sd: np.ndarray) -> _Entries
         seen = ~np.isnan(raw)
         values[:, f.index] = np.where(seen, (raw - mean[f.index]) / sd[f.index], 0.0)
         values[:, COLUMNS + f.index] = seen
-    hour = max((f.hour for f in diary if f.hour is not None), default=23)
-    return _Entries(values=values, present=values[:, COLUMNS:].any(axis=1),
-                    hour=np.full(n * days, float(hour)))
+    hour = np.full(n * days, float(max((f.hour for f in diary if f.hour is not None),
+                                       default=23)))
+    timed = [cohort.times[f.name] for f in diary if f.name in cohort.times]
+    if timed:
+        # when the entry was made (a day filled in from memory: hours after the day's 24)
+        minutes = np.fmax.reduce([t.ravel() for t in timed])
+        described = np.tile(np.arange(days), n) * 1440.0
+        hour = np.where(np.isnan(minutes), hour, (minutes - described) / 60.0)
+    return _Entries(values=values, present=values[:, COLUMNS:].any(axis=1), hour=hour)
 
 
 def array_bytes(sample: dict) -> int:
@@ -521,10 +539,12 @@ class Plan:
         window, and ``cxr_missing`` 1 when no day of the window has an entry."""
         assert self.diary is not None
         w = self.window_days
-        day = np.flatnonzero(self.diary.present[cell:cell + w])
+        hours = 24.0 * np.arange(w) + self.diary.hour[cell:cell + w]
+        # the entries of the window's days made before it ends (one filled in later is not)
+        day = np.flatnonzero(self.diary.present[cell:cell + w] & (hours < 24.0 * w))
         feats = np.zeros((day.size, CXR_DIM), dtype=np.float32)
         feats[:, :2 * COLUMNS] = self.diary.values[cell + day]
-        time = (24.0 * day + self.diary.hour[cell + day]) / (24.0 * w)
+        time = hours[day] / (24.0 * w)
         return {"cxr_feats": feats, "cxr_time": time.astype(np.float32),
                 "cxr_missing": int(day.size == 0)}
 
@@ -570,7 +590,7 @@ class Plan:
                 "reg_ts": "hourly grid" if self.hourly is not None else None,
                 "diary_vectors": None if self.diary is None else {
                     "slot": "cxr", "dim": CXR_DIM,
-                    "features": [f.name for f in diary_features(self.cohort.features)]},
+                    "features": [f.name for f in entry_features(self.cohort)]},
                 "keys": keys, "splits": splits,
                 "files": [file_name(s, task) for s in SPLITS]}
 
