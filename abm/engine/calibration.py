@@ -28,12 +28,7 @@ def reach_days(model: Any, planned: list[tuple[str, int, Any]]) -> int:
     that reads only columns no edit reaches (a week of caffeine servings) adds nothing."""
     if not planned or not model.risk_factors:
         return 0
-    reached = {column for column, _, _ in planned}
-    while True:
-        more = {t.column for t in model.terms if any(c in reached for c, _ in t.inputs)}
-        if more <= reached:
-            break
-        reached |= more
+    reached = model.downstream([column for column, _, _ in planned])
     term_lag = max((lag for t in model.terms for c, lag in t.inputs if c in reached), default=0)
     flag_lag = max((lag for rf in model.risk_factors for c, lag in rf.inputs if c in reached),
                    default=0)

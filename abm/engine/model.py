@@ -226,6 +226,16 @@ class Model:
             visit(name)
         return order
 
+    def downstream(self, columns: Sequence[str]) -> set[str]:
+        """``columns`` and every editable column terms derive from them, at any lag: what an
+        edit of ``columns`` can change."""
+        reached = set(columns)
+        while True:
+            more = {t.column for t in self.terms if any(c in reached for c, _ in t.inputs)}
+            if more <= reached:
+                return reached
+            reached |= more
+
     # --- derived tables ------------------------------------------------------------------------
 
     @property

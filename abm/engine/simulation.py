@@ -220,8 +220,9 @@ def run_agents(cohort: Cohort, progress: Progress | None = None) -> simpy.Enviro
     # rules that only make planned edits share one callback; the others are called as they are
     cohort.fast_rules = [r for r in cohort.model.rules
                          if type(r).__call__ is FeedbackRule.__call__]
-    cohort.edited_columns = sorted({column for rule in cohort.fast_rules
-                                    for column, _, _ in cohort.planned[rule.name]})
+    # what the rules' edits can change is packed with the patient (a coupling's target too)
+    cohort.edited_columns = sorted(cohort.model.downstream(
+        [column for rule in cohort.model.rules for column, _, _ in cohort.planned[rule.name]]))
     states = pack_states(cohort)
     cohort.compiled = Compiled(cohort.model, cohort.fast_rules, cohort.planned, cohort.layout)
     cohort.callbacks = ([cohort.compiled.apply_rules] if cohort.fast_rules else []) + [
