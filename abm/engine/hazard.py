@@ -129,9 +129,8 @@ def calibrate_baselines(target_share: np.ndarray, f_all: np.ndarray,
     weight_valid = np.where(valid, weight, 0.0)
     n_valid = np.maximum(weight_valid.sum(axis=1), 1e-300)
     factors_j = [np.where(valid, f, 0.0) for f, _ in firsts]
-    # Free days, in turn, fall more often where the factor is low: a day's chance of being free
-    # is about 1 / (1 + odds x f / mean(f)), the target's odds of a migraine day scaled by the
-    # day's factor, so the mean hazard of free days weights each day by that chance
+    # Free days, in turn, fall more often where the factor is low: the mean hazard of free days
+    # weights each day by its chance of being free (:func:`free_day_weights`)
     free_weight = free_day_weights(share, f_all)
     m_all = (f_all * free_weight).sum(axis=1) / np.maximum(free_weight.sum(axis=1), 1e-300)
     # means over t of the products of each subset of the first-free-day factors
@@ -191,13 +190,13 @@ def calibrate_baselines(target_share: np.ndarray, f_all: np.ndarray,
 
 def free_day_weights(share: np.ndarray, f_all: np.ndarray) -> np.ndarray:
     """``(n, days)``: how likely each day is to be free of migraine, up to a constant, for
-    patients whose target share of migraine days is ``share``: ``1 / (1 + odds f / mean(f))``,
-    the target's odds scaled by the day's factor. Calibration averages the hazard of free days
-    with these weights, since free days gather where the factor is low."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        odds = np.where(share < 1, share / (1 - share), 1e12)
+    patients whose target share of migraine days is ``share``: ``1 - share f / mean(f)`` (at
+    least 0.05), the target share spread over the days in proportion to their factor.
+    Calibration averages the hazard of free days with these weights, since free days gather
+    where the factor is low (a drifting frequency: measured by ``tests/test_attack_realism.py``;
+    the odds form ``1 / (1 + odds f / mean(f))`` leaves the bias there)."""
     mean_f = np.maximum(f_all.mean(axis=1, keepdims=True), 1e-300)
-    return 1.0 / (1.0 + odds[:, None] * f_all / mean_f)
+    return 1.0 - np.minimum(0.95, share[:, None] * f_all / mean_f)
 
 
 def _solve_capped(k: np.ndarray, f_all: np.ndarray, factors_j: list[np.ndarray],
