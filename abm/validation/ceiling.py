@@ -37,8 +37,8 @@ interval the same way, from the per-patient differences of their components.
 
 A row needs :data:`MIN_TEST_ONSETS` onsets on the days it is measured on (the AUROC's interval
 near 0.5 is then about ± 0.02); the within-person oracle needs :data:`MIN_PATIENTS` patients
-with both kinds of days, and is judged against 0.52-0.65 only when the risk factors, the
-attacks and the population are configured as by default.
+with both kinds of days, and is judged against 0.52-0.65 only when the risk factors and the
+attacks are configured as by default (else the row is n/a and shows the value).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ MAX_TRAIN_DAYS = 40_000
 #: the attack-history features' windows, days
 HISTORY_WINDOWS = (7, 28)
 #: the configuration sections the within-person target assumes at their defaults
-DEFAULT_SECTIONS = ("attacks", "triggers", "population")
+DEFAULT_SECTIONS = ("attacks", "triggers")
 
 
 @dataclass(frozen=True)
@@ -358,7 +358,7 @@ def ceiling_checks(frames: dict[str, pl.DataFrame], config, model, n: int, days:
         if k < MIN_PATIENTS else ""
     if not few and not _default_model(config):
         checks.append(Check("oracle AUROC, within-person",
-                            f"n/a: risk factors, attacks or population changed: {measured}",
+                            f"n/a: [triggers] or [attacks] changed: {measured}",
                             target, None))
     else:
         checks.append(judge("oracle AUROC, within-person", measured, target,

@@ -337,9 +337,13 @@ def format_table(checks: list[Check]) -> str:
     line = "  ".join(f"{{:<{w}}}" for w in widths)
     out = [line.format(*header), line.format(*("-" * w for w in widths))]
     out += [line.format(*r) for r in rows]
-    unjudged = sum(c.passed is None for c in checks)
+    unjudged = sum(c.passed is None and c.measured.startswith("n/a: too few") for c in checks)
     if unjudged:
         out.append(f"{unjudged} of {plural(len(checks), 'target')} n/a: the run is too small to "
                    "judge them (not failures); the default run of 1000 patients x 180 days "
                    "judges all")
+    changed = sum(c.passed is None for c in checks) - unjudged
+    if changed:
+        out.append(f"{changed} of {plural(len(checks), 'target')} n/a: the configuration "
+                   "changed what they assume (not failures)")
     return "\n".join(out)
