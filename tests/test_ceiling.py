@@ -147,6 +147,7 @@ def test_benchmark_refuses_bad_input_and_writes_nothing(small_export, tmp_path: 
         [str(other), "--fusemoe", str(fm)],  # another run's split
         [str(out), "--fusemoe", str(fm), "--window-days", "3"],
         [str(out), "--window-days", "90"],
+        [str(out), "--fusemoe", str(fm), "--seed", "1"],
     ]
     for argv in cases:
         capsys.readouterr()

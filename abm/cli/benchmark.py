@@ -39,10 +39,10 @@ def add_benchmark_parser(subparsers: Any) -> argparse.ArgumentParser:
         "regression on attack history (days since the last onset, onsets in the last 7 and 28 "
         "days, onsets so far per day, a migraine on day d), one on the features of day d as "
         "the diary, the wearable and the weather service recorded them (missing values: the "
-        "patient's last recorded value plus a missing indicator), and one on both. Each is "
-        "predicting an onset on day d+1 on the at-risk days (no attack under way at their "
+        "patient's last recorded value plus a missing indicator), and one on both. Each "
+        "predicts an onset on day d+1 on the at-risk days (no attack under way at their "
         "start) from the first label day of a W-day window on: the samples of abm export "
-        "fusemoe. Prints a Markdown table of AUROC (95%% CI: DeLong's variance with patients "
+        "fusemoe. Prints a Markdown table of AUROC (95% CI: DeLong's variance with patients "
         "as clusters) and AUPRC; --to writes it as CSV. The split is that of --fusemoe DIR, "
         "else the one abm export fusemoe makes (70/15/15, seeded).")
     parser.add_argument("folder", metavar="OUT", type=Path,
@@ -119,6 +119,9 @@ def benchmark(folder: Path, fusemoe: Path | None = None, seed: int | None = None
     ids = patients["patient_id"].cast(pl.String).to_list()
     n, days = patients.height, config.run.days
     if fusemoe is not None:
+        if seed is not None:
+            raise InputError("--seed makes a split; with --fusemoe the split is the export's: "
+                             "leave --seed out")
         split, window = _read_split(fusemoe, ids)
         if window_days is not None and window_days != window:
             raise InputError(f"--window-days {window_days} disagrees with the export's "
