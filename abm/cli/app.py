@@ -1,5 +1,5 @@
 """The ``abm`` command: ``abm run``, ``abm validate``, ``abm experiment``, ``abm export``,
-``abm config``, ``abm graph``.
+``abm benchmark``, ``abm config``, ``abm graph``.
 
 Bad input never produces a traceback: every :class:`~abm.errors.AbmError` and every usage error
 becomes one line on stderr and exit status 2, checked before anything is written. ``validate``
@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "(too few patients, days or attacks), not a failure. Exit 0 when no "
                          "target fails, 1 when one fails, 2 on bad input.")
     val.add_argument("folder", metavar="DIR", type=Path, help="output folder of abm run")
+    from abm.cli.benchmark import add_benchmark_parser
     from abm.cli.config import add_config_parser
     from abm.cli.experiment import add_experiment_parser
     from abm.cli.export import add_export_parser
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_experiment_parser(sub)
     add_export_parser(sub)
+    add_benchmark_parser(sub)
     add_config_parser(sub)
     add_graph_parser(sub)
     return parser
@@ -220,6 +222,10 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
         from abm.cli.experiment import run_experiment_command
 
         return run_experiment_command(args)
+    if args.command == "benchmark":
+        from abm.cli.benchmark import run_benchmark_command
+
+        return run_benchmark_command(args)
     if args.command == "config":
         from abm.cli.config import run_config_command
 

@@ -69,7 +69,7 @@ class Column:
 
     ``range`` is ``(low, high)``, the values a logged column always keeps (validation's
     consistency check reads it; ``None``: no bound worth checking). ``feature`` says whether a
-    predictive model may use the column as an input: the learnability baseline and the FuseMoE
+    predictive model may use the column as an input: the ceiling's baselines and the FuseMoE
     export take every daily feature column; a column that is ground truth rather than an
     observation (a latent exposure, say) is declared ``feature=False``.
     ``null`` is the stored value that stands for "no value" (``-1`` in a column of whole days

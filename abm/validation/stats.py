@@ -43,9 +43,12 @@ def mantel_haenszel_rr(a: np.ndarray, n1: np.ndarray, c: np.ndarray, n0: np.ndar
     return rr, rr * math.exp(-Z95 * se), rr * math.exp(Z95 * se)
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, ridge: float = 1e-3, iterations: int = 25
-                 ) -> np.ndarray:
+def fit_logistic(x: np.ndarray, y: np.ndarray, ridge: float = 1e-3, iterations: int = 25,
+                 tolerance: float = 1e-8) -> np.ndarray:
     """Coefficients (intercept first) of a logistic regression of ``y`` on ``x``.
+
+    Newton's steps start from the intercept-only fit (the log odds of ``y``'s mean) and stop
+    when no coefficient moves by more than ``tolerance``.
 
     Needs rows of both outcomes: with one outcome only the intercept has no finite estimate, and
     with no rows the system is singular. Callers check first (``abm.validation``); here such
@@ -56,6 +59,8 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, ridge: float = 1e-3, iterations: 
         raise ValueError("logistic regression needs observations of both outcomes")
     design = np.column_stack([np.ones(len(x)), x])
     beta = np.zeros(design.shape[1])
+    share = float(np.mean(y))
+    beta[0] = math.log(share / (1 - share))
     penalty = ridge * np.eye(design.shape[1])
     penalty[0, 0] = 0.0
     for _ in range(iterations):
@@ -63,10 +68,10 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, ridge: float = 1e-3, iterations: 
         prob = 1.0 / (1.0 + np.exp(-eta))
         weight = prob * (1 - prob)
         gradient = design.T @ (y - prob) - penalty @ beta
-        hessian = (design * weight[:, None]).T @ design + penalty
+        hessian = design.T @ (design * weight[:, None]) + penalty  # contiguous: fast
         step = np.linalg.solve(hessian, gradient)
         beta = beta + step
-        if np.max(np.abs(step)) < 1e-8:
+        if np.max(np.abs(step)) < tolerance:
             break
     return beta
 
