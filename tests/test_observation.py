@@ -13,9 +13,9 @@ from abm.config.settings import Config
 from abm.exports import fusemoe
 from abm.exports.eventlog import export_eventlog
 from abm.exports.source import observed_events
-from abm.model.observation import observed_columns
 from abm.model.observation.diary import Diary
 from abm.model.observation.wearable import Wearable
+from abm.model.observed import observed_columns
 from abm.output.schemas import OBSERVED_KEYS
 from abm.output.write import read_outputs, write_outputs
 from abm.validation.observation import observation_checks

@@ -612,7 +612,7 @@ def plan(frames: dict[str, pl.DataFrame], window_days: int = WINDOW_DAYS,
 
         frames = {**frames, "daily": observed_daily(frames, model)}
         if entry_times:
-            from abm.model.observation import observed_columns
+            from abm.model.observed import observed_columns
 
             times = {name: when for name, when in observed_columns(model).items()
                      if when is not None}

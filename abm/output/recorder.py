@@ -194,7 +194,7 @@ def _daily_frame(cohort: Cohort, pids: pl.Series, lids: pl.Series, onsets: _Onse
 def _observed_frame(cohort: Cohort, daily: pl.DataFrame, start_ms: int) -> pl.DataFrame:
     """What the observation layer recorded (``abm.engine.observe``): the daily frame's keys, each
     observed column null where its source recorded nothing, and the entry times."""
-    from abm.model.observation import observed_columns, time_columns
+    from abm.model.observed import observed_columns, time_columns
 
     model = cohort.model
     columns: dict[str, object] = {name: daily[name] for name in schemas.OBSERVED_KEYS}

@@ -145,7 +145,7 @@ def observed_frame(model: Any) -> dict[str, Spec]:
     """The ``observed`` frame's columns: the keys, every daily column a source of the observation
     layer records (as that source recorded it, null where it recorded nothing), the entry
     times."""
-    from abm.model.observation import observed_columns, time_columns
+    from abm.model.observed import observed_columns, time_columns
 
     sources = {None: "the weather service", "diary_time": "the diary",
                "wearable_time": "the wearable"}

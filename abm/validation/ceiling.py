@@ -217,8 +217,8 @@ def _fill(x: np.ndarray, train_rows: np.ndarray) -> np.ndarray:
 def at_risk_days(frames: dict[str, pl.DataFrame], model, n: int, days: int,
                  p: np.ndarray | None = None) -> Days:
     """The at-risk days of a run's frames (``daily`` sorted by patient and day)."""
-    from abm.validation.checks import observed_features, patient_day_matrix
     from abm.validation.configured import onset_probabilities
+    from abm.validation.frames import observed_features, patient_day_matrix
 
     daily = frames["daily"]
     if p is None:

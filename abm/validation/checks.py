@@ -41,6 +41,7 @@ from abm.validation.configured import (
     onset_probabilities,
     reverse_exposures,
 )
+from abm.validation.frames import patient_day_matrix
 from abm.validation.literature import literature_checks
 from abm.validation.observation import observation_checks
 from abm.validation.rows import Check, judge, share_check
@@ -63,11 +64,6 @@ MIN_ONSETS = 10
 #: implies: the interval is then about ± 20%, and the test (3.29 standard errors) catches an
 #: effect that is off by half or more
 MIN_CONFIGURED_ONSETS = 100
-
-
-def patient_day_matrix(daily: pl.DataFrame, column: str, n: int, days: int) -> np.ndarray:
-    """A column of ``daily`` (patient then day order) as an ``(n, days)`` matrix."""
-    return daily[column].to_numpy().reshape(n, days)
 
 
 def migraine_days_per_month(daily: pl.DataFrame) -> pl.DataFrame:
@@ -117,12 +113,6 @@ def trigger_onset_counts(daily: pl.DataFrame, n: int, days: int) -> dict[str, tu
         both = (n1 > 0) & (n0 > 0)
         out[name] = (int(a[both].sum()), int(c[both].sum()))
     return out
-
-
-def observed_features(model: Model) -> list[str]:
-    """The daily columns other than trigger flags that the components declare features."""
-    flags = {rf.flag_column for rf in model.risk_factors}
-    return [c.name for c in model.daily_columns if c.feature and c.name not in flags]
 
 
 class _Columns(Mapping[str, np.ndarray]):

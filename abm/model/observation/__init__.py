@@ -113,19 +113,3 @@ def expit(x: np.ndarray) -> np.ndarray:
 def logit(p: float) -> float:
     """The log-odds of ``p`` (0 < p < 1)."""
     return float(np.log(p / (1.0 - p)))
-
-
-def observed_columns(model: Any) -> dict[str, str | None]:
-    """Every daily column of ``model`` that a source records, in the order of the ``daily``
-    frame, with the column of its entry times (``None``: no entry time, such as the weather)."""
-    from abm.model.catalog import observers
-
-    source = {name: o.time_column for o in observers() for name in o.observes}
-    return {c.name: source[c.name] for c in model.daily_columns if c.name in source}
-
-
-def time_columns() -> tuple[Column, ...]:
-    """The entry-time columns of the ``observed`` frame, one per source that has them."""
-    from abm.model.catalog import observers
-
-    return tuple(col for o in observers() for col in o.outputs())
