@@ -13,8 +13,24 @@ import pytest
 
 import abm
 from abm import Config
+from abm.engine.block import Block
+from abm.engine.calendar import Calendar
+from abm.engine.model import Model
+from abm.engine.simulation import draw_columns
 
 SMALL = {"population.num_patients": 60, "run.days": 90}
+
+
+def drawn_block(config: Config, first: int = 0, count: int | None = None) -> Block:
+    """Patients ``first …`` of ``config`` (all by default), every component drawn, nothing
+    simulated (columns in ``.columns``, patient attributes in ``.patients``)."""
+    model = Model.build(config)
+    calendar = Calendar(config.run.start, config.run.days)
+    shared = {c.name: c.prepare(config, calendar) for c in model.components}
+    block = Block(config, calendar, shared, first,
+                  config.population.num_patients if count is None else count)
+    draw_columns(model, block)
+    return block
 
 
 @pytest.fixture(scope="session")

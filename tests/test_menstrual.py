@@ -7,26 +7,16 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+from conftest import drawn_block as _block
 
 import abm
 from abm import Config, ConfigError
 from abm.engine.block import Block
-from abm.engine.calendar import Calendar
 from abm.engine.model import Model
-from abm.engine.simulation import build_cohort, draw_columns, run_agents
+from abm.engine.simulation import build_cohort, run_agents
 from abm.model.menstrual import LEAD_DAYS, NO_CYCLE
 from abm.output.recorder import final_onset_probability, record
 from abm.validation.checks import patient_day_matrix, trigger_risk_ratios
-
-
-def _block(config: Config) -> Block:
-    """Every component of ``config`` drawn for all its patients (no simulation)."""
-    model = Model.build(config)
-    calendar = Calendar(config.run.start, config.run.days)
-    shared = {c.name: c.prepare(config, calendar) for c in model.components}
-    block = Block(config, calendar, shared, 0, config.population.num_patients)
-    draw_columns(model, block)
-    return block
 
 
 def _cycles(cycle_day: np.ndarray) -> list[np.ndarray]:

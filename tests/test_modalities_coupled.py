@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import drawn_block as _block
 from test_edits import _check_run, _RandomEdits
 
 from abm import Config
@@ -14,18 +15,7 @@ from abm.config.toml import to_toml
 from abm.engine.block import Block
 from abm.engine.calendar import Calendar, winter_weight
 from abm.engine.model import Model
-from abm.engine.simulation import draw_columns
 from abm.model.diet import ITEMS, Diet
-
-
-def _block(config: Config) -> Block:
-    """Every component of ``config`` drawn for all its patients (no simulation)."""
-    model = Model.build(config)
-    calendar = Calendar(config.run.start, config.run.days)
-    shared = {c.name: c.prepare(config, calendar) for c in model.components}
-    block = Block(config, calendar, shared, 0, config.population.num_patients)
-    draw_columns(model, block)
-    return block
 
 
 @pytest.fixture(scope="module")

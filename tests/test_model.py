@@ -12,11 +12,11 @@ import polars as pl
 import pytest
 import simpy
 from conftest import cycle_shares
+from conftest import drawn_block as _block
 
 import abm
 from abm import Config
 from abm.engine import derive, simulation, streams
-from abm.engine.block import Block
 from abm.engine.calendar import Calendar, winter_weight
 from abm.engine.clock import DayClock, Phase, at, tick
 from abm.engine.hazard import (
@@ -30,7 +30,7 @@ from abm.engine.hazard import (
 from abm.engine.levels import flag_fields
 from abm.engine.model import Model
 from abm.engine.patient import pack_states, state_rows, unpack_states
-from abm.engine.simulation import build_cohort, draw_columns, run_agents
+from abm.engine.simulation import build_cohort, run_agents
 from abm.model.attacks import Attack, make_attack_draws
 from abm.model.feedback import SleepAfterAttack, StressAfterAttack, default_rules
 from abm.model.sleep import Sleep
@@ -56,17 +56,6 @@ def _matrix(frame: pl.DataFrame, column: str, n: int, days: int) -> np.ndarray:
 
 def _patient_index(patient_id: str) -> int:
     return int(patient_id[1:])
-
-
-def _block(config: Config, first: int = 0, count: int | None = None) -> Block:
-    """Patients ``first …`` of ``config``, every component drawn (columns in ``.columns``)."""
-    model = Model.build(config)
-    calendar = Calendar(config.run.start, config.run.days)
-    shared = {c.name: c.prepare(config, calendar) for c in model.components}
-    block = Block(config, calendar, shared, first,
-                  config.population.num_patients if count is None else count)
-    draw_columns(model, block)
-    return block
 
 
 def _codes(model: Model, columns: dict[str, np.ndarray]) -> np.ndarray:
