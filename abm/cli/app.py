@@ -50,10 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "model's causal_graph.json and a manifest.json. Options given here "
                          "override the configuration file.")
     run.add_argument("--config", metavar="FILE", type=Path,
-                     help="TOML configuration file with sections [population], [weather], "
-                     "[sleep], [stress], [diet], [attacks], [triggers], [feedback.stress], "
-                     "[feedback.sleep], [run]; unknown keys are refused; 'abm config' "
-                     "prints a complete one to start from")
+                     help="TOML configuration file, one section per component ([population], "
+                     "[sleep], [triggers.letdown], [couplings.sleep_stress], [observation.diary], "
+                     "..., [run]); unknown keys are refused; 'abm config' prints a complete one "
+                     "to start from")
     run.add_argument("--preset", choices=PRESET_NAMES,
                      help="a named cohort and model (population.preset): 'clinic' (default: "
                      "the original design's clinic-like cohort), 'population' (AMPP's "
