@@ -22,6 +22,7 @@ them again.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
@@ -147,6 +148,11 @@ class DaskEngine:
         except ImportError:
             raise EngineError("--scheduler needs Dask distributed, which is not installed: "
                               "pip install -e '.[dask]'") from None
+        # Dask logs the comms it closes when a run is interrupted at INFO level, with their
+        # tracebacks: a user who pressed Ctrl-C gets one line from abm, not Dask's internals
+        quiet = logging.getLogger("distributed")
+        if quiet.getEffectiveLevel() < logging.ERROR:
+            quiet.setLevel(logging.ERROR)
         cluster = None
         try:
             if self.address == "local":
@@ -154,6 +160,7 @@ class DaskEngine:
                 with deaf_children():  # Ctrl-C is for this process, which stops the workers
                     cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
                                            processes=True, dashboard_address=None,
+                                           silence_logs=logging.ERROR,
                                            env={"POLARS_MAX_THREADS": polars_threads(workers)})
                 client = Client(cluster)
             else:
