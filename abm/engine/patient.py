@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import simpy
 
-from abm.model.attacks import Attack
+from abm.model.attacks import DRIFT_COLUMN, Attack
 
 if TYPE_CHECKING:
     from abm.engine.cohort import Cohort
@@ -241,7 +241,7 @@ class Patient:
         state = self._state
         days = self.days
         uniform = cohort.onset_uniform[row]
-        drift = cohort.columns["frequency_drift"][row]
+        drift = cohort.columns[DRIFT_COLUMN][row]
         for day in self._stale:
             if free <= day < days:
                 factor = 1.0

@@ -49,7 +49,7 @@ from abm.engine.hazard import (
 from abm.engine.model import Model
 from abm.engine.patient import Patient, pack_states, unpack_states
 from abm.errors import ConfigError
-from abm.model.attacks import AttackDraws, make_attack_draws, onset_uniforms
+from abm.model.attacks import DRIFT_COLUMN, AttackDraws, make_attack_draws, onset_uniforms
 from abm.model.component import Component, FeedbackRule
 from abm.model.weather import LocationWeather
 from abm.output.result import Result
@@ -102,7 +102,7 @@ def _draw_block(model: Model, calendar: Calendar, shared: dict[str, Any], first:
     tables = factor_tables(susceptibility, model.effects(), model.fields, model.doses())
     prev = previous_codes(codes)
     cap = config.attacks.max_onset_probability
-    drift = block.columns["frequency_drift"].astype(np.float64)
+    drift = block.columns[DRIFT_COLUMN].astype(np.float64)
     if baselines is None:
         all_edits = [edit for edits in planned.values() for edit in edits]
         t = np.arange(calendar.days)

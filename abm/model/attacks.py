@@ -58,6 +58,9 @@ MENSTRUAL_DAYS = (2, 3)
 #: how metrics may count an attack that recurs within the recurrence window
 COUNTING = ("separate", "merged")
 
+#: the daily column that multiplies each patient's baseline onset probability (the drift of its
+#: frequency); the engine, the recorder and validation read it by this name
+DRIFT_COLUMN = "frequency_drift"
 
 @dataclass(frozen=True)
 class AttacksSettings(Section):
@@ -126,14 +129,14 @@ class Attacks(Component):
     kind = "outcome"
     section = AttacksSettings
     purposes = PURPOSES
-    columns = (Column("frequency_drift", pl.Float32, "x", "ground truth: the slow multiplier of "
+    columns = (Column(DRIFT_COLUMN, pl.Float32, "x", "ground truth: the slow multiplier of "
                       "the patient's baseline onset probability that day (1 without drift)",
                       range=(0, 1000), feature=False),)
     source = ("Dodick 2018 (duration), Fox & Davis 1998 (onset hour), ICHD-3 (4-72 h), Vetvik "
               "2015 and MacGregor 2004 (menstrual attacks), Serrano 2017 (drift)")
 
     def draw(self, block: Block) -> dict[str, np.ndarray]:
-        return {"frequency_drift": drift(block)}
+        return {DRIFT_COLUMN: drift(block)}
 
 
 def drift(block: Block) -> np.ndarray:

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from abm.engine.model import ENGINE_COLUMNS, Model
+from abm.model.attacks import DRIFT_COLUMN
 from abm.model.component import Component, Coupling, FeedbackRule, RiskFactor
 from abm.output import schemas
 from abm.output.files import file_record
@@ -61,7 +62,7 @@ FORMAT, VERSION = "abm-causal-graph", 1
 ONSET_PROBABILITY = "p_onset"
 BASELINE = "baseline_onset_probability"
 #: the daily column that multiplies the baseline (the attacks component's drift of frequency)
-DRIFT = "frequency_drift"
+DRIFT = DRIFT_COLUMN
 ONSET, HAS_MIGRAINE = ENGINE_COLUMNS
 NODE_KINDS = ("column", "flag", "susceptibility", "engine")
 EDGE_KINDS = ("coupling", "input", "risk_factor", "onset", "feedback", "after_run")

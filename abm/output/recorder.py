@@ -16,6 +16,7 @@ import polars as pl
 
 from abm.engine.derive import unpack
 from abm.engine.hazard import factors_at, onset_probability, previous_codes
+from abm.model.attacks import DRIFT_COLUMN
 from abm.output import schemas
 from abm.output.events import build_events
 from abm.output.result import Result
@@ -229,7 +230,7 @@ def _attacks_frame(cohort: Cohort, pids: pl.Series, onsets: _Onsets, attack_ids:
     prev_codes = np.where(d > 0, cohort.codes[:, i, before], 0).astype(np.uint8)
     cap = cohort.cap
     # (baseline x drift) x factors: the order the run decided the onsets with
-    baseline = cohort.baseline[i] * cohort.columns["frequency_drift"][i, d].astype(np.float64)
+    baseline = cohort.baseline[i] * cohort.columns[DRIFT_COLUMN][i, d].astype(np.float64)
     p_onset = np.minimum(cap, baseline * factors_at(cohort.factor_tables, i, prev_codes))
     columns = {
         "attack_id": attack_ids,
@@ -258,4 +259,4 @@ def final_onset_probability(cohort: Cohort) -> np.ndarray:
     """Onset probabilities recomputed from the final (edited) series, ``(n, days)``."""
     return onset_probability(cohort.baseline, cohort.factor_tables,
                              previous_codes(cohort.codes), cohort.cap,
-                             cohort.columns["frequency_drift"])
+                             cohort.columns[DRIFT_COLUMN])

@@ -21,10 +21,11 @@ import polars as pl
 from abm.engine import derive
 from abm.engine.hazard import factor_tables, onset_probability, previous_codes
 from abm.engine.model import Model
+from abm.model.attacks import DRIFT_COLUMN
 from abm.validation.stats import Z95, mantel_haenszel_rr
 
 #: the daily multiplier of the baseline (the patient's slow drift of frequency), where logged
-DRIFT = "frequency_drift"
+DRIFT = DRIFT_COLUMN
 #: two-sided 99.9% normal quantile: a run fails a risk factor when its measured ratio lies this
 #: many standard errors from the implied one (with a dozen risk factors, about one valid run in
 #: a hundred fails some row by chance at this level; at 95% it would be nearly one in two)
