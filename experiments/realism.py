@@ -24,7 +24,7 @@ from abm.exports.fusemoe import split_patients
 from abm.validation.ceiling import at_risk_days
 from abm.validation.ceiling import measure as ceiling
 from abm.validation.configured import onset_probabilities
-from abm.validation.frames import patient_day_matrix
+from abm.validation.frames import next_day_table, patient_day_matrix
 from abm.validation.stats import mantel_haenszel_or, mantel_haenszel_rr
 
 
@@ -47,11 +47,7 @@ def within_person_r(x: np.ndarray, y: np.ndarray, weekday: np.ndarray) -> float:
 def next_day(exposed: np.ndarray, onset: np.ndarray, has: np.ndarray,
              ) -> tuple[float, float]:
     """Mantel-Haenszel risk ratio and odds ratio of onset on d+1 after exposure on d."""
-    at_risk = (~has | onset)[:, 1:]
-    y = onset[:, 1:]
-    e = exposed[:, :-1]
-    e1, e0 = e & at_risk, ~e & at_risk
-    counts = ((e1 & y).sum(1), e1.sum(1), (e0 & y).sum(1), e0.sum(1))
+    counts = next_day_table(exposed[:, :-1], onset[:, 1:], (~has | onset)[:, 1:])
     return mantel_haenszel_rr(*counts)[0], mantel_haenszel_or(*counts)
 
 

@@ -41,7 +41,7 @@ from abm.validation.configured import (
     onset_probabilities,
     reverse_exposures,
 )
-from abm.validation.frames import patient_day_matrix
+from abm.validation.frames import next_day_risk, next_day_table, patient_day_matrix
 from abm.validation.literature import literature_checks
 from abm.validation.observation import observation_checks
 from abm.validation.rows import Check, judge, share_check
@@ -82,17 +82,10 @@ def _exposure_tables(daily: pl.DataFrame, n: int, days: int
     """Per trigger, per patient: onsets on d+1 after a trigger day d, such days, onsets after a
     day without the trigger, such days; only days d+1 with no attack under way at their start
     are at risk."""
-    onset = patient_day_matrix(daily, "migraine_onset", n, days)
-    has = patient_day_matrix(daily, "has_migraine", n, days)
-    at_risk = (~has | onset)[:, 1:]
-    outcome = onset[:, 1:]
-    out = {}
-    for name in trigger_names(daily):
-        exposed = patient_day_matrix(daily, f"{name}_trigger", n, days)[:, :-1]
-        e1 = exposed & at_risk
-        e0 = ~exposed & at_risk
-        out[name] = ((e1 & outcome).sum(1), e1.sum(1), (e0 & outcome).sum(1), e0.sum(1))
-    return out
+    outcome, at_risk = next_day_risk(daily, n, days)
+    return {name: next_day_table(patient_day_matrix(daily, f"{name}_trigger", n, days)[:, :-1],
+                                 outcome, at_risk)
+            for name in trigger_names(daily)}
 
 
 def trigger_risk_ratios(daily: pl.DataFrame, n: int, days: int
@@ -101,18 +94,21 @@ def trigger_risk_ratios(daily: pl.DataFrame, n: int, days: int
 
     Only days d+1 with no attack under way at their start are at risk; patients are the strata.
     """
-    return {name: mantel_haenszel_rr(*tables)
-            for name, tables in _exposure_tables(daily, n, days).items()}
+    return {name: mantel_haenszel_rr(*table)
+            for name, table in _exposure_tables(daily, n, days).items()}
 
 
 def trigger_onset_counts(daily: pl.DataFrame, n: int, days: int) -> dict[str, tuple[int, int]]:
     """Per trigger: the at-risk onsets after a trigger day and after a day without it, over the
     patients that have days of both kinds (the strata the risk ratio uses)."""
-    out = {}
-    for name, (a, n1, c, n0) in _exposure_tables(daily, n, days).items():
-        both = (n1 > 0) & (n0 > 0)
-        out[name] = (int(a[both].sum()), int(c[both].sum()))
-    return out
+    return {name: _onset_counts(table)
+            for name, table in _exposure_tables(daily, n, days).items()}
+
+
+def _onset_counts(table: tuple[np.ndarray, ...]) -> tuple[int, int]:
+    a, n1, c, n0 = table
+    both = (n1 > 0) & (n0 > 0)
+    return int(a[both].sum()), int(c[both].sum())
 
 
 class _Columns(Mapping[str, np.ndarray]):
@@ -213,15 +209,13 @@ def run_checks(frames: dict[str, pl.DataFrame], config: Config,
     checks.append(share_check("aura share", int(patients["with_aura"].sum()), n,
                                config.population.aura_ratio, 0.04, "± 4 pp"))
 
-    counts = trigger_onset_counts(daily, n, days)
-    ratios = trigger_risk_ratios(daily, n, days)
+    tables = _exposure_tables(daily, n, days)  # once: the ratios and the counts read them
     p = onset_probabilities(daily, patients, model, n, days)
-    onset = patient_day_matrix(daily, "migraine_onset", n, days)
-    at_risk = (~patient_day_matrix(daily, "has_migraine", n, days) | onset)[:, 1:]
+    outcome, at_risk = next_day_risk(daily, n, days)
     for rf in model.risk_factors:
         name = rf.trigger
-        rr, lo, hi = ratios[name]
-        exposed, unexposed = counts[name]
+        rr, lo, hi = mantel_haenszel_rr(*tables[name])
+        exposed, unexposed = _onset_counts(tables[name])
         exposure = patient_day_matrix(daily, rf.flag_column, n, days)[:, :-1]
         reverse = reverse_exposures(attacks, daily, name, n, days)
         implied = implied_risk_ratio(p, exposure, at_risk, reverse)
@@ -260,7 +254,7 @@ def run_checks(frames: dict[str, pl.DataFrame], config: Config,
         checks.append(judge(f"seed target: {name}",
                             "" if math.isnan(rr) else f"RR {rr:.3f} (95% CI {lo:.3f}-{hi:.3f})",
                             target, ok, bool(clearly_not), seed_few))
-    checks += literature_checks(daily, patients, attacks, config, model, n, days)
+    checks += literature_checks(daily, patients, attacks, config, model, outcome, at_risk)
     checks += observation_checks(frames, config, n, days)
 
     recomputed = recomputed_flags(daily, model, n, days)

@@ -22,6 +22,7 @@ from abm.engine import derive
 from abm.engine.hazard import factor_tables, onset_probability, previous_codes
 from abm.engine.model import Model
 from abm.model.attacks import DRIFT_COLUMN
+from abm.validation.frames import next_day_table
 from abm.validation.stats import Z95, mantel_haenszel_rr
 
 #: the daily multiplier of the baseline (the patient's slow drift of frequency), where logged
@@ -63,12 +64,8 @@ def implied_risk_ratio(p: np.ndarray, exposed: np.ndarray, at_risk: np.ndarray,
     (day d's exposure; whether day d+1 is at risk). ``reverse`` marks exposures that exist
     because an onset follows (a prodrome's craving brought the chocolate): there the onset is
     certain, which is the reverse path's share of the ratio."""
-    e1 = exposed & at_risk
-    e0 = ~exposed & at_risk
     following = p[:, 1:] if reverse is None else np.where(reverse, 1.0, p[:, 1:])
-    a = np.where(e1, following, 0.0).sum(axis=1)
-    c = np.where(e0, following, 0.0).sum(axis=1)
-    return mantel_haenszel_rr(a, e1.sum(axis=1), c, e0.sum(axis=1))[0]
+    return mantel_haenszel_rr(*next_day_table(exposed, following, at_risk))[0]
 
 
 def distance(measured: tuple[float, float, float], implied: float) -> float:

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import polars as pl
 
 from abm.engine.model import Model
+from abm.validation.frames import next_day_table, patient_day_matrix
 from abm.validation.rows import Check, judge, min_patients_for_share, share_check
 from abm.validation.stats import mantel_haenszel_or
 
@@ -35,24 +37,23 @@ LITERATURE_PRESETS = ("population", "evidence")
 
 
 def literature_checks(daily: pl.DataFrame, patients: pl.DataFrame, attacks: pl.DataFrame,
-                      config: object, model: Model, n: int, days: int) -> list[Check]:
-    """The literature rows that apply to ``config``."""
+                      config: object, model: Model, outcome: np.ndarray, at_risk: np.ndarray
+                      ) -> list[Check]:
+    """The literature rows that apply to ``config`` (``outcome`` and ``at_risk`` as
+    :func:`abm.validation.frames.next_day_risk` gives them)."""
     from abm.config.settings import Config
 
     checks: list[Check] = []
     defaults = Config()
-    onset = daily["migraine_onset"].to_numpy().reshape(n, days)
-    at_risk = (~daily["has_migraine"].to_numpy().reshape(n, days) | onset)[:, 1:]
-    outcome = onset[:, 1:]
+    n, days = outcome.shape[0], outcome.shape[1] + 1
     for rf in model.risk_factors:
         published = getattr(rf, "literature_odds_ratio", None)
         if published is None or rf.effect(config) != rf.effect(defaults):
             continue
         low, high = published
-        exposed = daily[rf.flag_column].to_numpy().reshape(n, days)[:, :-1]
-        e1, e0 = exposed & at_risk, ~exposed & at_risk
-        a, c = (e1 & outcome).sum(1), (e0 & outcome).sum(1)
-        odds = mantel_haenszel_or(a, e1.sum(1), c, e0.sum(1))
+        a, n1, c, n0 = next_day_table(patient_day_matrix(daily, rf.flag_column, n, days)[:, :-1],
+                                      outcome, at_risk)
+        odds = mantel_haenszel_or(a, n1, c, n0)
         few = "" if min(a.sum(), c.sum()) >= MIN_ONSETS else (
             f"attacks after a {rf.trigger} trigger day ({int(a.sum())}; needs {MIN_ONSETS})")
         checks.append(judge(f"literature: {rf.trigger} OR", "" if few else f"OR {odds:.2f}",
@@ -60,7 +61,7 @@ def literature_checks(daily: pl.DataFrame, patients: pl.DataFrame, attacks: pl.D
                             low <= odds <= high, False, few))
     if config.population.preset not in LITERATURE_PRESETS:
         return checks
-    monthly = (daily["has_migraine"].to_numpy().reshape(n, days).mean(axis=1) * 30)
+    monthly = patient_day_matrix(daily, "has_migraine", n, days).mean(axis=1) * 30
     for (low, high), share in AMPP_BINS:
         count = int(((monthly >= low) & (monthly < high)).sum())
         label = f"{low}-{high - 1} days" if math.isfinite(high) else f">= {low} days"
