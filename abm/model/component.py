@@ -242,6 +242,13 @@ class Component:
         return {k: v for k, v in section.__dict__.items() if not k.startswith("_")}
 
 
+def exposure_level(size: Any, small: float, large: float) -> Any:
+    """The dose level of an exposure of ``size`` (elementwise, on arrays or one number): 0 below
+    ``small``, 1 from ``small``, 2 from ``large`` (a ``large`` below ``small`` makes every
+    exposure large). What a risk factor with two doses returns from :meth:`RiskFactor.flag`."""
+    return 1 * (size >= small) + 1 * (size >= max(small, large))
+
+
 class RiskFactor(Component, ABC):
     """A trigger: a day flag computed from logged columns, and a multiplier of the onset
     probability of the day after.
@@ -300,9 +307,11 @@ class RiskFactor(Component, ABC):
         """Whether the trigger is active, from the lagged input values (elementwise): a boolean,
         or the exposure level 0 to ``len(doses)`` for a risk factor with several doses."""
 
-    @abstractmethod
     def effect(self, config: Any) -> float:
-        """The multiplier's slope: ``1 + effect * susceptibility`` while the flag is on."""
+        """The multiplier's slope: ``1 + effect * dose * susceptibility`` while the flag is on;
+        by default the section's ``effect`` (the setting :attr:`effect_setting` names). A risk
+        factor without such a setting overrides this."""
+        return float(self.settings(config).effect)
 
     @property
     def effect_setting(self) -> str:
@@ -311,9 +320,9 @@ class RiskFactor(Component, ABC):
         return f"{self.section._path}.effect" if self.section is not None else ""
 
     def dose_weights(self, config: Any) -> tuple[float, ...]:
-        """The relative effect at each exposure level under ``config`` (``doses`` by default;
-        a risk factor with configurable doses overrides this, keeping their number)."""
-        return self.doses
+        """The relative effect at each exposure level under ``config``: the section's ``doses``
+        where it has that setting (as many as :attr:`doses`), else :attr:`doses`."""
+        return tuple(getattr(self.settings(config), "doses", self.doses))
 
     @property
     def level_bits(self) -> int:

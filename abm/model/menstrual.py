@@ -157,8 +157,5 @@ class MenstrualTrigger(RiskFactor):
         left = v["days_to_menses", 0]
         return (left >= 0) & (left <= LEAD_DAYS)
 
-    def effect(self, config: Any) -> float:
-        return self.settings(config).effect
-
     def parameters(self, config: Any) -> dict[str, Any]:
         return {"lead_days": LEAD_DAYS, "effect": self.effect(config)}

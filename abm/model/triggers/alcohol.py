@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from abm.config.fields import Section, setting
-from abm.model.component import RiskFactor, Values
+from abm.model.component import RiskFactor, Values, exposure_level
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,4 @@ class AlcoholTrigger(RiskFactor):
 
     def flag(self, v: Values, config: Any) -> Any:
         s = self.settings(config)
-        drinks = v["alcohol_drinks", 0]
-        return 1 * (drinks >= s.min_drinks) + 1 * (drinks >= max(s.min_drinks, s.large_drinks))
-
-    def dose_weights(self, config: Any) -> tuple[float, ...]:
-        return tuple(self.settings(config).doses)
-
-    def effect(self, config: Any) -> float:
-        return self.settings(config).effect
+        return exposure_level(v["alcohol_drinks", 0], s.min_drinks, s.large_drinks)

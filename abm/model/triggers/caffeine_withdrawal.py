@@ -57,6 +57,3 @@ class CaffeineWithdrawalTrigger(RiskFactor):
         drop = self.settings(config).drop_servings
         week = sum(v["caffeine_servings", lag] for lag in range(1, WINDOW_DAYS + 1))
         return WINDOW_DAYS * v["caffeine_servings", 0] <= week - WINDOW_DAYS * drop
-
-    def effect(self, config: Any) -> float:
-        return self.settings(config).effect

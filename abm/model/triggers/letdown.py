@@ -51,6 +51,3 @@ class LetdownTrigger(RiskFactor):
     def flag(self, v: Values, config: Any) -> Any:
         s = self.settings(config)
         return v["stress_level", 1] - v["stress_level", 0] >= s.decline_points
-
-    def effect(self, config: Any) -> float:
-        return self.settings(config).effect

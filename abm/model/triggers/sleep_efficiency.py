@@ -49,6 +49,3 @@ class SleepEfficiencyTrigger(RiskFactor):
 
     def flag(self, v: Values, config: Any) -> Any:
         return v["sleep_efficiency", 0] < self.settings(config).threshold
-
-    def effect(self, config: Any) -> float:
-        return self.settings(config).effect

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from abm.model.component import Values
+from abm.model.component import Values, exposure_level
 from abm.model.triggers.seed import SeedTrigger
 
 
@@ -22,9 +22,8 @@ class StressTrigger(SeedTrigger):
 
     def flag(self, v: Values, config: Any) -> Any:
         rules = self.settings(config)
-        rise = v["stress_level", 0] - v["stress_level", 1]
-        large = max(rules.stress_rise_points, rules.large_stress_rise_points)
-        return 1 * (rise >= rules.stress_rise_points) + 1 * (rise >= large)
+        return exposure_level(v["stress_level", 0] - v["stress_level", 1],
+                              rules.stress_rise_points, rules.large_stress_rise_points)
 
     def parameters(self, config: Any) -> dict[str, Any]:
         rules = self.settings(config)

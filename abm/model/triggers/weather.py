@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from abm.model.component import Values
+from abm.model.component import Values, exposure_level
 from abm.model.triggers.seed import SeedTrigger
 
 
@@ -21,9 +21,8 @@ class WeatherTrigger(SeedTrigger):
 
     def flag(self, v: Values, config: Any) -> Any:
         rules = self.settings(config)
-        change = v["pressure_change_24h", 0]
-        large = max(rules.pressure_drop_hpa, rules.large_pressure_drop_hpa)
-        return 1 * (change <= -rules.pressure_drop_hpa) + 1 * (change <= -large)
+        return exposure_level(-v["pressure_change_24h", 0], rules.pressure_drop_hpa,
+                              rules.large_pressure_drop_hpa)
 
     def parameters(self, config: Any) -> dict[str, Any]:
         rules = self.settings(config)
