@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -176,6 +177,54 @@ def recomputed_flags(daily: pl.DataFrame, model: Model, n: int, days: int
             for rf, flag in zip(model.risk_factors, derive.flags(model, inputs), strict=True)}
 
 
+def _risk_factor_rows(rf: Any, config: Config, table: tuple[np.ndarray, ...], p: np.ndarray,
+                      exposure: np.ndarray, at_risk: np.ndarray, reverse: np.ndarray | None
+                      ) -> list[Check]:
+    """A risk factor's rows: its measured next-day ratio against the ratio its configuration
+    implies (the reverse path of a post-run step added, where there is one), and against a
+    fixed target the risk factor declares (the seed triggers' 15-20%)."""
+    checks: list[Check] = []
+    name = rf.trigger
+    rr, lo, hi = mantel_haenszel_rr(*table)
+    exposed, unexposed = _onset_counts(table)
+    implied = implied_risk_ratio(p, exposure, at_risk, reverse)
+    target = ("the ratio the configuration implies" if math.isnan(implied)
+              else f"{implied:.3f}, implied by the configuration")
+    if reverse is not None and not math.isnan(implied):
+        causal = implied_risk_ratio(p, exposure, at_risk)
+        target = (f"{implied:.3f} implied: {causal:.3f} causal, the rest the reverse path "
+                  "(prodrome)")
+    if math.isnan(rr) or min(exposed, unexposed) < MIN_ONSETS:
+        few = (f"attacks after a {name} trigger day ({exposed}; needs "
+               f"{MIN_CONFIGURED_ONSETS})" if exposed < MIN_ONSETS else
+               f"attacks after a day without the {name} trigger ({unexposed}; needs "
+               f"{MIN_ONSETS})")
+        checks.append(judge(f"trigger effect: {name}", "", target, False, False, few))
+    else:
+        few = (f"attacks after a {name} trigger day ({exposed}; needs "
+               f"{MIN_CONFIGURED_ONSETS})" if exposed < MIN_CONFIGURED_ONSETS else "")
+        measured = f"RR {rr:.3f} (95% CI {lo:.3f}-{hi:.3f})"
+        off = distance((rr, lo, hi), implied) > Z999
+        # this far off, more attacks would not bring the ratio back: a failure at any size
+        checks.append(judge(f"trigger effect: {name}", measured, target, not off, off, few))
+    declared = rf.target_risk_ratio(config)
+    if declared is None:
+        return checks
+    (low, high), (core_low, core_high) = declared
+    target = f"{low:.2f}-{high:.2f}, CI overlaps {core_low:.2f}-{core_high:.2f}"
+    ok = bool(low <= rr <= high and lo <= core_high and hi >= core_low)
+    seed_few = (f"attacks after a {name} trigger day ({exposed}; needs "
+                f"{MIN_EXPOSED_ONSETS})" if math.isnan(rr) or exposed < MIN_EXPOSED_ONSETS
+                else "")
+    # a cohort's ratio varies with who is in it (responders, doses), beyond the interval's
+    # sampling of days: a small cohort's is not judged, however narrow its interval
+    clearly_not = not seed_few and (hi < core_low or lo > core_high)
+    checks.append(judge(f"seed target: {name}",
+                        "" if math.isnan(rr) else f"RR {rr:.3f} (95% CI {lo:.3f}-{hi:.3f})",
+                        target, ok, bool(clearly_not), seed_few))
+    return checks
+
+
 def run_checks(frames: dict[str, pl.DataFrame], config: Config,
                resimulate: bool = True, model: Model | None = None) -> list[Check]:
     """Measure every validation target on ``frames`` made with ``config`` (and ``model``: by
@@ -213,47 +262,10 @@ def run_checks(frames: dict[str, pl.DataFrame], config: Config,
     p = onset_probabilities(daily, patients, model, n, days)
     outcome, at_risk = next_day_risk(daily, n, days)
     for rf in model.risk_factors:
-        name = rf.trigger
-        rr, lo, hi = mantel_haenszel_rr(*tables[name])
-        exposed, unexposed = _onset_counts(tables[name])
         exposure = patient_day_matrix(daily, rf.flag_column, n, days)[:, :-1]
-        reverse = reverse_exposures(attacks, daily, name, n, days)
-        implied = implied_risk_ratio(p, exposure, at_risk, reverse)
-        target = ("the ratio the configuration implies" if math.isnan(implied)
-                  else f"{implied:.3f}, implied by the configuration")
-        if reverse is not None and not math.isnan(implied):
-            causal = implied_risk_ratio(p, exposure, at_risk)
-            target = (f"{implied:.3f} implied: {causal:.3f} causal, the rest the reverse path "
-                      "(prodrome)")
-        few = ""
-        if math.isnan(rr) or min(exposed, unexposed) < MIN_ONSETS:
-            few = (f"attacks after a {name} trigger day ({exposed}; needs "
-                   f"{MIN_CONFIGURED_ONSETS})" if exposed < MIN_ONSETS else
-                   f"attacks after a day without the {name} trigger ({unexposed}; needs "
-                   f"{MIN_ONSETS})")
-            checks.append(judge(f"trigger effect: {name}", "", target, False, False, few))
-        else:
-            few = (f"attacks after a {name} trigger day ({exposed}; needs "
-                   f"{MIN_CONFIGURED_ONSETS})" if exposed < MIN_CONFIGURED_ONSETS else "")
-            measured = f"RR {rr:.3f} (95% CI {lo:.3f}-{hi:.3f})"
-            off = distance((rr, lo, hi), implied) > Z999
-            # this far off, more attacks would not bring the ratio back: a failure at any size
-            checks.append(judge(f"trigger effect: {name}", measured, target, not off, off, few))
-        declared = rf.target_risk_ratio(config)
-        if declared is None:
-            continue
-        (low, high), (core_low, core_high) = declared
-        target = f"{low:.2f}-{high:.2f}, CI overlaps {core_low:.2f}-{core_high:.2f}"
-        ok = bool(low <= rr <= high and lo <= core_high and hi >= core_low)
-        seed_few = (f"attacks after a {name} trigger day ({exposed}; needs "
-                    f"{MIN_EXPOSED_ONSETS})" if math.isnan(rr) or exposed < MIN_EXPOSED_ONSETS
-                    else "")
-        # a cohort's ratio varies with who is in it (responders, doses), beyond the interval's
-        # sampling of days: a small cohort's is not judged, however narrow its interval
-        clearly_not = not seed_few and (hi < core_low or lo > core_high)
-        checks.append(judge(f"seed target: {name}",
-                            "" if math.isnan(rr) else f"RR {rr:.3f} (95% CI {lo:.3f}-{hi:.3f})",
-                            target, ok, bool(clearly_not), seed_few))
+        reverse = reverse_exposures(attacks, daily, rf.trigger, n, days)
+        checks += _risk_factor_rows(rf, config, tables[rf.trigger], p, exposure, at_risk,
+                                    reverse)
     checks += literature_checks(daily, patients, attacks, config, model, outcome, at_risk)
     checks += observation_checks(frames, config, n, days)
 
