@@ -606,7 +606,14 @@ def test_attack_draws_shapes_and_ranges():
     block = _block(config)
     a = make_attack_draws(block)
     aura = block.patients["with_aura"]
-    assert a.duration_hours.min() >= 4 and a.duration_hours.max() <= 72
+    untreated = a.untreated_duration_hours
+    assert untreated.min() >= 4 and untreated.max() <= 72
+    # a treated attack is shorter, and lasts at least until the dose
+    assert (a.duration_hours[~a.treated] == untreated[~a.treated]).all()
+    assert (a.duration_hours[a.treated] < untreated[a.treated]).all()
+    delay = (a.treatment_hour - a.onset_hour)[a.treated]
+    assert (delay >= 0).all() and (a.duration_hours[a.treated] >= delay - 0.051).all()
+    assert np.isnan(a.treatment_hour[~a.treated]).all()
     assert a.onset_hour.min() >= 0 and a.onset_hour.max() < 24
     assert a.span_days.min() >= 1
     end = a.onset_hour + a.duration_hours
@@ -619,7 +626,7 @@ def test_attack_draws_shapes_and_ranges():
     assert a.aura[aura].any()
     # untreated attacks: median about a day. 60,000 lognormal draws with log-SD 0.6: the SE
     # of the median is 1.2533 * 0.6 / sqrt(60000) = 0.3% (0.07 h), so +-2 h is ample.
-    assert abs(np.median(a.duration_hours) - 24) < 2
+    assert abs(np.median(untreated) - 24) < 2
     # morning peak (Fox & Davis 1998: 4-9 am): expected share 0.6 * P(4 <= N(7, 2.5) < 9)
     # + 0.4 * 5/24 = 0.49 against 5/24 = 0.21 for a uniform day; SE 0.002 with 60,000 draws
     morning = ((a.onset_hour >= 4) & (a.onset_hour < 9)).mean()
@@ -629,7 +636,9 @@ def test_attack_draws_shapes_and_ranges():
 def test_attacks_frame_ranges(small_result):
     attacks = small_result.attacks
     assert attacks.height > 0
-    assert attacks["duration_hours"].min() >= 4 and attacks["duration_hours"].max() <= 72
+    untreated = attacks.filter(~pl.col("treated"))["duration_hours"]
+    assert untreated.min() >= 4 and untreated.max() <= 72
+    assert attacks["duration_hours"].min() > 0 and attacks["duration_hours"].max() <= 72
     assert attacks["severity"].min() >= 1 and attacks["severity"].max() <= 10
     joined = attacks.join(small_result.patients.select("patient_id", pl.col("with_aura")
                                                        .alias("patient_aura")), on="patient_id")

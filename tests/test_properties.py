@@ -153,7 +153,9 @@ def test_daily_rows_dates_and_ranges(size, start):
 
     # attacks
     if attacks.height:
-        assert attacks["duration_hours"].is_between(4, 72).all()
+        untreated = attacks.filter(~pl.col("treated"))["duration_hours"]
+        assert untreated.is_between(4, 72).all()
+        assert attacks["duration_hours"].is_between(0, 72, closed="right").all()
         assert attacks["severity"].is_between(1, 10).all()
         assert (attacks["p_baseline"] <= attacks["p_onset"]).all()
         assert (attacks["p_onset"] <= 0.95).all()

@@ -40,12 +40,13 @@ def test_small_runs_never_crash_and_never_fail(patients: int, days: int, changes
     config = abm.Config().replace(**{"population.num_patients": patients, "run.days": days,
                                      **changes})
     checks = abm.validate(abm.simulate(config))
-    # six rows, the observation layer's two, the ceiling's five (abm.validation.ceiling), and
-    # one per risk factor of the model (plus the design's targets)
+    # six rows, the observation layer's two, the ceiling's five (abm.validation.ceiling), one
+    # per feedback loop switched on (the stress loop), and one per risk factor of the model
+    # (plus the design's targets)
     effects = [c for c in checks if c.name.startswith("trigger effect: ")]
     assert len(effects) == len(Model.build(config).risk_factors)
     assert len(checks) - len(effects) - sum(c.name.startswith(("seed target", "literature"))
-                                            for c in checks) == 13
+                                            for c in checks) == 14
     assert not [c for c in checks if c.failed], format_table(checks)
     for check in checks:
         if check.passed is None:

@@ -22,12 +22,13 @@ _INF = math.inf
 
 def setting(default: Any, lo: float | None = None, hi: float | None = None, *, source: str,
             lo_open: bool = False, hi_open: bool = False,
-            choices: tuple[str, ...] | None = None) -> Any:
+            choices: tuple[str, ...] | None = None, names: bool = False) -> Any:
     """A field with its allowed range (numbers), or its allowed values (``choices``, strings),
     and the source of its default. A tuple default of two numbers is a ``[low, high]`` pair; of
-    another length, a list of that many numbers in any order."""
+    another length, a list of that many numbers in any order; with ``names``, a list of any
+    number of names (strings)."""
     meta = {"lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open, "source": source,
-            "choices": choices}
+            "choices": choices, "names": names}
     if isinstance(default, (list, tuple)):
         return dataclasses.field(default=tuple(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -84,6 +85,11 @@ class Section:
                     raise ConfigError(f"{name} must be true or false, got {value!r}")
             elif kind in (int, float):
                 object.__setattr__(self, field.name, _check_number(name, value, kind, meta))
+            elif kind is tuple and meta.get("names"):
+                if not isinstance(value, (list, tuple)) or not all(
+                        isinstance(v, str) for v in value):
+                    raise ConfigError(f"{name} must be a list of names, got {value!r}")
+                object.__setattr__(self, field.name, tuple(value))
             elif kind is tuple:
                 size = len(field.default)
                 if not isinstance(value, (list, tuple)) or len(value) != size:

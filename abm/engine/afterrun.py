@@ -77,6 +77,8 @@ def apply(cohort: Any) -> None:
     block = Block(cohort.config, cohort.calendar, cohort.shared, cohort.first_patient, n)
     block.patients = cohort.patients
     block.columns = cohort.columns
+    block.attacks = cohort.attacks  # what each onset was like (treated, span) as it happened
+    block.states = cohort.state_log  # the periods of the patients' slow states
     watched = switched_flags(model)
     for component in found:
         changed = set()

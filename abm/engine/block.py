@@ -34,6 +34,11 @@ class Block:
         self.columns: dict[str, np.ndarray] = {}
         #: the sum of the terms of each editable column that has terms (``abm.engine.derive``)
         self.termsums: dict[str, np.ndarray] = {}
+        #: in the post-run step only: the attacks as they happened
+        #: (:class:`~abm.model.attacks.AttackDraws`: treated, span) and the periods of the
+        #: patients' slow states (``abm.engine.states``)
+        self.attacks: Any = None
+        self.states: dict[str, list[tuple]] = {}
 
     def _draw(self, component: Any, purpose: str, daily: bool, normal: bool) -> np.ndarray:
         if purpose not in component.purposes:

@@ -57,6 +57,8 @@ class Cohort:
     #: index of the patient in row 0 (a shard of a larger run starts past 0)
     first_patient: int = 0
     edits: EditLog = field(default_factory=EditLog)
+    #: per patient, the baseline calibrated for the switched target (chronification), if on
+    switched_baseline: np.ndarray | None = None
     onsets: list[list[int]] = field(default_factory=list)
 
     @property
@@ -85,4 +87,8 @@ class Cohort:
         #: minutes since the first day's midnight (-1: no entry)
         self.observed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.entry_minutes: dict[str, np.ndarray] = {}
+        #: set by the patients' state machines (``abm.engine.states``): periods and changes
+        self.state_log: dict[str, list[tuple]] = {}
+        #: the packed flags as drawn, before any edit (set by the run when rules edit)
+        self.codes_before: np.ndarray | None = None
 

@@ -88,11 +88,15 @@ def previous_codes(codes: np.ndarray) -> np.ndarray:
 
 
 def onset_probability(baseline: np.ndarray, tables: list[np.ndarray], prev_codes: np.ndarray,
-                      cap: float, drift: np.ndarray | None = None) -> np.ndarray:
+                      cap: float, drift: np.ndarray | None = None,
+                      multiplier: np.ndarray | None = None) -> np.ndarray:
     """``(n, days)`` onset probabilities from the codes of the days before; ``drift``
     ``(n, days)``, if given, multiplies the baseline of each day first (the patient's frequency
-    drift: ``min(cap, (baseline x drift) x factors)``, the order the scalar refresh uses)."""
+    drift: ``min(cap, (baseline x drift) x factors)``, the order the scalar refresh uses), then
+    ``multiplier`` (the state multiplier, ``(baseline x drift) x multiplier``)."""
     scale = baseline[:, None] if drift is None else baseline[:, None] * drift.astype(np.float64)
+    if multiplier is not None:
+        scale = scale * multiplier.astype(np.float64)
     return np.minimum(cap, scale * factors(tables, prev_codes))
 
 

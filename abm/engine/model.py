@@ -83,6 +83,9 @@ class Model:
         self.daily_columns += [rf.outputs()[0] for rf in self.risk_factors]
         self.patient_columns: list[Column] = [
             col for c in self.components for col in c.outputs() if col.frame == "patients"]
+        #: columns components add to the ``attacks`` frame (``Component.attack_values``)
+        self.attack_columns: list[Column] = [
+            col for c in self.components for col in c.outputs() if col.frame == "attacks"]
         seen: set[str] = set()
         for col in self.daily_columns + self.patient_columns:
             if col.name in seen:

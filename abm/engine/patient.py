@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import simpy
 
-from abm.model.attacks import DRIFT_COLUMN, Attack
+from abm.engine.states import StateChange
+from abm.model.attacks import DRIFT_COLUMN, STATE_COLUMN, Attack
 
 if TYPE_CHECKING:
     from abm.engine.cohort import Cohort
@@ -121,7 +122,7 @@ class Patient:
     """
 
     __slots__ = ("index", "cohort", "location", "onsets", "days", "_stale", "_state", "_log",
-                 "_views", "_rows", "_today", "_plans", "_code_rows", "_pf", "_pb")
+                 "_views", "_rows", "_today", "_plans", "_code_rows", "_pf", "_pb", "states")
 
     def __init__(self, index: int, cohort: Cohort, location: object,
                  state: bytearray) -> None:
@@ -145,6 +146,8 @@ class Patient:
         self._pb = memoryview(state).cast("b")
         for column in cohort.edited_columns:  # the packed columns are read from the state
             self._editable_rows(column)
+        #: the patient's slow states (``abm.engine.states.PatientStates``), if any is on
+        self.states: Any = None
 
     def live(self, env: simpy.Environment):
         """SimPy process: one wake-up per attack."""
@@ -165,6 +168,51 @@ class Patient:
             free = day + state[spans + day]
             if stale:
                 self._refresh(free)
+
+    def live_with_states(self, env: simpy.Environment):
+        """SimPy process of a patient with slow states: as :meth:`live`, and the patient also
+        wakes on the day its state machine asks for (a threshold crossed), changes state, and
+        refreshes its onset flags from the day the change takes effect."""
+        state = self._state
+        days = self.days
+        spans = (len(self.cohort.codes) + 1) * days
+        rules = self.cohort.callbacks
+        onsets = self.onsets
+        stale = self._stale
+        machine = self.states
+        free = 0
+        while True:
+            wake = machine.wake_day
+            stop = min(days, wake)
+            day = state.find(1, free, stop) if free < stop else -1
+            if day < 0:
+                if wake >= days:
+                    machine.close()
+                    return
+                at = max(wake, int(env.now))
+                yield StateChange(env, at)
+                changed = machine.wake(at)
+                if changed < days:
+                    self._refresh_from(max(free, changed))
+                continue
+            onsets.append(day)
+            self._today = day
+            yield Attack(env, self, day, rules.copy())
+            changed = machine.attack(self, day)
+            free = day + state[spans + day]
+            if stale:
+                self._refresh(free)
+            if changed < days:
+                self._refresh_from(max(free, changed))
+
+    def span_of(self, day: int) -> int:
+        """The calendar days the attack starting on ``day`` covers, as the run has it."""
+        return self._state[(len(self.cohort.codes) + 1) * self.days + day]
+
+    def set_span(self, day: int, span: int) -> None:
+        """Change the span of the attack starting on ``day`` (an attack the patient does not
+        treat after all runs longer)."""
+        self._state[(len(self.cohort.codes) + 1) * self.days + day] = span
 
     # --- editing the future (called by feedback rules at the ONSET phase) ---------------------
 
@@ -242,14 +290,42 @@ class Patient:
         days = self.days
         uniform = cohort.onset_uniform[row]
         drift = cohort.columns[DRIFT_COLUMN][row]
+        multiplier = cohort.columns[STATE_COLUMN][row] if self.states is not None else None
         for day in self._stale:
             if free <= day < days:
                 factor = 1.0
                 for b, table in enumerate(tables):
                     factor = factor * table[state[(1 + b) * days + day - 1]]
-                # as ``abm.engine.hazard.onset_probability``: (baseline x drift) x factors
-                p = (baseline * float(drift[day])) * factor
+                # as ``abm.engine.hazard.onset_probability``: (baseline x drift) x factors, with
+                # the state multiplier after the drift where there is one
+                if multiplier is None:
+                    p = (baseline * float(drift[day])) * factor
+                else:
+                    p = ((baseline * float(drift[day])) * float(multiplier[day])) * factor
                 if p > cap:
                     p = cap
                 state[day] = 1 if uniform[day] < p else 0
         self._stale.clear()
+
+    def _refresh_from(self, start: int) -> None:
+        """Recompute the "would start" flags of every day from ``start`` on (a state change
+        multiplied the baseline from there): vectorized, with the numbers and the order of
+        :meth:`_refresh`."""
+        cohort = self.cohort
+        row = self.index
+        days = self.days
+        if start >= days:
+            return
+        state = np.frombuffer(self._state, dtype=np.uint8)
+        prev = np.arange(start - 1, days - 1)
+        factor = None
+        for b, table in enumerate(cohort.factor_tables):
+            codes = state[(1 + b) * days:(2 + b) * days]
+            # day 0 has no past: code 0, every factor off
+            values = table[row][np.where(prev >= 0, codes[np.maximum(prev, 0)], 0)]
+            factor = values if factor is None else factor * values
+        scale = (cohort.baseline[row] * cohort.columns[DRIFT_COLUMN][row, start:].astype(np.float64)
+                 * cohort.columns[STATE_COLUMN][row, start:].astype(np.float64))
+        p = np.minimum(cohort.cap, scale * factor)
+        flags = (cohort.onset_uniform[row, start:] < p).astype(np.uint8)
+        self._state[start:days] = flags.tobytes()

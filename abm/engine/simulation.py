@@ -48,9 +48,18 @@ from abm.engine.hazard import (
 )
 from abm.engine.model import Model
 from abm.engine.patient import Patient, pack_states, unpack_states
+from abm.engine.states import PatientStates, StatePlan
 from abm.errors import ConfigError
-from abm.model.attacks import DRIFT_COLUMN, AttackDraws, make_attack_draws, onset_uniforms
+from abm.model.attacks import (
+    DRIFT_COLUMN,
+    STATE_COLUMN,
+    AttackDraws,
+    make_attack_draws,
+    onset_uniforms,
+)
 from abm.model.component import Component, FeedbackRule
+from abm.model.feedback.chronification import SWITCHED
+from abm.model.feedback.state import PREVALENT, PreventiveStreams
 from abm.model.weather import LocationWeather
 from abm.output.result import Result
 
@@ -77,6 +86,24 @@ def draw_columns(model: Model, block: Block) -> dict[str, np.ndarray]:
     return latent
 
 
+def avoid_triggers(model: Model, block: Block) -> None:
+    """Trigger avoidance (``interventions``): the patients who avoid the named risk factors
+    (a share of them, from their own stream) have no susceptibility to them."""
+    names = block.config.interventions.avoid_triggers
+    if not names:
+        return
+    known = {rf.trigger: rf for rf in model.risk_factors}
+    for name in names:
+        if name not in known:
+            raise ConfigError(f"interventions.avoid_triggers: unknown risk factor {name!r}; "
+                              f"allowed: {', '.join(known)}")
+    avoiding = (block.uniform(PreventiveStreams, "avoidance")
+                < block.config.interventions.avoidance_share)
+    for name in names:
+        column = known[name].susceptibility_column
+        block.patients[column] = np.where(avoiding, 0.0, block.patients[column])
+
+
 def _draw_block(model: Model, calendar: Calendar, shared: dict[str, Any], first: int,
                 count: int, baselines: np.ndarray | None = None
                 ) -> tuple[dict[str, np.ndarray], dict[str, list[tuple[str, int, Any]]]]:
@@ -96,6 +123,7 @@ def _draw_block(model: Model, calendar: Calendar, shared: dict[str, Any], first:
             if column not in model.editable:
                 raise ConfigError(f"feedback rule {rule!r} plans an edit of {column!r}, which is "
                                   f"not editable; editable: {', '.join(model.editable)}")
+    avoid_triggers(model, block)
     susceptibility = (np.stack([block.patients[rf.susceptibility_column]
                                 for rf in model.risk_factors], axis=1)
                       if model.risk_factors else np.zeros((count, 0)))
@@ -103,7 +131,9 @@ def _draw_block(model: Model, calendar: Calendar, shared: dict[str, Any], first:
     prev = previous_codes(codes)
     cap = config.attacks.max_onset_probability
     drift = block.columns[DRIFT_COLUMN].astype(np.float64)
-    if baselines is None:
+    switched_target = block.patients.get(SWITCHED)
+    calibrated: dict[str, np.ndarray] = {}
+    if baselines is None or switched_target is not None:
         all_edits = [edit for edits in planned.values() for edit in edits]
         t = np.arange(calendar.days)
         firsts = []
@@ -114,15 +144,30 @@ def _draw_block(model: Model, calendar: Calendar, shared: dict[str, Any], first:
             free = np.minimum(t[None, :] + attacks.span_days + (j - 1), calendar.days - 1)
             firsts.append((factors(tables, first_codes)
                            * np.take_along_axis(drift, free, axis=1), valid))
-        target = block.patients["target_migraine_days_per_month"] / DAYS_PER_MONTH
-        baseline = calibrate_baselines(target, factors(tables, prev) * drift, firsts,
-                                       attacks.span_days, cap)
-    else:
-        baseline = np.minimum(baselines.astype(np.float64), cap)
+        f_all = factors(tables, prev) * drift
+        targets = {"baseline": None if baselines is not None
+                   else block.patients["target_migraine_days_per_month"],
+                   "switched_baseline": switched_target}
+        for name, target in targets.items():
+            if target is not None:
+                calibrated[name] = calibrate_baselines(target / DAYS_PER_MONTH, f_all, firsts,
+                                                       attacks.span_days, cap)
+    # a patient who overuses from day 0 reaches the target with the medication-overuse
+    # headache: the baseline without it is that much lower
+    overusing = block.patients.get(PREVALENT)
+    if overusing is not None and overusing.any():
+        factor = np.where(overusing, config.feedback.overuse.baseline_factor, 1.0)
+        calibrated = {name: values / factor for name, values in calibrated.items()}
+    baseline = (calibrated["baseline"] if baselines is None
+                else np.minimum(baselines.astype(np.float64), cap))
+    multiplier = block.columns.get(STATE_COLUMN)
     onset_u = onset_uniforms(block)
     arrays: dict[str, np.ndarray] = {
         "baseline": baseline, "codes": codes, "onset_u": onset_u,
-        "would_start": onset_u < onset_probability(baseline, tables, prev, cap, drift)}
+        "would_start": onset_u < onset_probability(baseline, tables, prev, cap, drift,
+                                                   multiplier)}
+    if "switched_baseline" in calibrated:
+        arrays["switched_baseline"] = calibrated["switched_baseline"]
     arrays.update({f"table.{b}": table for b, table in enumerate(tables)})
     arrays.update({f"patients.{k}": v for k, v in block.patients.items()})
     arrays.update({f"columns.{k}": v for k, v in block.columns.items()})
@@ -206,7 +251,8 @@ def build_cohort(model: Model, progress: Progress | None = None,
         codes=full["codes"], baseline=full["baseline"],
         factor_tables=[tables[str(b)] for b in range(len(tables))],
         attacks=AttackDraws(**section("attacks")), onset_uniform=full["onset_u"],
-        would_start=full["would_start"], planned=planned, first_patient=patients.start)
+        would_start=full["would_start"], planned=planned, first_patient=patients.start,
+        switched_baseline=full.get("switched_baseline"))
 
 
 def run_agents(cohort: Cohort, progress: Progress | None = None) -> simpy.Environment:
@@ -223,14 +269,22 @@ def run_agents(cohort: Cohort, progress: Progress | None = None) -> simpy.Enviro
     # what the rules' edits can change is packed with the patient (a coupling's target too)
     cohort.edited_columns = sorted(cohort.model.downstream(
         [column for rule in cohort.model.rules for column, _, _ in cohort.planned[rule.name]]))
+    if cohort.model.rules:  # the flags as drawn, for the attribution of caused attacks
+        cohort.codes_before = cohort.codes.copy()
     states = pack_states(cohort)
     cohort.compiled = Compiled(cohort.model, cohort.fast_rules, cohort.planned, cohort.layout)
     cohort.callbacks = ([cohort.compiled.apply_rules] if cohort.fast_rules else []) + [
         r for r in cohort.model.rules if r not in cohort.fast_rules] + cohort.model.callbacks
     patients = [Patient(i, cohort, weather_agents[loc], states[i])
                 for i, loc in enumerate(cohort.patients["location"].tolist())]
-    for patient in patients:
-        env.process(patient.live(env))
+    if STATE_COLUMN in cohort.columns:  # slow states: each patient gets a state machine
+        plan = StatePlan.build(cohort, cohort.switched_baseline)
+        for patient in patients:
+            patient.states = PatientStates(cohort, plan, patient.index)
+            env.process(patient.live_with_states(env))
+    else:
+        for patient in patients:
+            env.process(patient.live(env))
     if progress:
         def report():
             step = max(1, days // 50)

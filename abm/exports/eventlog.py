@@ -433,9 +433,15 @@ def _xes_event(kind: str, lay: Layout) -> pl.Expr:
         _joined([xes_attribute(a) for a in lay.events[kind]]), pl.lit("</event>")])
 
 
+def _text_attributes(lay: Layout) -> tuple[str, ...]:
+    """The patients' attributes exported as text (escaped before they are written)."""
+    return tuple(a.column for a in lay.objects["patient"] if a.kind == "string")
+
+
 def trace_heads(patients: pl.DataFrame, lay: Layout) -> pl.Series:
     """The opening of each patient's trace, with the patient's attributes."""
-    patients = with_escaped(patients, ("patient_id", "location_id", "sex"), xml_escape)
+    patients = with_escaped(patients, ("patient_id", "location_id", *_text_attributes(lay)),
+                            xml_escape)
     return patients.select(pl.concat_str([
         pl.lit('\t<trace><string key="concept:name" value="'), pl.col("e_patient_id"),
         pl.lit('"/>'), _joined([xes_attribute(a) for a in lay.patient]), pl.lit("\n")]))\
@@ -547,7 +553,7 @@ def _object_texts(frames: dict[str, pl.DataFrame], lay: Layout) -> Iterator[pl.S
         return with_escaped(frame, columns, json_escape)
 
     patients = escaped(frames["patients"].with_columns(id=pl.col("patient_id")),
-                       ("id", "location_id", "sex"))
+                       ("id", "location_id", *_text_attributes(lay)))
     yield patients.select(_ocel_object("patient", [_relation(pl.col("e_location_id"),
                                                              "lives at")], lay)).to_series()
     locations = pl.concat([frames[f].select(pl.col("location_id").cast(pl.String))

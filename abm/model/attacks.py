@@ -34,7 +34,9 @@ next onset needs the attack to be over at the start of a day.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -45,6 +47,7 @@ from abm.engine.block import Block
 from abm.engine.clock import Phase
 from abm.errors import ConfigError
 from abm.model.component import Column, Component
+from abm.model.medication import Medication
 
 HOURS_PER_DAY = 24.0
 _ONSET = int(Phase.ONSET)
@@ -61,6 +64,10 @@ COUNTING = ("separate", "merged")
 #: the daily column that multiplies each patient's baseline onset probability (the drift of its
 #: frequency); the engine, the recorder and validation read it by this name
 DRIFT_COLUMN = "frequency_drift"
+#: the daily column of the patient's slow state multipliers of the baseline (medication-overuse
+#: headache, chronic migraine, preventive treatment: ``abm.model.feedback.state``), present when
+#: any is switched on
+STATE_COLUMN = "state_multiplier"
 
 @dataclass(frozen=True)
 class AttacksSettings(Section):
@@ -112,11 +119,14 @@ class AttackDraws:
     """For every patient and day: the attack that would start that day. Arrays ``(n, days)``."""
 
     onset_hour: np.ndarray     # float64 hours after midnight, whole minutes
-    duration_hours: np.ndarray  # float64, one decimal
+    duration_hours: np.ndarray  # float64, one decimal: as treated (``treated``) or untreated
     span_days: np.ndarray      # int16 calendar days covered, >= 1
     severity: np.ndarray       # int8 1-10
     aura: np.ndarray           # bool
     menstrual: np.ndarray      # bool: starts on cycle days -2..+3
+    treated: np.ndarray        # bool: acute medication taken (``abm.model.medication``)
+    treatment_hour: np.ndarray  # float64 hours after the onset day's midnight (nan: untreated)
+    untreated_duration_hours: np.ndarray  # float64: the duration without treatment
 
 
 class Attacks(Component):
@@ -169,6 +179,8 @@ def menstrual_days(block: Block) -> np.ndarray:
 
 #: the owner of the attacks' random purposes
 AttackStreams = Attacks()
+#: the owner of the treatment's random purposes
+MedicationStreams = Medication()
 
 
 def make_attack_draws(block: Block) -> AttackDraws:
@@ -188,15 +200,30 @@ def make_attack_draws(block: Block) -> AttackDraws:
     duration = np.exp(np.log(a.duration_median_hours)
                       + a.duration_log_sd * block.normal(owner, "duration", daily=True))
     duration = np.where(menstrual, duration * a.menstrual_duration_factor, duration)
-    duration = np.round(np.clip(duration, lo, hi), 1)
-    span = np.ceil((hour + duration) / HOURS_PER_DAY - 1e-9).astype(np.int16)
+    untreated = np.round(np.clip(duration, lo, hi), 1)
+    if "treatment_share" in block.patients:  # acute medication: treated attacks are shorter
+        treatment = MedicationStreams.treatment(block, hour, untreated)
+        treated, treatment_hour, duration = (treatment.treated, treatment.treatment_hour,
+                                             treatment.duration_hours)
+    else:
+        treated = np.zeros(untreated.shape, dtype=bool)
+        treatment_hour, duration = np.full(untreated.shape, np.nan), untreated
+    span = span_days(hour, duration)
     severity = (a.severity_mean + a.severity_sd * block.normal(owner, "severity", daily=True)
                 + np.where(menstrual, a.menstrual_severity_extra, 0.0))
     severity = np.clip(np.round(severity), 1, 10)
     aura = block.patients["with_aura"][:, None] & (
         block.uniform(owner, "aura", daily=True) < a.aura_attack_share)
-    return AttackDraws(hour, duration, np.maximum(span, 1), severity.astype(np.int8), aura,
-                       menstrual)
+    return AttackDraws(hour, duration, span, severity.astype(np.int8), aura, menstrual,
+                       treated, treatment_hour, untreated)
+
+
+def span_days(onset_hour: Any, duration_hours: Any) -> Any:
+    """The calendar days an attack covers (at least 1), elementwise on arrays or one number."""
+    if isinstance(onset_hour, np.ndarray):
+        span = np.ceil((onset_hour + duration_hours) / HOURS_PER_DAY - 1e-9).astype(np.int16)
+        return np.maximum(span, 1)
+    return max(1, math.ceil((onset_hour + duration_hours) / HOURS_PER_DAY - 1e-9))
 
 
 def onset_uniforms(block: Block) -> np.ndarray:

@@ -17,8 +17,13 @@ from abm.model.couplings.alcohol_sleep import AlcoholSleep
 from abm.model.couplings.sleep_stress import SleepStress
 from abm.model.couplings.stress_sleep import StressSleep
 from abm.model.diet import Diet
+from abm.model.feedback.chronification import Chronification
+from abm.model.feedback.overuse import MedicationOveruse
 from abm.model.feedback.sleep import SleepAfterAttack
+from abm.model.feedback.state import BaselineState
 from abm.model.feedback.stress import StressAfterAttack
+from abm.model.interventions import Interventions
+from abm.model.medication import Medication
 from abm.model.menstrual import MenstrualCycle, MenstrualTrigger
 from abm.model.observation import ObservationSettings, Observer
 from abm.model.observation.diary import Diary
@@ -42,9 +47,10 @@ from abm.model.weather import Weather
 def built_in() -> list[Component]:
     """A fresh instance of every built-in component, in order."""
     return [
-        Population(), Weather(), Sleep(), Stress(), Diet(), Attacks(),
+        Population(), Weather(), Sleep(), Stress(), Diet(), Medication(), Attacks(),
         WeatherTrigger(), SleepTrigger(), StressTrigger(), DietTrigger(),
-        StressAfterAttack(), SleepAfterAttack(),
+        StressAfterAttack(), SleepAfterAttack(), MedicationOveruse(), Chronification(),
+        BaselineState(), Interventions(),
         MenstrualCycle(), MenstrualTrigger(), Prodrome(),
         LetdownTrigger(), AlcoholTrigger(), CaffeineWithdrawalTrigger(), SleepEfficiencyTrigger(),
         SleepStress(), StressSleep(), AlcoholSleep(),

@@ -61,7 +61,9 @@ Values = Mapping[Lagged, Any]
 class Column:
     """One output column, declared once: the frames, schemas and README tables read this.
 
-    ``frame`` is ``"daily"`` (one value per patient-day) or ``"patients"`` (one per patient).
+    ``frame`` is ``"daily"`` (one value per patient-day), ``"patients"`` (one per patient) or
+    ``"attacks"`` (one per attack: :meth:`Component.attack_values`). A column of type
+    ``pl.Enum`` is stored as the index of its value among the Enum's categories.
     A daily column that other components may change (through a :class:`Coupling` or a feedback
     edit) is drawn as a *latent* value and made into what is logged by ``finalize`` (rounding and
     clipping, elementwise on arrays and numbers alike): the engine then keeps the latent value, so
@@ -222,6 +224,14 @@ class Component:
         that read them (no onset changes). A column an edit or a term may change (editable, or
         read by a term) cannot be changed here. The default changes nothing.
         """
+        return {}
+
+    def attack_values(self, patients: Mapping[str, np.ndarray], attacks: Any, rows: np.ndarray,
+                      days: np.ndarray) -> dict[str, Any]:
+        """Values of the component's ``attacks``-frame columns (declared with
+        ``frame="attacks"``) for the onsets of patients ``rows`` on ``days``; ``patients`` holds
+        the patients' attributes, ``attacks`` the run's
+        :class:`~abm.model.attacks.AttackDraws`, as the attacks happened."""
         return {}
 
     def problems(self, columns: Mapping[str, np.ndarray]) -> list[str]:

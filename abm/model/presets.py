@@ -36,6 +36,8 @@ _POPULATION: dict[str, Any] = {
     "population.chronic_days_per_month": [16.0, 25.0],
     "attacks.duration_median_hours": 12.0,
     "attacks.morning_onset_share": 0.8,
+    "feedback.overuse.enabled": True,
+    "feedback.chronification.enabled": True,
 }
 
 #: dotted setting -> value, per preset (the ``clinic`` preset is the defaults)

@@ -30,9 +30,12 @@ DTYPES: dict[str, pl.DataType] = {str(t): t for t in (
 
 
 def _column(col: Column) -> dict[str, Any]:
-    return {"name": col.name, "dtype": str(col.dtype), "unit": col.unit, "meaning": col.meaning,
-            "frame": col.frame, "range": list(col.range) if col.range else None,
-            "feature": col.feature}
+    out = {"name": col.name, "dtype": str(col.dtype), "unit": col.unit, "meaning": col.meaning,
+           "frame": col.frame, "range": list(col.range) if col.range else None,
+           "feature": col.feature}
+    if isinstance(col.dtype, pl.Enum):  # a categorical column: its values, in order
+        out["dtype"], out["categories"] = "Enum", list(col.dtype.categories)
+    return out
 
 
 def _entry(entry: LogEntry) -> dict[str, Any]:
@@ -51,6 +54,8 @@ def record(model: Any) -> list[dict[str, Any]]:
             item["location_columns"] = [_column(col) for col in c.location_columns]
         if isinstance(c, RiskFactor):
             item["trigger"] = c.trigger
+        if c.kind == "feedback":  # a rule on the attack event, or a state with columns
+            item["rule"] = isinstance(c, FeedbackRule)
         if c.runs_after:
             item["after_run"] = {"changes": list(c.changes_after_run),
                                  "edges": [list(edge) for edge in c.after_run_edges],
@@ -71,7 +76,9 @@ class _Recorded:
 
     def _declare(self, item: dict[str, Any], where: str) -> None:
         def column(c: dict[str, Any]) -> Column:
-            return Column(c["name"], _dtype(c["dtype"], where), c["unit"], c["meaning"],
+            dtype = (pl.Enum([str(v) for v in c.get("categories", [])]) if c["dtype"] == "Enum"
+                     else _dtype(c["dtype"], where))
+            return Column(c["name"], dtype, c["unit"], c["meaning"],
                           c["frame"], range=tuple(c["range"]) if c["range"] else None,
                           feature=c["feature"])
         self.name = item["name"]
@@ -137,7 +144,7 @@ def restore(records: list[dict[str, Any]], config: Any, where: str = "manifest")
             if item["kind"] == "risk_factor":
                 restored: Component = RecordedRiskFactor()
                 restored.trigger = item["trigger"]  # type: ignore[misc]
-            elif item["kind"] == "feedback":
+            elif item["kind"] == "feedback" and item.get("rule", True):
                 restored = RecordedRule()
             else:
                 restored = RecordedComponent()

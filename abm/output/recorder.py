@@ -16,8 +16,9 @@ import polars as pl
 
 from abm.engine.derive import unpack
 from abm.engine.hazard import factors_at, onset_probability, previous_codes
-from abm.model.attacks import DRIFT_COLUMN
+from abm.model.attacks import DRIFT_COLUMN, STATE_COLUMN
 from abm.output import schemas
+from abm.output.attribution import feedback_chains
 from abm.output.events import build_events
 from abm.output.result import Result
 
@@ -42,6 +43,15 @@ def location_ids(n: int) -> pl.Series:
 
 def _gather(ids: pl.Series, index: np.ndarray, name: str) -> pl.Series:
     return ids.gather(pl.Series(index, dtype=pl.UInt32)).alias(name)
+
+
+def labelled(dtype: pl.DataType, codes: np.ndarray) -> pl.Series | np.ndarray:
+    """The values of a column for its frame: an ``Enum`` column's stored codes (the index of
+    each value among the Enum's categories) become its labels; other columns stay as stored."""
+    if not isinstance(dtype, pl.Enum):
+        return codes
+    return pl.Series(values=list(dtype.categories), dtype=dtype).gather(
+        pl.Series(np.asarray(codes).ravel(), dtype=pl.UInt32))
 
 
 def _cast(frame: pl.DataFrame, name: str, model: object) -> pl.DataFrame:
@@ -131,7 +141,8 @@ def _patients_frame(cohort: Cohort, pids: pl.Series, lids: pl.Series) -> pl.Data
         "patient_id": pids,
         "location_id": _gather(lids, cohort.patients["location"], "location_id"),
     }
-    columns.update({c.name: cohort.patients[c.name] for c in model.patient_columns})
+    columns.update({c.name: labelled(c.dtype, cohort.patients[c.name])
+                    for c in model.patient_columns})
     columns["baseline_onset_probability"] = cohort.baseline
     return _cast(_nulls(pl.DataFrame(columns), model.patient_columns), "patients", model)
 
@@ -181,7 +192,7 @@ def _daily_frame(cohort: Cohort, pids: pl.Series, lids: pl.Series, onsets: _Onse
         if column.name in flags:
             columns[column.name] = unpack(cohort.codes, model.fields[flags[column.name]]).ravel()
         else:
-            columns[column.name] = cohort.columns[column.name].ravel()
+            columns[column.name] = labelled(column.dtype, cohort.columns[column.name].ravel())
     columns["has_migraine"] = attack_of_day >= 0
     columns["migraine_onset"] = onset_flag
     # index len(attack_ids) is the null entry of the table: days with no attack under way
@@ -229,8 +240,10 @@ def _attacks_frame(cohort: Cohort, pids: pl.Series, onsets: _Onsets, attack_ids:
     before = np.maximum(d - 1, 0)
     prev_codes = np.where(d > 0, cohort.codes[:, i, before], 0).astype(np.uint8)
     cap = cohort.cap
-    # (baseline x drift) x factors: the order the run decided the onsets with
+    # (baseline x drift) x state x factors: the order the run decided the onsets with
     baseline = cohort.baseline[i] * cohort.columns[DRIFT_COLUMN][i, d].astype(np.float64)
+    if STATE_COLUMN in cohort.columns:
+        baseline = baseline * cohort.columns[STATE_COLUMN][i, d].astype(np.float64)
     p_onset = np.minimum(cap, baseline * factors_at(cohort.factor_tables, i, prev_codes))
     columns = {
         "attack_id": attack_ids,
@@ -243,6 +256,8 @@ def _attacks_frame(cohort: Cohort, pids: pl.Series, onsets: _Onsets, attack_ids:
         "menstrual": onsets.menstrual,
         "recurrence": onsets.recurrence,
     }
+    for component in model.components:
+        columns.update(component.attack_values(cohort.patients, cohort.attacks, i, d))
     for k, rf in enumerate(model.risk_factors):
         columns[rf.flag_column] = unpack(prev_codes, model.fields[k])
     for column, switched in cohort.switched_on.items():
@@ -250,6 +265,9 @@ def _attacks_frame(cohort: Cohort, pids: pl.Series, onsets: _Onsets, attack_ids:
     columns["p_onset"] = p_onset
     columns["p_baseline"] = np.minimum(cap, baseline)
     columns["caused_by_feedback"] = ~cohort.would_start[i, d]
+    columns["feedback_chain"] = pl.Series(feedback_chains(cohort, i, d,
+                                                          columns["caused_by_feedback"]),
+                                          dtype=pl.String)
     frame = pl.DataFrame(columns).with_columns(
         pl.col("onset").cast(pl.Datetime("ms")), pl.col("end").cast(pl.Datetime("ms")))
     return _cast(frame, "attacks", model)
@@ -259,4 +277,4 @@ def final_onset_probability(cohort: Cohort) -> np.ndarray:
     """Onset probabilities recomputed from the final (edited) series, ``(n, days)``."""
     return onset_probability(cohort.baseline, cohort.factor_tables,
                              previous_codes(cohort.codes), cohort.cap,
-                             cohort.columns[DRIFT_COLUMN])
+                             cohort.columns[DRIFT_COLUMN], cohort.columns.get(STATE_COLUMN))

@@ -58,7 +58,8 @@ ATTACK_HEAD: dict[str, Spec] = {
     "patient_id": (pl.Categorical(), "", "patient"),
     "onset": (pl.Datetime("ms"), "", "when the attack starts"),
     "end": (pl.Datetime("ms"), "", "when it ends (may be after the last day)"),
-    "duration_hours": (pl.Float64, "h", "untreated duration, 4-72"),
+    "duration_hours": (pl.Float64, "h", "duration: untreated 4-72, treated attacks shorter "
+                       "(medication.treated_duration_factor)"),
     "with_aura": (pl.Boolean, "", "this attack has an aura"),
     "severity": (pl.Int8, "1-10", "peak pain"),
     "menstrual": (pl.Boolean, "", "starts on cycle days -2..+3 (day 0 the first day of menses): "
@@ -72,7 +73,12 @@ ATTACK_TAIL: dict[str, Spec] = {
     "p_baseline": (pl.Float64, "", "onset probability with no trigger (baseline x that day's "
                    "frequency_drift)"),
     "caused_by_feedback": (pl.Boolean, "", "would not have started that day without the "
-                           "feedback rules' edits (same random draws)"),
+                           "feedback rules' edits and the slow states (same random draws)"),
+    "feedback_chain": (pl.String, "", "the feedback on the path from an earlier attack to this "
+                       "one, steps joined by ' > ' (a rule, the couplings its edit passed "
+                       "through, the risk factor it switched on; medication_overuse or "
+                       "chronification for a state), the source attack's own chain first when "
+                       "that attack was caused by feedback too; null if none"),
 }
 #: the event kinds attacks make; the fixed-time kinds come from the components' logs
 ATTACK_KINDS = ("migraine_onset", "feedback")
@@ -130,6 +136,7 @@ def frames(model: Any = None) -> dict[str, dict[str, Spec]]:
     for c in model.components:
         weather.update({col.name: spec(col) for col in getattr(c, "location_columns", ())})
     attacks = dict(ATTACK_HEAD)
+    attacks.update({c.name: spec(c) for c in model.attack_columns})
     attacks.update({rf.flag_column: (pl.Boolean, "", "active the day before onset")
                     for rf in model.risk_factors})
     attacks.update({column: (pl.Boolean, "", f"{model.risk_factors[k].flag_column} of the day "

@@ -44,6 +44,7 @@ from abm.validation.configured import (
 )
 from abm.validation.frames import next_day_risk, next_day_table, patient_day_matrix
 from abm.validation.literature import literature_checks
+from abm.validation.loops import loop_checks
 from abm.validation.observation import observation_checks
 from abm.validation.rows import Check, judge, share_check
 from abm.validation.stats import mantel_haenszel_rr, wilson_interval
@@ -268,6 +269,7 @@ def run_checks(frames: dict[str, pl.DataFrame], config: Config,
                                     reverse)
     checks += literature_checks(daily, patients, attacks, config, model, outcome, at_risk)
     checks += observation_checks(frames, config, n, days)
+    checks += loop_checks(daily, attacks, config, n, days)
 
     recomputed = recomputed_flags(daily, model, n, days)
     equal = sum(int((flags == daily[name].to_numpy()).sum()) for name, flags in recomputed.items())

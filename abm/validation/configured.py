@@ -21,7 +21,7 @@ import polars as pl
 from abm.engine import derive
 from abm.engine.hazard import factor_tables, onset_probability, previous_codes
 from abm.engine.model import Model
-from abm.model.attacks import DRIFT_COLUMN
+from abm.model.attacks import DRIFT_COLUMN, STATE_COLUMN
 from abm.validation.frames import next_day_table
 from abm.validation.stats import Z95, mantel_haenszel_rr
 
@@ -53,8 +53,9 @@ def onset_probabilities(daily: pl.DataFrame, patients: pl.DataFrame, model: Mode
     tables = factor_tables(susceptibility, model.effects(), model.fields, model.doses())
     baseline = ordered["baseline_onset_probability"].to_numpy()
     drift = matrix(DRIFT) if DRIFT in daily.columns else None
+    state = matrix(STATE_COLUMN) if STATE_COLUMN in daily.columns else None
     return onset_probability(baseline, tables, previous_codes(codes),
-                             model.config.attacks.max_onset_probability, drift)
+                             model.config.attacks.max_onset_probability, drift, state)
 
 
 def implied_risk_ratio(p: np.ndarray, exposed: np.ndarray, at_risk: np.ndarray,
