@@ -99,8 +99,12 @@ def allowed(field: dataclasses.Field, default: Any) -> str:
         return "true or false"
     if isinstance(default, str):
         return "a date YYYY-MM-DD" if field.name.endswith("date") else "a string"
+    if isinstance(default, tuple) and meta.get("names"):
+        return "a list of names"
     if isinstance(default, tuple):
         kind = "whole numbers" if all(isinstance(v, int) for v in default) else "numbers"
+        if len(default) != 2:
+            return f"a list of {len(default)} {kind}{interval}{unit}"
         return f"a pair [low, high] of {kind}{interval}, low <= high{unit}"
     kind = "a whole number" if isinstance(default, int) else "a number"
     return f"{kind}{interval}{unit}"

@@ -4,21 +4,24 @@ An attack is ``caused_by_feedback`` when, with the same random draws, it would n
 that day on the series as drawn before the run: the onset probability of its day was raised by
 the feedback. That happens in two ways, and the chain names the path:
 
-- **a rule's edit** switched on a risk factor's flag on the day before the onset (a flag the
-  unedited series did not have, or a higher dose level): the chain is the rule, the couplings
-  its edited column passed through on the way to the flag's inputs (the causal graph's shortest
-  path), and the flag, e.g. ``stress_after_attack > stress_sleep > sleep_trigger``. The source
-  is the latest earlier attack of the patient whose edits reach that day; if the source was itself
-  caused by feedback, its chain comes first (a loop going round twice);
 - **a slow state** raised the baseline that day: ``medication_overuse`` (during overuse and the
-  fading after it), ``chronification`` (a patient who changed from episodic to chronic).
+  fading after it), ``chronification`` (a patient who changed from episodic to chronic);
+- **a rule's edit** switched on a risk factor's flag on the day before the onset (a flag the
+  unedited series did not have, or a higher dose level): the path is the rule, the couplings
+  its edited column passed through on the way to the flag's inputs (the causal graph's shortest
+  path), and the flag, steps joined by ``" > "``, e.g.
+  ``stress_after_attack > stress_sleep > sleep_trigger``. The source is the latest earlier attack
+  of the patient whose edits reach that day; if the source was itself caused by an edit, its
+  path comes first: ``stress_after_attack > stress_trigger > stress_after_attack >
+  stress_trigger`` is the loop going round twice.
 
-An attack raised by both shows both, the states first.
+An attack with several causes lists them joined by ``" + "``, the states first.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -28,6 +31,8 @@ from abm.model.feedback.chronification import COLUMN as CHRONIC
 from abm.model.feedback.overuse import COLUMN as OVERUSE
 
 SEPARATOR = " > "
+#: between the causes of one attack (a state, a path through an edit)
+CAUSES = " + "
 #: how many time constants of its fading an overuse period still counts as a cause
 FADE_SPANS = 3.0
 
@@ -58,14 +63,18 @@ def feedback_chains(cohort: Any, patient: np.ndarray, day: np.ndarray,
         return chains
     model = cohort.model
     before = getattr(cohort, "codes_before", None)
-    edits = _edits_by_patient(cohort) if before is not None else {}
+    rows, days = patient[todo], day[todo]
+    switched = (_switched_flags(model, cohort.codes, before, rows, days) if before is not None
+                else np.zeros((todo.size, 0), dtype=bool))
+    edits = _edits_by_patient(cohort, np.unique(rows[switched.any(axis=1)]))
     periods = _state_periods(cohort)
     fade = FADE_SPANS * cohort.config.feedback.overuse.reversion_days
     paths: dict[tuple[str, int], list[str] | None] = {}
-    index = {(int(patient[k]), int(day[k])): k for k in todo}
+    index = {(int(i), int(d)): k for i, d, k in zip(rows, days, todo, strict=True)}
     chronic_at_start = cohort.patients["is_chronic"]
-    for k in todo:  # in frame order: a source attack comes before the attacks it causes
-        i, d = int(patient[k]), int(day[k])
+    paths_of: dict[int, str] = {}  # each attack's path through an edit (for later heads)
+    for j, k in enumerate(todo):  # in frame order: a source comes before the attacks it causes
+        i, d = int(rows[j]), int(days[j])
         steps: list[str] = []
         for start, end in periods.get((OVERUSE, i), ()):
             if start <= d < end + fade:
@@ -75,54 +84,79 @@ def feedback_chains(cohort: Any, patient: np.ndarray, day: np.ndarray,
             if start <= d < end and not chronic_at_start[i]:
                 steps.append("chronification")
                 break
-        if before is not None and d > 0:
-            steps += _edit_chain(model, cohort, before, edits.get(i, ()), i, d, paths, index,
-                                 chains)
-        chains[k] = SEPARATOR.join(steps) if steps else None
+        on = np.flatnonzero(switched[j])
+        if on.size:
+            path = _edit_chain(model, on, edits.get(i, ()), i, d, paths, index, paths_of)
+            if path:
+                paths_of[k] = path
+                steps.append(path)
+        chains[k] = CAUSES.join(steps) if steps else None
     return chains
 
 
-def _edit_chain(model: Any, cohort: Any, before: np.ndarray, edits: Any, i: int, d: int,
-                paths: dict, index: dict, chains: list) -> list[str]:
-    """The chain through a rule's edit to a flag of day ``d - 1``, if there is one."""
-    switched = [k for k, field in enumerate(model.fields)
-                if derive.level_in(cohort.codes[:, i:i + 1, d - 1:d], field)[0, 0]
-                > derive.level_in(before[:, i:i + 1, d - 1:d], field)[0, 0]]
-    if not switched:
-        return []
+def _switched_flags(model: Any, codes: np.ndarray, before: np.ndarray, rows: np.ndarray,
+                    days: np.ndarray) -> np.ndarray:
+    """``(attacks, risk factors)``: which flags of the day before each onset the edits raised
+    (on where the drawn series had them off, or at a higher dose level)."""
+    out = np.zeros((rows.size, len(model.fields)), dtype=bool)
+    valid = days > 0
+    at = (slice(None), rows[valid], days[valid] - 1)
+    now, drawn = codes[at], before[at]
+    for k, field in enumerate(model.fields):
+        out[valid, k] = derive.level_in(now, field) > derive.level_in(drawn, field)
+    return out
+
+
+def _edit_chain(model: Any, switched: np.ndarray, edits: Any, i: int, d: int, paths: dict,
+                index: dict, paths_of: dict) -> str:
+    """The path through a rule's edit to the ``switched`` flags of day ``d - 1``, after the
+    source attack's own path if it has one (empty: none found)."""
     # the latest earlier attack whose edits reach the day before the onset (or earlier: a
-    # flag may read a few days back)
+    # flag may read a few days back); edits are in the order of their attacks
     reach = d - 1
-    sources = [(onset, rule, column) for target, rule, column, onset in edits
-               if onset < d and target <= reach]
-    if not sources:
-        return []
-    source = max(onset for onset, _, _ in sources)
-    edited = [(rule, column) for onset, rule, column in sources if onset == source]
+    k = len(edits) - 1
+    while k >= 0 and not (edits[k][5] < d and edits[k][1] <= reach):
+        k -= 1
+    if k < 0:
+        return ""
+    source = edits[k][5]
+    edited = []
+    while k >= 0 and edits[k][5] == source:
+        if edits[k][1] <= reach:
+            edited.append((edits[k][2], edits[k][3]))
+        k -= 1
     steps: list[str] = []
     for k in switched:
         rf = model.risk_factors[k]
         inputs = {c for c, _ in rf.inputs}
         for rule, column in dict.fromkeys(edited):
-            key = (column, k)
+            key = (column, int(k))
             if key not in paths:
                 paths[key] = couplings_between(model, column, inputs)
             if paths[key] is not None:
                 steps.append(SEPARATOR.join([rule, *paths[key], rf.flag_column]))
                 break
     if not steps:
-        return []
-    earlier = index.get((i, source))
-    head = [chains[earlier]] if earlier is not None and chains[earlier] else []
-    return head + [" + ".join(steps)]
+        return ""
+    # the loop going round again: the source's own path first (its first, if it had several)
+    earlier = paths_of.get(index.get((i, source), -1))
+    head = earlier.split(CAUSES)[0] + SEPARATOR if earlier else ""
+    return head + CAUSES.join(steps)
 
 
-def _edits_by_patient(cohort: Any) -> dict[int, list[tuple[int, str, str, int]]]:
-    """Each patient's edits as ``(day, rule, column, onset day)``."""
-    out: dict[int, list] = {}
-    for i, target, rule, column, _, onset in cohort.edits:
-        out.setdefault(i, []).append((target, rule, column, onset))
-    return out
+def _edits_by_patient(cohort: Any, patients: np.ndarray) -> dict[int, list[tuple]]:
+    """The edits of ``patients``, by patient, in the order they were made, as the log holds
+    them (``abm.engine.edits``: patient, day, rule, column, change, onset day)."""
+    log = cohort.edits
+    if not patients.size or not log:
+        return {}
+    who = np.fromiter(map(itemgetter(0), log), np.int64, len(log))
+    keep = np.flatnonzero(np.isin(who, patients))
+    keep = keep[np.argsort(who[keep], kind="stable")]  # by patient, in time order within
+    kept = [log[k] for k in keep.tolist()]
+    ids, starts = np.unique(who[keep], return_index=True)
+    bounds = [*starts.tolist(), len(kept)]
+    return {i: kept[bounds[j]:bounds[j + 1]] for j, i in enumerate(ids.tolist())}
 
 
 def _state_periods(cohort: Any) -> dict[tuple[str, int], list[tuple[int, int]]]:

@@ -74,11 +74,11 @@ ATTACK_TAIL: dict[str, Spec] = {
                    "frequency_drift)"),
     "caused_by_feedback": (pl.Boolean, "", "would not have started that day without the "
                            "feedback rules' edits and the slow states (same random draws)"),
-    "feedback_chain": (pl.String, "", "the feedback on the path from an earlier attack to this "
-                       "one, steps joined by ' > ' (a rule, the couplings its edit passed "
-                       "through, the risk factor it switched on; medication_overuse or "
-                       "chronification for a state), the source attack's own chain first when "
-                       "that attack was caused by feedback too; null if none"),
+    "feedback_chain": (pl.String, "", "what feedback caused the attack, causes joined by ' + ': "
+                       "a state (medication_overuse, chronification), or the path from an "
+                       "earlier attack, steps joined by ' > ' (the rule, the couplings its edit "
+                       "passed through, the flag it switched on; after the earlier attack's own "
+                       "path when that one was caused by an edit too); null if none"),
 }
 #: the event kinds attacks make; the fixed-time kinds come from the components' logs
 ATTACK_KINDS = ("migraine_onset", "feedback")
