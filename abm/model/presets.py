@@ -8,9 +8,10 @@ setting the user gives wins over it (in a TOML file, on the command line, in ``C
   four triggers at their validated 15-20% effect.
 - ``population``: a population cohort (AMPP; Buse 2020): monthly migraine days 0-3 for 67.7%,
   4-7 for 17.7%, 8-14 for 7.8%, 15 or more (chronic) for 6.8%; 80% women; age mean 46, SD 13.7.
-  Attacks are as a diary records them: mostly morning onsets and treated attacks, about 0.74x as
-  long as untreated ones (Landy 2012: 9.1 h treated early vs 12.3 h), so an attack covers about
-  1.3 calendar days (Vgontzas 2020: 1.31).
+  Attacks start mostly in the morning and untreated ones are shorter than a clinic's (median
+  12 h, assumption), so that with treatment (0.74x as long: Landy 2012) an attack covers about
+  1.3 calendar days, as in diaries (Vgontzas 2020: 1.31). Medication overuse and chronification
+  are on: a population cohort is where they are measured (Bigal 2008).
 - ``evidence``: the population cohort with the literature's risk factors instead of the seed's:
   no causal effect of sleep duration (Bertisch 2020), of stress level or its rise (Lipton 2014:
   the decline, let-down, instead), or of chocolate and 1-2 drinks (Marcus 1997; Mostofsky 2020:

@@ -16,7 +16,8 @@ Measured on a run's frames (:func:`loop_metrics`; experiments read the same numb
 
 Rows (:func:`loop_checks`): every loop that is switched on must cause some attacks (a loop that
 is on and moves nothing is broken); chronification is judged against 1.5-4% a year (Bigal 2008:
-2.5%) in the ``population`` preset over two years or more, and reported otherwise.
+2.5%) in the population cohorts (the ``population`` and ``evidence`` presets) over two years or
+more, and reported otherwise.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 import polars as pl
 
 from abm.validation.frames import patient_day_matrix
+from abm.validation.literature import LITERATURE_PRESETS
 from abm.validation.rows import Check, judge
 from abm.validation.stats import Z95
 
@@ -161,9 +163,9 @@ def loop_checks(daily: pl.DataFrame, attacks: pl.DataFrame, config: Any, n: int,
         lo, hi = CHRONIFICATION_RANGE
         measured = (f"{rate:.2%} a year (95% CI {low:.2%}-{high:.2%}; {m.chronified} in "
                     f"{m.episodic_years:.0f} episodic patient-years)")
-        judged = config.population.preset == "population"
+        judged = config.population.preset in LITERATURE_PRESETS
         target = (f"{lo:.1%}-{hi:.0%} a year (Bigal 2008: 2.5%)" if judged
-                  else "reported (judged in the population preset)")
+                  else "reported (judged in the population and evidence presets)")
         few = (f"days ({days}; needs {MIN_DAYS_CHRONIFICATION})" if days < MIN_DAYS_CHRONIFICATION
                else f"episodic patients ({n}; needs {MIN_PATIENTS_CHRONIFICATION})"
                if n < MIN_PATIENTS_CHRONIFICATION else "")
