@@ -171,6 +171,10 @@ class Component:
     #: (kind ``after_run``): ``("migraine_onset", "fatigue", -1)`` says an onset on day d changes
     #: ``fatigue`` of day d - 1, the day before it
     after_run_edges: ClassVar[tuple[tuple[str, str, int], ...]] = ()
+    #: the edges a patient's slow state follows during the run (``abm.engine.states``), ``(parent,
+    #: child, lag_days)``, for the causal graph (kind ``feedback``); an edge whose column the
+    #: configuration has switched off is left out
+    state_edges: ClassVar[tuple[tuple[str, str, int], ...]] = ()
 
     def prepare(self, config: Any, calendar: Any) -> Any:
         """What the component draws once per run and shares with every block (``None``)."""

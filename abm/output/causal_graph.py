@@ -24,6 +24,9 @@ Edges (``from`` -> ``to``, ``lag_days``: the value of day d - lag affects the ch
 - ``onset``: the engine's own steps (baseline -> ``p_onset`` -> ``migraine_onset`` ->
   ``has_migraine``);
 - ``feedback``: ``migraine_onset`` -> the column a rule edits, the lag being the edit's offset;
+  and the edges a patient's slow states follow during the run (``Component.state_edges``:
+  ``medication_days_30d`` -> ``medication_overuse`` -> ``chronic_state`` and
+  ``state_multiplier``, which multiplies the baseline in ``p_onset``);
 - ``after_run``: what a component's post-run step changes once the onsets are decided
   (``Component.after_run_edges``): ``migraine_onset`` -> a prodrome symptom with lag -1 (the
   onset of day d changes the day before it: reverse causation), ``food_craving`` ->
@@ -46,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from abm.engine.model import ENGINE_COLUMNS, Model
-from abm.model.attacks import DRIFT_COLUMN
+from abm.model.attacks import DRIFT_COLUMN, STATE_COLUMN
 from abm.model.component import Component, Coupling, FeedbackRule, RiskFactor
 from abm.output import schemas
 from abm.output.files import file_record
@@ -204,6 +207,10 @@ def _onset_edges(model: Model, edges: _Edges) -> None:
         edges.add(DRIFT, ONSET_PROBABILITY, 0, "onset", outcome,
                   "multiplies the day's baseline: the patient's slow drift of frequency",
                   "abm.engine.hazard.onset_probability")
+    if STATE_COLUMN in model.columns:
+        edges.add(STATE_COLUMN, ONSET_PROBABILITY, 0, "onset", outcome,
+                  "multiplies the day's baseline: the patient's slow states (medication-overuse "
+                  "headache, chronic migraine, a preventive)", "abm.engine.hazard.onset_probability")
     edges.add(ONSET_PROBABILITY, ONSET, 0, "onset", outcome,
               "an attack starts when the day's uniform draw falls below p_onset and no attack "
               "is under way at the start of the day", "abm.engine.patient.Patient.live")
@@ -243,6 +250,16 @@ def _feedback_edges(model: Model, edges: _Edges) -> list[dict[str, str]]:
     return undeclared
 
 
+def _state_edges(model: Model, edges: _Edges) -> None:
+    """What the patients' state machines follow during the run (``Component.state_edges``)."""
+    for c in model.components:
+        for parent, child, lag in c.state_edges:
+            if parent in model.columns and child in model.columns:
+                edges.add(parent, child, lag, "feedback", c,
+                          f"during the run, a patient's state machine: {_summary(c)}",
+                          "abm.engine.states.PatientStates")
+
+
 def _after_run_edges(model: Model, edges: _Edges) -> None:
     for c in model.components:
         if not c.runs_after:
@@ -266,6 +283,7 @@ def build_graph(model: Model) -> dict[str, Any]:
     _onset_edges(model, edges)
     undeclared = _feedback_edges(model, edges)
     _after_run_edges(model, edges)
+    _state_edges(model, edges)
     nodes = _nodes(model)
     components = [{"name": c.name, "kind": c.kind, "description": _summary(c),
                    "source": c.source, "parameters": jsonable(c.parameters(model.config))}

@@ -54,6 +54,8 @@ def record(model: Any) -> list[dict[str, Any]]:
             item["location_columns"] = [_column(col) for col in c.location_columns]
         if isinstance(c, RiskFactor):
             item["trigger"] = c.trigger
+        if c.state_edges:
+            item["state_edges"] = [list(edge) for edge in c.state_edges]
         if c.kind == "feedback":  # a rule on the attack event, or a state with columns
             item["rule"] = isinstance(c, FeedbackRule)
         if c.runs_after:
@@ -88,6 +90,8 @@ class _Recorded:
                                    per_location=e["per_location"],
                                    dtype=_dtype(e["dtype"], where)) for e in item["logs"])
         self.location_columns = tuple(column(c) for c in item.get("location_columns", ()))
+        self.state_edges = tuple((str(a), str(b), int(lag))
+                                 for a, b, lag in item.get("state_edges", ()))
         after = item.get("after_run")
         self._runs_after = after is not None
         if after is not None:

@@ -30,6 +30,7 @@ import numpy as np
 import polars as pl
 
 from abm.engine.block import Block
+from abm.model.attacks import STATE_COLUMN
 from abm.model.component import Column, Component
 from abm.model.feedback.overuse import periods
 from abm.model.feedback.settings import ChronificationFeedback
@@ -57,6 +58,7 @@ class Chronification(Component):
                "day (chronic at the start, or chronified, until a remission)", feature=False),
     )
     source = "Bigal 2008 (2.5% a year; opioids), Katsarava 2004 (frequency), Serrano 2017"
+    state_edges = (("medication_overuse", COLUMN, 0), (COLUMN, STATE_COLUMN, 0))
 
     def draw(self, block: Block) -> dict[str, np.ndarray]:
         s = self.settings(block.config)

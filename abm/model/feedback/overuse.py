@@ -30,6 +30,7 @@ import numpy as np
 import polars as pl
 
 from abm.engine.block import Block
+from abm.model.attacks import STATE_COLUMN
 from abm.model.component import Column, Component
 from abm.model.feedback.settings import OveruseFeedback
 
@@ -43,8 +44,7 @@ class MedicationOveruse(Component):
     name = "medication_overuse"
     kind = "feedback"
     section = OveruseFeedback
-    inputs = (("medication_days_30d", 0),)
-    after_run_edges = (("medication_days_30d", "medication_overuse", 0),)
+    state_edges = (("medication_days_30d", COLUMN, 0), (COLUMN, STATE_COLUMN, 0))
     columns = (Column(COLUMN, pl.Boolean, "", "ground truth: the patient overuses acute "
                       "medication that day (ICHD-3 thresholds held for feedback.overuse.months "
                       "months); the baseline is feedback.overuse.baseline_factor times higher",
