@@ -210,7 +210,8 @@ def _onset_edges(model: Model, edges: _Edges) -> None:
     if STATE_COLUMN in model.columns:
         edges.add(STATE_COLUMN, ONSET_PROBABILITY, 0, "onset", outcome,
                   "multiplies the day's baseline: the patient's slow states (medication-overuse "
-                  "headache, chronic migraine, a preventive)", "abm.engine.hazard.onset_probability")
+                  "headache, chronic migraine, a preventive)",
+                  "abm.engine.hazard.onset_probability")
     edges.add(ONSET_PROBABILITY, ONSET, 0, "onset", outcome,
               "an attack starts when the day's uniform draw falls below p_onset and no attack "
               "is under way at the start of the day", "abm.engine.patient.Patient.live")
