@@ -208,7 +208,7 @@ def test_chronification_in_a_chain_means_a_chronified_patient(pop) -> None:
         [bool(chronic[i, d] and not is_chronic[i])
          for i, d in a.filter("caused_by_feedback").select("i", "d").iter_rows()]))
     assert changed.height > 0
-    first = changed["feedback_chain"].str.replace(r"^medication_overuse > ", "")
+    first = changed["feedback_chain"].str.replace(r"^medication_overuse \+ ", "")
     assert first.str.starts_with("chronification").all()
 
 

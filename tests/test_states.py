@@ -113,14 +113,9 @@ def test_overuse_ends_when_the_count_falls_below_the_threshold(states) -> None:
     assert checked >= 30
 
 
-@pytest.mark.xfail(strict=True, reason="bug: when the count reaches the threshold on day m with "
-                   "its oldest day at m - 89 (out of the window the next day), the state machine "
-                   "starts and ends overuse on day m + 1 (a period of no days): "
-                   "medication_overuse stays false while state_multiplier jumps to "
-                   "baseline_factor and fades")
 def test_every_day_after_the_count_reaches_the_threshold_is_an_overuse_day(states) -> None:
-    # abm.model.feedback.overuse: "a patient overuses from the day after their medication days
-    # in the last months x 30 days reach months times their class's monthly threshold"
+    # abm.model.feedback.overuse: a patient overuses on a day when their medication days in the
+    # months x 30 days before it reach months times their class's monthly threshold
     s = states
     missing = []
     for i in range(s["med"].shape[0]):
@@ -310,9 +305,6 @@ def test_a_change_comes_when_the_hazard_crosses_the_drawn_threshold(chronifying)
     assert (first > 0).mean() > 0.8
 
 
-@pytest.mark.xfail(strict=True, reason="bug: PatientStates._change_state resets the hazard and "
-                   "then _set_rate banks the old state's rate since the last event into it, so "
-                   "the next change starts with a head start (often the very next day)")
 def test_each_change_has_a_threshold_of_its_own(chronifying) -> None:
     # abm.model.feedback.chronification: the state machine accumulates the hazard and computes
     # the day it crosses "a pre-drawn threshold (an exponential variate per change)"

@@ -177,12 +177,12 @@ class PatientStates:
         need = int(plan.overuse_count[i])
         window = plan.overuse_window
         if self.overusing:
-            self.overuse_end = med[-need] + window
+            self.overuse_end = med[-need] + window + 1
             return NEVER
         for k in range(len(med) - len(added), len(med)):
             m = med[k]
             if k + 1 - bisect_left(med, m - window + 1) >= need:
-                return self._start_overuse(m + 1, med[-need] + window)
+                return self._start_overuse(m + 1, med[-need] + window + 1)
         return NEVER
 
     def wake(self, day: int) -> int:
@@ -219,7 +219,7 @@ class PatientStates:
         self.medication_days = sorted(-1 - (j * window) // history for j in range(history))
         self.overusing = True
         self.overuse_start = 0
-        self.overuse_end = self.medication_days[-int(plan.overuse_count[i])] + window
+        self.overuse_end = self.medication_days[-int(plan.overuse_count[i])] + window + 1
         self._base = (self.cohort.columns[STATE_COLUMN][i].astype(np.float64)
                       / plan.overuse_factor)
         self._overuse_extra = np.full(plan.days, plan.overuse_factor - 1.0)
@@ -262,7 +262,8 @@ class PatientStates:
             periods[self._open] = (i, start, day)
         self.log.setdefault("changes", []).append((self.row, day, self.chronic))
         self._parts()
-        self.hazard = 0.0
+        # a fresh threshold: nothing accrued towards it yet
+        self.hazard, self.since = 0.0, day
         self._set_rate(day)
         return self._rewrite(day)
 

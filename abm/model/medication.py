@@ -139,8 +139,11 @@ class Medication(Component):
         delay = -s.delay_mean_hours * np.log1p(-np.minimum(rescaled, 1 - 1e-12))
         delay = np.round(delay * 60) / 60
         treated = (u < share) & (delay < duration_hours)
-        shorter = np.maximum(duration_hours * s.treated_duration_factor, delay)
-        duration = np.where(treated, np.round(shorter, 1), duration_hours)
+        # on the 0.1 h grid of durations, and never before the dose (the delay rounded up: the
+        # untreated duration is on the grid and above the delay, so it stays the longest)
+        at_dose = np.ceil(np.round(delay * 10, 6)) / 10
+        shorter = np.maximum(np.round(duration_hours * s.treated_duration_factor, 1), at_dose)
+        duration = np.where(treated, shorter, duration_hours)
         hour = np.where(treated, onset_hour + delay, np.nan)
         return Treatment(treated, hour, duration)
 

@@ -3,10 +3,11 @@ headache), which brings more medication.
 
 ICHD-3 (8.2) calls medication use *overuse* when it reaches 15 or more days a month of simple
 analgesics, or 10 or more of triptans or opioids, for more than 3 months. Here a patient overuses
-from the day after their medication days in the last ``months`` x 30 days reach ``months`` times
-their class's monthly threshold (``medication_overuse``), until that count falls below it again:
-the patient's state machine (``abm.engine.states``) checks it when an attack adds medication days
-and wakes on the day the count would fall below, with no check on the days between.
+on a day (``medication_overuse``) when their medication days in the ``months`` x 30 days before
+it reach ``months`` times their class's monthly threshold: from the day after the count reaches
+it, until the day after it falls below. The patient's state machine (``abm.engine.states``)
+checks it when an attack adds medication days and wakes on the day the overuse would end, with no
+check on the days between.
 
 **Overuse at the start.** A population already has medication-overuse headache when a study
 begins. A patient whose expected medication days a month (target migraine days times the share of

@@ -56,7 +56,7 @@ class ChronificationFeedback(Section):
     _path = "feedback.chronification"
     enabled: bool = setting(False, source="off in the clinic preset (the user's design); on in "
                             "the population and evidence presets")
-    low_frequency_annual_rate: float = setting(0.0044, 0, 1, hi_open=True, source="Bigal 2008: "
+    low_frequency_annual_rate: float = setting(0.0063, 0, 1, hi_open=True, source="Bigal 2008: "
                                                "2.5% a year across AMPP's episodic patients; "
                                                "set so that the population preset shows it with "
                                                "the frequency and overuse odds ratios")
