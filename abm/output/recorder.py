@@ -215,7 +215,7 @@ def _observed_frame(cohort: Cohort, daily: pl.DataFrame, start_ms: int) -> pl.Da
     kept: dict[str, str] = {}
     for name in observed_columns(model):
         values, recorded = cohort.observed[name]
-        columns[name] = values.ravel()
+        columns[name] = labelled(model.columns[name].dtype, values.ravel())
         key = seen.setdefault(id(recorded), f"__recorded{len(seen)}")
         masks[key] = recorded.ravel()
         kept[name] = key

@@ -90,14 +90,15 @@ class DiarySettings(Section):
 
 class Diary(Observer):
     """The diary: stress, diet items, drinks and servings, prodrome symptoms, menses and the cycle
-    day a period tracker counts from them, entered
-    in the evening (``diary_time``)."""
+    day a period tracker counts from them, the acute medication taken and the app's count of
+    medication days, entered in the evening (``diary_time``)."""
 
     name = "diary"
     section = DiarySettings
     observes = (STRESS, "alcohol_consumed", "caffeine_consumed", "chocolate_consumed",
                 "processed_food_consumed", WATER, "alcohol_drinks", "caffeine_servings",
-                "cycle_day", "menstruating", "fatigue", "neck_stiffness", "food_craving")
+                "cycle_day", "menstruating", "fatigue", "neck_stiffness", "food_craving",
+                "acute_medication", "medication_days_30d")
     time_column = "diary_time"
     perfect_hour = 20
     time_meaning = ("when the diary entry of that day was made (evening; the next day for a "
