@@ -2,7 +2,10 @@
 
 Usage::
 
-    python benchmarks/throughput.py [--sizes 1000x180,10000x180] [--repeat N]
+    python benchmarks/throughput.py [--sizes 1000x180,10000x180] [--repeat N] [--preset NAME]
+
+``--preset population --sizes 10000x730`` measures two years of a population cohort with the
+slow states (medication overuse, chronification) switched on.
 
 What is measured, for each size ``PATIENTS x DAYS``:
 
@@ -138,7 +141,7 @@ def random_floor(config: Any) -> float:
     return time.perf_counter() - started
 
 
-def child(patients: int, days: int, repeat: int) -> dict[str, Any]:
+def child(patients: int, days: int, repeat: int, preset: str = "clinic") -> dict[str, Any]:
     """Body of the per-size subprocess: import, abm runs, peak RSS, then the floors."""
     import gc
     import resource
@@ -150,7 +153,8 @@ def child(patients: int, days: int, repeat: int) -> dict[str, Any]:
     from abm.output.recorder import record
 
     import_s = time.perf_counter() - started
-    config = abm.Config().replace(**{"population.num_patients": patients, "run.days": days})
+    config = abm.Config.from_dict({"population": {"preset": preset}}).replace(
+        **{"population.num_patients": patients, "run.days": days})
     runs: list[list[float]] = []  # seconds of (draw, simulate, record, write)
     peak_mib = 0.0
     for _ in range(repeat):
@@ -183,10 +187,11 @@ def child(patients: int, days: int, repeat: int) -> dict[str, Any]:
             "random_floor_s": min(random_floor(config) for _ in range(repeat))}
 
 
-def run_size(patients: int, days: int, repeat: int, env: dict[str, str]) -> dict[str, Any] | str:
+def run_size(patients: int, days: int, repeat: int, env: dict[str, str],
+             preset: str = "clinic") -> dict[str, Any] | str:
     """Run :func:`child` in a fresh interpreter; its figures, or the error as text."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", f"{patients}x{days}",
-           "--repeat", str(repeat)]
+           "--repeat", str(repeat), "--preset", preset]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines()
@@ -227,17 +232,21 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000x180,10000x180",
                         help="comma-separated PATIENTSxDAYS (default 1000x180,10000x180)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (default 3)")
+    parser.add_argument("--preset", default="clinic",
+                        help="the cohort and model of the sized runs (default clinic; population "
+                             "runs the slow states: medication overuse and chronification)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     repeat = max(1, args.repeat)
     if args.child:
-        print(json.dumps(child(*parse_size(args.child), repeat)))
+        print(json.dumps(child(*parse_size(args.child), repeat, args.preset)))
         return
 
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
-    print(f"abm throughput ({ROOT}), python {sys.version.split()[0]}, repeat {repeat}\n")
+    print(f"abm throughput ({ROOT}), python {sys.version.split()[0]}, repeat {repeat}, "
+          f"preset {args.preset}\n")
     head = (f"{'size':>11} {'import s':>8} {'best s':>7} {'median s':>8} {'draw s':>6} "
             f"{'sim s':>6} {'record s':>8} {'write s':>7} {'abm pd/s':>11} {'peak MiB':>8}")
     print(head)
@@ -245,7 +254,7 @@ def main() -> None:
     figures: dict[tuple[int, int], tuple[float, float]] = {}  # size -> (abm pd/s, peak MiB)
     floors: list[str] = []
     for patients, days in sizes:
-        r = run_size(patients, days, repeat, env)
+        r = run_size(patients, days, repeat, env, args.preset)
         if isinstance(r, str):
             print(f"{f'{patients}x{days}':>11} failed ({r})")
             continue
