@@ -28,7 +28,8 @@ from abm.validation.stats import t_critical
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"population.num_patients": 40, "run.days": 40}
-SCRIPTS = ("feedback_loops", "trigger_removal", "cohort_variants", "weather_volatility")
+SCRIPTS = ("feedback_loops", "chronification", "trigger_removal", "cohort_variants",
+           "weather_volatility")
 
 
 def _experiment(**changes) -> Experiment:
@@ -361,7 +362,7 @@ def test_a_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monke
 # --- the scripts --------------------------------------------------------------------------------
 
 def test_every_script_runs(tmp_path: Path) -> None:
-    """Each script in experiments/ runs end to end with --quick (all four at once)."""
+    """Each script in experiments/ runs end to end with --quick (all five at once)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = {name: subprocess.Popen(
         [sys.executable, str(ROOT / "experiments" / f"{name}.py"), "--quick", "--quiet",

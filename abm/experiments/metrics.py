@@ -37,6 +37,28 @@ risk factor of one's own.
 - ``cohort``: who the patients are: shares of women, of patients with aura and of patients
   labelled chronic (``is_chronic``), and the mean age.
 
+The slow feedback loops (acute medication, medication overuse, chronification; measured by
+``abm.validation.loops.loop_metrics``, as ``abm validate`` reads them):
+
+- ``medication``: the share of attacks treated, medication days per 30 days, the shares of
+  patients who overuse on day 0 and at any time, and the share of patient-days in overuse;
+- ``chronification``: changes from episodic to chronic migraine per episodic patient-year (the
+  ground-truth ``chronic_state``), remissions per chronic patient-year, the share of the patients
+  episodic on day 0 who become chronic during the run, the share chronic on the last day, and
+  the median day of the first change among those who change;
+- ``loops``: each loop's *gain*, the share of attacks it caused (``attacks.feedback_chain``:
+  the stress loop, the sleep-stress circle, medication overuse, chronification; an attack on
+  two loops' paths counts for both), and all loops together;
+- ``chronic_course``: month by month (30-day months, the first :data:`COURSE_MONTHS`), the share
+  of patients chronic on the month's last day and the share of the patients episodic on day 0
+  who have been chronic by then; ``realized_course``: the share of patients with at least 15
+  migraine days in the month.
+
+A loop that a variant switches off leaves its columns out of the run; its metrics then say what
+the model did: nobody treats (medication off) or overuses (overuse off), nobody changes state
+(chronification off: rates 0, the ``chronic_state`` shares are the ``is_chronic`` label's, the
+median day NaN), and a loop's gain is 0. Months past the end of the run are NaN.
+
 Against the reference variant of the same replicate (:func:`paired_metrics`; same seed, so the
 same patients under common random numbers):
 
@@ -58,6 +80,7 @@ together. Differences keep the paired t interval: they may be negative.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -89,6 +112,14 @@ PAIRED_GROUP = Group("paired", ("paired_migraine_days_per_month_diff", "attribut
                                 "chronification_share", "remission_share"), paired=True)
 #: the metrics computed against the reference variant
 PAIRED = frozenset(PAIRED_GROUP.names)
+#: the shares among the loops' metrics (``medication``, ``chronification``), and what they
+#: count
+LOOP_SHARES: dict[str, str] = {
+    "treated_attack_share": "attacks", "overuse_at_start_share": "patients",
+    "overuse_patient_share": "patients", "overuse_day_share": "patient-days",
+    "chronified_patient_share": "patients episodic on day 0",
+    "chronic_state_end_share": "patients",
+}
 #: the metrics that are shares of a number of units, and what they count (the ``denominator``
 #: of the results frame): their interval is a Wilson interval, within [0, 1]; each trigger's
 #: ``<trigger>_trigger_day_share`` is one too (of location-days or patient-days, see
@@ -98,15 +129,36 @@ SHARES: dict[str, str] = {
     "female_share": "patients", "aura_share": "patients", "chronic_label_share": "patients",
     "chronification_share": "the reference's episodic patients",
     "remission_share": "the reference's chronic patients",
+    **LOOP_SHARES,
 }
 #: the fractions among the fixed metrics, shown as percentages in tables (the attributable
 #: fraction is a ratio of migraine days, which may be negative: it keeps the t interval)
 PERCENT = frozenset(SHARES) | {"attributable_fraction"}
+#: the months of 30 days the course metrics report (``chronic_course``, ``realized_course``)
+COURSE_MONTHS = 24
+#: the loops of ``abm.validation.loops.LOOPS`` by the name their gain metric carries
+LOOP_METRICS = {"stress_loop": "stress loop", "circle": "sleep-stress circle",
+                "medication_overuse": "medication overuse", "chronification": "chronification"}
+
+
+def month_metric(prefix: str, month: int) -> str:
+    """The name of a course metric for a month (1-based): ``chronic_state_share_month_03``."""
+    return f"{prefix}_month_{month:02d}"
+
+
+def course_units(name: str) -> str | None:
+    """What a course metric's share counts (None: not a course metric)."""
+    prefix = re.sub(r"_month_\d+$", "", name)
+    if prefix == name:
+        return None
+    return {"chronic_state_share": "patients", "realized_chronic_share": "patients",
+            "chronified_share": "patients episodic on day 0"}.get(prefix)
 
 
 def is_share(name: str) -> bool:
     """Whether a metric is a share of a number of units (a Wilson interval)."""
-    return name in SHARES or name.endswith("_trigger_day_share")
+    return name in SHARES or name.endswith("_trigger_day_share") or \
+        course_units(name) is not None
 
 
 def metric_groups(triggers: Sequence[str]) -> dict[str, Group]:
@@ -130,6 +182,18 @@ def metric_groups(triggers: Sequence[str]) -> dict[str, Group]:
         Group("trigger_days", tuple(f"{t}_trigger_day_share" for t in triggers)),
         *sensitive,
         Group("cohort", ("female_share", "aura_share", "age_mean", "chronic_label_share")),
+        Group("medication", ("treated_attack_share", "medication_days_per_month",
+                             "overuse_at_start_share", "overuse_patient_share",
+                             "overuse_day_share")),
+        Group("chronification", ("chronification_rate_per_year", "remission_rate_per_year",
+                                 "chronified_patient_share", "chronic_state_end_share",
+                                 "median_days_to_chronification")),
+        Group("loops", (*(f"loop_gain_{k}" for k in LOOP_METRICS), "loop_gain_all")),
+        Group("chronic_course", tuple(month_metric(prefix, m)
+                                      for prefix in ("chronic_state_share", "chronified_share")
+                                      for m in range(1, COURSE_MONTHS + 1))),
+        Group("realized_course", tuple(month_metric("realized_chronic_share", m)
+                                       for m in range(1, COURSE_MONTHS + 1))),
         PAIRED_GROUP,
     )}
 
@@ -141,7 +205,8 @@ def all_metrics(triggers: Sequence[str]) -> tuple[str, ...]:
 
 def is_percent(name: str) -> bool:
     """Whether a metric is a fraction, shown as a percentage in tables."""
-    return name.endswith("_share") or name == "attributable_fraction"
+    return (name.endswith(("_share", "_rate_per_year")) or name == "attributable_fraction"
+            or name.startswith("loop_gain_") or course_units(name) is not None)
 
 
 def resolve(selection: Iterable[str], triggers: Sequence[str]) -> tuple[str, ...]:
@@ -277,7 +342,79 @@ def run_metrics(result: object, names: Iterable[str]) -> dict[str, float]:
                 "aura_share": float(patients["with_aura"].mean()),
                 "age_mean": float(patients["age"].mean()),
                 "chronic_label_share": float(patients["is_chronic"].mean())}
+    if groups & {"medication", "chronification", "loops"}:
+        out |= loop_run_metrics(result)
+    if groups & {"chronic_course", "realized_course"}:
+        out |= course_metrics(daily, patients["is_chronic"].to_numpy(), has, n, days)
     return {k: out[k] for k in names if k in out}
+
+
+def chronic_states(daily: pl.DataFrame, is_chronic: np.ndarray, n: int, days: int) -> np.ndarray:
+    """The ``(n, days)`` ground-truth ``chronic_state``; with chronification off (no column),
+    every patient keeps their ``is_chronic`` label."""
+    if "chronic_state" in daily.columns:
+        return patient_day_matrix(daily, "chronic_state", n, days)
+    return np.repeat(np.asarray(is_chronic, dtype=bool)[:, None], days, axis=1)
+
+
+def loop_run_metrics(result: object) -> dict[str, float]:
+    """The ``medication``, ``chronification`` and ``loops`` metrics of a run, from
+    :func:`abm.validation.loops.loop_metrics`; a loop switched off gives what the model did
+    (0 treated, 0 overusing, no changes of state, a gain of 0)."""
+    from abm.validation.loops import loop_metrics
+
+    daily: pl.DataFrame = result.daily  # type: ignore[attr-defined]
+    attacks: pl.DataFrame = result.attacks  # type: ignore[attr-defined]
+    patients: pl.DataFrame = result.patients  # type: ignore[attr-defined]
+    n, days = patients.height, result.config.run.days  # type: ignore[attr-defined]
+    m = loop_metrics(daily, attacks, n, days)
+    out = {f"loop_gain_{k}": m.gain(loop) for k, loop in LOOP_METRICS.items()}
+    out["loop_gain_all"] = m.gain()
+    medication = "acute_medication" in daily.columns
+    overuse = "medication_overuse" in daily.columns
+    at_start = (float(daily.filter(pl.col("day") == 0)["medication_overuse"].mean())
+                if overuse and days else 0.0)
+    out |= {"treated_attack_share": m.treated_share if medication else 0.0,
+            "medication_days_per_month": m.medication_days_per_month if medication else 0.0,
+            "overuse_at_start_share": at_start,
+            "overuse_patient_share": m.overuse_patients if overuse else 0.0,
+            "overuse_day_share": m.overuse_days if overuse else 0.0}
+    state = chronic_states(daily, patients["is_chronic"].to_numpy(), n, days)
+    episodic = ~state[:, 0] if days else np.zeros(n, dtype=bool)
+    if "chronic_state" in daily.columns:
+        rate, remission = m.chronification_rate, m.remission_rate
+    else:  # nobody changes state: no changes in the time at risk
+        rate = 0.0 if episodic.any() and days > 1 else math.nan
+        remission = 0.0 if (~episodic).any() and days > 1 else math.nan
+    out |= {"chronification_rate_per_year": rate,
+            "remission_rate_per_year": remission,
+            "chronified_patient_share": (float(state[episodic].any(axis=1).mean())
+                                         if episodic.any() else math.nan),
+            "chronic_state_end_share": float(state[:, -1].mean()) if days else math.nan,
+            "median_days_to_chronification": m.median_days_to_chronic}
+    return out
+
+
+def course_metrics(daily: pl.DataFrame, is_chronic: np.ndarray, has: np.ndarray, n: int,
+                   days: int) -> dict[str, float]:
+    """The ``chronic_course`` and ``realized_course`` metrics of the months the run covers
+    (whole months of 30 days, at most :data:`COURSE_MONTHS`)."""
+    months = min(COURSE_MONTHS, days // int(DAYS_PER_MONTH))
+    if not months or not n:
+        return {}
+    state = chronic_states(daily, is_chronic, n, days)
+    episodic = ~state[:, 0]
+    out: dict[str, float] = {}
+    ever = np.zeros(n, dtype=bool)
+    for month in range(1, months + 1):
+        first, last = int(DAYS_PER_MONTH) * (month - 1), int(DAYS_PER_MONTH) * month
+        ever |= state[:, first:last].any(axis=1)
+        out[month_metric("chronic_state_share", month)] = float(state[:, last - 1].mean())
+        out[month_metric("chronified_share", month)] = (float(ever[episodic].mean())
+                                                        if episodic.any() else math.nan)
+        out[month_metric("realized_chronic_share", month)] = float(
+            (has[:, first:last].sum(axis=1) >= CHRONIC_DAYS).mean())
+    return out
 
 
 def run_denominators(result: object, names: Iterable[str]) -> dict[str, int]:
@@ -290,6 +427,20 @@ def run_denominators(result: object, names: Iterable[str]) -> dict[str, int]:
         counts[f"{rf.trigger}_trigger_day_share"] = (
             weather.height if _per_location(rf, weather)
             else result.daily.height)  # type: ignore[attr-defined]
+    names = tuple(names)
+    wanted = {k for k in names if k in LOOP_SHARES or course_units(k) is not None}
+    if wanted:
+        daily = result.daily  # type: ignore[attr-defined]
+        days = result.config.run.days  # type: ignore[attr-defined]
+        state = chronic_states(daily, result.patients["is_chronic"].to_numpy(),  # type: ignore
+                               n, days)
+        episodic = int((~state[:, 0]).sum()) if days else 0
+        counts |= {"treated_attack_share": result.attacks.height,  # type: ignore[attr-defined]
+                   "overuse_at_start_share": n, "overuse_patient_share": n,
+                   "overuse_day_share": daily.height, "chronified_patient_share": episodic,
+                   "chronic_state_end_share": n}
+        counts |= {k: episodic if course_units(k) == "patients episodic on day 0" else n
+                   for k in names if course_units(k) is not None}
     return {k: counts[k] for k in names if k in counts}
 
 
