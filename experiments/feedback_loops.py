@@ -112,7 +112,7 @@ def build(size: str) -> Experiment:
 
 
 def draw(out: Path) -> list[Path]:
-    """The study's own figures, from the summary in ``out``, recorded in its manifest."""
+    """The study's own figures, from the summary in ``out`` (run_script records them)."""
     import polars as pl
 
     from abm.experiments import figures
@@ -128,18 +128,11 @@ def draw(out: Path) -> list[Path]:
                             "Chronic migraine month by month, mean and 95% interval over "
                             "replicates", variants=COURSE_VARIANTS),
     ]
-    figures.add_to_manifest(out, paths)
     return paths
 
 
 def main(argv: list[str] | None = None) -> int:
-    status = run_script(__file__, __doc__, build, TABLES, argv)
-    if status == 0:
-        from abm.experiments.figures import script_output
-
-        paths = draw(script_output(__file__, build, argv))
-        print("figures: " + ", ".join(p.name for p in paths))
-    return status
+    return run_script(__file__, __doc__, build, TABLES, argv, draw=draw)
 
 
 if __name__ == "__main__":

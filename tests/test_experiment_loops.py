@@ -200,18 +200,6 @@ def _script(name: str):
     return module
 
 
-def test_script_output_follows_run_script(tmp_path: Path) -> None:
-    module = _script("chronification")
-    script = str(tmp_path / "chronification.py")
-    assert figures.script_output(script, module.build, ["--quick"]) == \
-        tmp_path / "results" / "chronification-quick"
-    assert figures.script_output(script, module.build, []) == \
-        tmp_path / "results" / "chronification"
-    assert figures.script_output(script, module.build, ["--out", "x", "--quick"]) == Path("x")
-    assert figures.script_output(script, module.build, ["--days", "40"]) == \
-        tmp_path / "results" / "chronification-5000x40x5"
-
-
 def test_the_chronification_script_writes_its_figures(tmp_path: Path, capsys) -> None:
     module = _script("chronification")
     out = tmp_path / "out"
@@ -222,5 +210,3 @@ def test_the_chronification_script_writes_its_figures(tmp_path: Path, capsys) ->
     files = json.loads((out / "manifest.json").read_text())["files"]
     for name in ("chronic_course.png", "differences.png", "timeline.png"):
         assert (out / name).read_bytes().startswith(PNG) and name in files
-    # the paths are the same as run_script's default folder
-    assert figures.script_output(module.__file__, module.build, argv) == out

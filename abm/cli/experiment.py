@@ -96,7 +96,8 @@ def run_experiment_command(args: argparse.Namespace) -> int:
 
 
 def run_script(script: str, doc: str | None, build: Callable[[str], Experiment],
-               tables: Sequence[Mapping[str, str]], argv: Sequence[str] | None = None) -> int:
+               tables: Sequence[Mapping[str, str]], argv: Sequence[str] | None = None,
+               draw: Callable[[Path], list[Path]] | None = None) -> int:
     """The command line shared by the scripts in ``experiments/``; a script passes its own
     ``__file__`` and ``__doc__``.
 
@@ -108,7 +109,9 @@ def run_script(script: str, doc: str | None, build: Callable[[str], Experiment],
     appended for a quick run and ``-NxDxR`` for a resized one, so that a small run never
     replaces the full one's results); an earlier experiment output there is replaced, any other
     folder is refused. Prints each of ``tables`` (metric -> heading) as
-    Markdown, shares as percentages, and the wall time.
+    Markdown, shares as percentages, and the wall time. ``draw(out)``, if given, draws the
+    study's own figures into the output folder once it is written; they are recorded in its
+    manifest.
     """
     from abm.errors import AbmError
 
@@ -144,6 +147,12 @@ def run_script(script: str, doc: str | None, build: Callable[[str], Experiment],
         check_output(out, overwrite=True)
         result = run_experiment(experiment, workers=args.workers, progress=not args.quiet)
         result.write(out, overwrite=True)
+        drawn: list[Path] = []
+        if draw is not None:
+            from abm.experiments.figures import add_to_manifest
+
+            drawn = draw(out)
+            add_to_manifest(out, drawn)
     except AbmError as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
@@ -159,4 +168,6 @@ def run_script(script: str, doc: str | None, build: Callable[[str], Experiment],
         print(result.table(table) + "\n")
     print(f"experiment wall time {result.wall_seconds:.1f} s; script wall time "
           f"{time.perf_counter() - started:.1f} s; outputs in {out}/")
+    if drawn:
+        print("figures: " + ", ".join(p.name for p in drawn))
     return 0

@@ -172,7 +172,9 @@ class Patient:
     def live_with_states(self, env: simpy.Environment):
         """SimPy process of a patient with slow states: as :meth:`live`, and the patient also
         wakes on the day its state machine asks for (a threshold crossed), changes state, and
-        refreshes its onset flags from the day the change takes effect."""
+        refreshes its onset flags from the day the change takes effect. A process of its own
+        rather than branches in :meth:`live`: a run without slow states keeps the loop that runs
+        once per attack free of them."""
         state = self._state
         days = self.days
         spans = (len(self.cohort.codes) + 1) * days

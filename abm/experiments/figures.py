@@ -26,8 +26,8 @@ Figures of a study, drawn from an experiment's summary (``summary.parquet``):
 - :func:`course_plot`: shares month by month (``chronic_course``, ``realized_course``), a line
   per variant with its 95% interval.
 
-:func:`add_to_manifest` records such figures in an output folder's manifest, and
-:func:`script_output` finds the folder an experiment script wrote to.
+:func:`add_to_manifest` records such figures in an output folder's manifest (what
+``abm.cli.experiment.run_script`` does with a script's own figures).
 
 matplotlib is imported inside the drawing functions: building a parser or running an experiment
 without figures does not pay for it.
@@ -596,26 +596,3 @@ def add_to_manifest(folder: Path, paths: list[Path]) -> None:
     record["files"] |= {p.name: file_record(p) for p in paths}
     manifest.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
-
-def script_output(script: str, build: Any, argv: Any = None) -> Path:
-    """The folder ``abm.cli.experiment.run_script`` writes a script's experiment to, from the
-    same command line: ``--out``, else ``results/NAME`` beside the script with ``-quick`` and
-    ``-NxDxR`` (a resized run) appended. ``build(size)`` makes the experiment."""
-    import argparse
-    import sys
-
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", type=Path, default=None)
-    for option in ("--patients", "--days", "--replicates"):
-        parser.add_argument(option, type=int, default=None)
-    args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else list(argv))
-    if args.out is not None:
-        return args.out
-    path = Path(script)
-    suffix = "-quick" if args.quick else ""
-    if any(v is not None for v in (args.patients, args.days, args.replicates)):
-        e = build("quick" if args.quick else "full").resized(args.patients, args.days,
-                                                             args.replicates)
-        suffix += f"-{e.base.population.num_patients}x{e.base.run.days}x{e.replicates}"
-    return path.parent / "results" / (path.stem + suffix)
