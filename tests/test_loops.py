@@ -24,6 +24,7 @@ from feedback_runs import (
 )
 
 import abm
+from abm import Config
 from abm.validation.loops import (
     CHRONIFICATION_RANGE,
     loop_checks,
@@ -163,3 +164,15 @@ def test_chronification_is_not_judged_on_small_runs_or_other_presets(pop) -> Non
            if c.name == "chronification"][0]
     assert row.passed is None and row.measured.startswith("n/a") and "reported" in row.target
     assert population_config().population.preset == "population"
+
+
+def test_overuse_without_medication_has_no_row() -> None:
+    # the population preset with acute medication switched off: nobody can overuse, so the
+    # overuse loop is not on and validation does not ask it to cause attacks
+    config = Config.from_dict({"population": {"preset": "population"}}).replace(
+        **{"population.num_patients": 60, "run.days": 60, "medication.enabled": False})
+    r = abm.simulate(config)
+    assert "medication_overuse" not in r.daily.columns
+    names = [c.name for c in loop_checks(r.daily.sort("patient_id", "day"), r.attacks, config,
+                                         60, 60)]
+    assert "feedback: medication overuse" not in names and "feedback: chronification" in names

@@ -57,8 +57,9 @@ class Cohort:
     #: index of the patient in row 0 (a shard of a larger run starts past 0)
     first_patient: int = 0
     edits: EditLog = field(default_factory=EditLog)
-    #: per patient, the baseline calibrated for the switched target (chronification), if on
-    switched_baseline: np.ndarray | None = None
+    #: per patient, the ratio of the baseline calibrated for the switched target to the one
+    #: calibrated for the target (chronification), if on
+    switch_factor: np.ndarray | None = None
     onsets: list[list[int]] = field(default_factory=list)
 
     @property
@@ -91,4 +92,6 @@ class Cohort:
         self.state_log: dict[str, list[tuple]] = {}
         #: the packed flags as drawn, before any edit (set by the run when rules edit)
         self.codes_before: np.ndarray | None = None
+        #: the state multiplier as drawn, before any state change (set when there is one)
+        self.state_before: np.ndarray | None = None
 

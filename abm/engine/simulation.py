@@ -59,7 +59,7 @@ from abm.model.attacks import (
 )
 from abm.model.component import Component, FeedbackRule
 from abm.model.feedback.chronification import SWITCHED
-from abm.model.feedback.state import PREVALENT, PreventiveStreams
+from abm.model.feedback.state import PREVALENT, InterventionStreams
 from abm.model.weather import LocationWeather
 from abm.output.result import Result
 
@@ -86,22 +86,24 @@ def draw_columns(model: Model, block: Block) -> dict[str, np.ndarray]:
     return latent
 
 
-def avoid_triggers(model: Model, block: Block) -> None:
+def avoid_triggers(model: Model, block: Block) -> bool:
     """Trigger avoidance (``interventions``): the patients who avoid the named risk factors
-    (a share of them, from their own stream) have no susceptibility to them."""
+    (a share of them, from their own stream) have no susceptibility to them. Whether any are
+    named."""
     names = block.config.interventions.avoid_triggers
     if not names:
-        return
+        return False
     known = {rf.trigger: rf for rf in model.risk_factors}
     for name in names:
         if name not in known:
             raise ConfigError(f"interventions.avoid_triggers: unknown risk factor {name!r}; "
                               f"allowed: {', '.join(known)}")
-    avoiding = (block.uniform(PreventiveStreams, "avoidance")
+    avoiding = (block.uniform(InterventionStreams, "avoidance")
                 < block.config.interventions.avoidance_share)
     for name in names:
         column = known[name].susceptibility_column
         block.patients[column] = np.where(avoiding, 0.0, block.patients[column])
+    return True
 
 
 def _draw_block(model: Model, calendar: Calendar, shared: dict[str, Any], first: int,
@@ -123,11 +125,13 @@ def _draw_block(model: Model, calendar: Calendar, shared: dict[str, Any], first:
             if column not in model.editable:
                 raise ConfigError(f"feedback rule {rule!r} plans an edit of {column!r}, which is "
                                   f"not editable; editable: {', '.join(model.editable)}")
-    avoid_triggers(model, block)
-    susceptibility = (np.stack([block.patients[rf.susceptibility_column]
-                                for rf in model.risk_factors], axis=1)
-                      if model.risk_factors else np.zeros((count, 0)))
-    tables = factor_tables(susceptibility, model.effects(), model.fields, model.doses())
+    def tables_now() -> list[np.ndarray]:
+        susceptibility = (np.stack([block.patients[rf.susceptibility_column]
+                                    for rf in model.risk_factors], axis=1)
+                          if model.risk_factors else np.zeros((count, 0)))
+        return factor_tables(susceptibility, model.effects(), model.fields, model.doses())
+
+    tables = tables_now()
     prev = previous_codes(codes)
     cap = config.attacks.max_onset_probability
     drift = block.columns[DRIFT_COLUMN].astype(np.float64)
@@ -145,9 +149,8 @@ def _draw_block(model: Model, calendar: Calendar, shared: dict[str, Any], first:
             firsts.append((factors(tables, first_codes)
                            * np.take_along_axis(drift, free, axis=1), valid))
         f_all = factors(tables, prev) * drift
-        targets = {"baseline": None if baselines is not None
-                   else block.patients["target_migraine_days_per_month"],
-                   "switched_baseline": switched_target}
+        targets = {"baseline": block.patients["target_migraine_days_per_month"],
+                   "switched": switched_target}
         for name, target in targets.items():
             if target is not None:
                 calibrated[name] = calibrate_baselines(target / DAYS_PER_MONTH, f_all, firsts,
@@ -155,19 +158,33 @@ def _draw_block(model: Model, calendar: Calendar, shared: dict[str, Any], first:
     # a patient who overuses from day 0 reaches the target with the medication-overuse
     # headache: the baseline without it is that much lower
     overusing = block.patients.get(PREVALENT)
-    if overusing is not None and overusing.any():
-        factor = np.where(overusing, config.feedback.overuse.baseline_factor, 1.0)
-        calibrated = {name: values / factor for name, values in calibrated.items()}
-    baseline = (calibrated["baseline"] if baselines is None
-                else np.minimum(baselines.astype(np.float64), cap))
+    if baselines is None:
+        baseline = calibrated["baseline"]
+        if overusing is not None and overusing.any():
+            baseline = baseline / np.where(overusing, config.feedback.overuse.baseline_factor,
+                                           1.0)
+    else:
+        baseline = np.minimum(baselines.astype(np.float64), cap)
+    # a change of state moves the baseline by the ratio of the two calibrated baselines, so a
+    # pinned baseline (an experiment's variant) keeps the reference's ratio when its own
+    # calibration of the two is alike
+    switch = None
+    if switched_target is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            switch = np.where(calibrated["baseline"] > 0,
+                              calibrated["switched"] / calibrated["baseline"], 1.0)
+    # trigger avoidance acts after calibration: the patients who avoid a trigger have fewer
+    # attacks, as an intervention should
+    if avoid_triggers(model, block):
+        tables = tables_now()
     multiplier = block.columns.get(STATE_COLUMN)
     onset_u = onset_uniforms(block)
     arrays: dict[str, np.ndarray] = {
         "baseline": baseline, "codes": codes, "onset_u": onset_u,
         "would_start": onset_u < onset_probability(baseline, tables, prev, cap, drift,
                                                    multiplier)}
-    if "switched_baseline" in calibrated:
-        arrays["switched_baseline"] = calibrated["switched_baseline"]
+    if switch is not None:
+        arrays["switch_factor"] = switch
     arrays.update({f"table.{b}": table for b, table in enumerate(tables)})
     arrays.update({f"patients.{k}": v for k, v in block.patients.items()})
     arrays.update({f"columns.{k}": v for k, v in block.columns.items()})
@@ -252,7 +269,7 @@ def build_cohort(model: Model, progress: Progress | None = None,
         factor_tables=[tables[str(b)] for b in range(len(tables))],
         attacks=AttackDraws(**section("attacks")), onset_uniform=full["onset_u"],
         would_start=full["would_start"], planned=planned, first_patient=patients.start,
-        switched_baseline=full.get("switched_baseline"))
+        switch_factor=full.get("switch_factor"))
 
 
 def run_agents(cohort: Cohort, progress: Progress | None = None) -> simpy.Environment:
@@ -271,6 +288,8 @@ def run_agents(cohort: Cohort, progress: Progress | None = None) -> simpy.Enviro
         [column for rule in cohort.model.rules for column, _, _ in cohort.planned[rule.name]]))
     if cohort.model.rules:  # the flags as drawn, for the attribution of caused attacks
         cohort.codes_before = cohort.codes.copy()
+    if STATE_COLUMN in cohort.columns:  # and the state multiplier as drawn
+        cohort.state_before = cohort.columns[STATE_COLUMN].copy()
     states = pack_states(cohort)
     cohort.compiled = Compiled(cohort.model, cohort.fast_rules, cohort.planned, cohort.layout)
     cohort.callbacks = ([cohort.compiled.apply_rules] if cohort.fast_rules else []) + [
@@ -278,7 +297,7 @@ def run_agents(cohort: Cohort, progress: Progress | None = None) -> simpy.Enviro
     patients = [Patient(i, cohort, weather_agents[loc], states[i])
                 for i, loc in enumerate(cohort.patients["location"].tolist())]
     if STATE_COLUMN in cohort.columns:  # slow states: each patient gets a state machine
-        plan = StatePlan.build(cohort, cohort.switched_baseline)
+        plan = StatePlan.build(cohort, cohort.switch_factor)
         for patient in patients:
             patient.states = PatientStates(cohort, plan, patient.index)
             env.process(patient.live_with_states(env))

@@ -38,8 +38,9 @@ from abm.model.attacks import STATE_COLUMN, span_days
 from abm.model.feedback.chronification import COLUMN as CHRONIC
 from abm.model.feedback.chronification import MAX_CHANGES, daily_rates
 from abm.model.feedback.overuse import COLUMN as OVERUSE
+from abm.model.feedback.overuse import expected_medication_days, monthly_threshold
 from abm.model.feedback.state import PREVALENT
-from abm.model.medication import CLASSES, HOURS_PER_DAY, WINDOW_DAYS
+from abm.model.medication import HOURS_PER_DAY, WINDOW_DAYS
 
 NEVER = 1 << 40
 _ONSET = int(Phase.ONSET)
@@ -69,30 +70,27 @@ class StatePlan:
     expected_days: np.ndarray | None  # expected medication days a month (the history's rate)
 
     @classmethod
-    def build(cls, cohort: Any, switched_baseline: np.ndarray | None) -> StatePlan:
+    def build(cls, cohort: Any, switch: np.ndarray | None) -> StatePlan:
+        """``switch``: each patient's baseline multiplier in the switched state (the ratio of
+        the baselines calibrated for the switched target and the target)."""
         config = cohort.config
         fb, iv = config.feedback, config.interventions
         patients = cohort.patients
         med_class = patients.get("medication_class")
         overuse = fb.overuse.enabled and med_class is not None
-        count = None
+        count = expected = None
         if overuse:
-            per_class = np.array([fb.overuse.analgesic_days, fb.overuse.triptan_days,
-                                  fb.overuse.opioid_days])[:len(CLASSES)]
-            count = per_class[med_class.astype(np.intp)] * fb.overuse.months
-        chron = fb.chronification.enabled and switched_baseline is not None
-        rate = switch = thresholds = None
+            count = monthly_threshold(config, med_class) * fb.overuse.months
+            expected = expected_medication_days(patients)
+        chron = fb.chronification.enabled and switch is not None
+        rate = thresholds = None
         odds, remission = 1.0, 0.0
         if chron:
             rate, odds, remission = daily_rates(config, patients["target_migraine_days_per_month"],
                                                 med_class)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                switch = np.where(cohort.baseline > 0, switched_baseline / cohort.baseline, 1.0)
             thresholds = np.stack([patients[f"_change_threshold_{k}"]
                                    for k in range(MAX_CHANGES)], axis=1)
         overusing = patients.get(PREVALENT) if overuse else None
-        expected = (patients["target_migraine_days_per_month"] * patients["treatment_share"]
-                    if overuse else None)
         return cls(cohort.days, med_class is not None, iv.medication_limit_days,
                    iv.medication_limit_start_day, overuse, count,
                    WINDOW_DAYS * fb.overuse.months, fb.overuse.baseline_factor,
@@ -165,7 +163,7 @@ class PatientStates:
         if not draws.treated[i, day]:
             return NEVER
         if plan.limit_days and day >= plan.limit_start and \
-                len(med) - bisect_left(med, day - WINDOW_DAYS + 1) >= plan.limit_days:
+                len(med) - bisect_left(med, max(0, day - WINDOW_DAYS + 1)) >= plan.limit_days:
             self._untreat(patient, day)
             return NEVER
         first = day + int(draws.treatment_hour[i, day] // HOURS_PER_DAY)
@@ -176,21 +174,27 @@ class PatientStates:
             return NEVER
         need = int(plan.overuse_count[i])
         window = plan.overuse_window
+        changed = NEVER
+        if self.overusing and self.overuse_end <= added[0]:
+            # the overuse ends before the new medication days can hold it up (a late dose)
+            changed = self._end_overuse(self.overuse_end)
         if self.overusing:
             self.overuse_end = med[-need] + window + 1
-            return NEVER
+            return changed
         for k in range(len(med) - len(added), len(med)):
             m = med[k]
             if k + 1 - bisect_left(med, m - window + 1) >= need:
-                return self._start_overuse(m + 1, med[-need] + window + 1)
-        return NEVER
+                return min(changed, self._start_overuse(m + 1, med[-need] + window + 1))
+        return changed
 
     def wake(self, day: int) -> int:
         """The patient wakes on ``day``: end overuse, change state. Returns the first day whose
         multiplier changed."""
         changed = NEVER
+        if self.crossing <= day and not (self.overusing and self.overuse_end < self.crossing):
+            changed = self._change_state(self.crossing)
         if self.overusing and self.overuse_end <= day:
-            changed = self._end_overuse(self.overuse_end)
+            changed = min(changed, self._end_overuse(self.overuse_end))
         if self.crossing <= day:
             changed = min(changed, self._change_state(self.crossing))
         return changed
@@ -263,13 +267,15 @@ class PatientStates:
         self.log.setdefault("changes", []).append((self.row, day, self.chronic))
         self._parts()
         # a fresh threshold: nothing accrued towards it yet
-        self.hazard, self.since = 0.0, day
+        self.hazard, self.since, self.crossing = 0.0, day, NEVER
         self._set_rate(day)
         return self._rewrite(day)
 
     def _set_rate(self, day: int) -> None:
         """The hazard changes on ``day``: bank what accrued, recompute the crossing day."""
         plan = self.plan
+        if self.crossing <= day:
+            return  # a change is due by then: it comes first, and sets the rate afresh
         self.hazard += self.rate * (day - self.since)
         self.since = day
         if self.changes >= MAX_CHANGES:

@@ -300,11 +300,10 @@ def _periods(flags: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _trailing(flags: np.ndarray, window: int = 30) -> np.ndarray:
-    """How many of the ``window`` days up to and including each day are flagged."""
-    total = np.cumsum(np.asarray(flags, dtype=np.int64))
-    out = total.copy()
-    out[window:] -= total[:-window]
-    return out
+    """How many of the ``window`` days up to and including each day are flagged (one series)."""
+    from abm.model.medication import trailing_count
+
+    return trailing_count(np.asarray(flags)[None, :], window)[0]
 
 
 def _state_panels(axes: Any, timeline: Timeline, days: int) -> None:

@@ -4,8 +4,9 @@ An attack is ``caused_by_feedback`` when, with the same random draws, it would n
 that day on the series as drawn before the run: the onset probability of its day was raised by
 the feedback. That happens in two ways, and the chain names the path:
 
-- **a slow state** raised the baseline that day: ``medication_overuse`` (during overuse and the
-  fading after it), ``chronification`` (a patient who changed from episodic to chronic);
+- **a slow state** raised the baseline that day above the series as drawn:
+  ``medication_overuse`` (during overuse and the fading after it), ``chronification`` (a patient
+  who changed from episodic to chronic);
 - **a rule's edit** switched on a risk factor's flag on the day before the onset (a flag the
   unedited series did not have, or a higher dose level): the path is the rule, the couplings
   its edited column passed through on the way to the flag's inputs (the causal graph's shortest
@@ -27,13 +28,15 @@ from typing import Any
 import numpy as np
 
 from abm.engine import derive
+from abm.model.attacks import STATE_COLUMN
 from abm.model.feedback.chronification import COLUMN as CHRONIC
 from abm.model.feedback.overuse import COLUMN as OVERUSE
 
 SEPARATOR = " > "
 #: between the causes of one attack (a state, a path through an edit)
 CAUSES = " + "
-#: how many time constants of its fading an overuse period still counts as a cause
+#: how many time constants of its fading an overuse period still counts as a cause (assumption:
+#: after three, 5% of the extra is left)
 FADE_SPANS = 3.0
 
 
@@ -72,15 +75,20 @@ def feedback_chains(cohort: Any, patient: np.ndarray, day: np.ndarray,
     paths: dict[tuple[str, int], list[str] | None] = {}
     index = {(int(i), int(d)): k for i, d, k in zip(rows, days, todo, strict=True)}
     chronic_at_start = cohort.patients["is_chronic"]
+    drawn = getattr(cohort, "state_before", None)
+    multiplier = cohort.columns.get(STATE_COLUMN)
     paths_of: dict[int, str] = {}  # each attack's path through an edit (for later heads)
     for j, k in enumerate(todo):  # in frame order: a source comes before the attacks it causes
         i, d = int(rows[j]), int(days[j])
         steps: list[str] = []
-        for start, end in periods.get((OVERUSE, i), ()):
+        # a state is a cause only where it raised the baseline above the series as drawn (a
+        # patient who overuses from day 0 has it in the drawn series already)
+        raised = drawn is not None and multiplier[i, d] > drawn[i, d]
+        for start, end in periods.get((OVERUSE, i), ()) if raised else ():
             if start <= d < end + fade:
                 steps.append(OVERUSE)
                 break
-        for start, end in periods.get((CHRONIC, i), ()):
+        for start, end in periods.get((CHRONIC, i), ()) if raised else ():
             if start <= d < end and not chronic_at_start[i]:
                 steps.append("chronification")
                 break

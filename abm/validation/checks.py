@@ -46,7 +46,7 @@ from abm.validation.frames import next_day_risk, next_day_table, patient_day_mat
 from abm.validation.literature import literature_checks
 from abm.validation.loops import loop_checks
 from abm.validation.observation import observation_checks
-from abm.validation.rows import Check, judge, share_check
+from abm.validation.rows import Check, judge, share_check, unless_intervened
 from abm.validation.stats import mantel_haenszel_rr, wilson_interval
 from abm.wording import plural
 
@@ -211,6 +211,10 @@ def _risk_factor_rows(rf: Any, config: Config, table: tuple[np.ndarray, ...], p:
     declared = rf.target_risk_ratio(config)
     if declared is None:
         return checks
+    if name in config.interventions.avoid_triggers:  # the design's ratio is for no avoidance
+        checks.append(Check(f"seed target: {name}", "n/a: [interventions] avoid the trigger",
+                            "the design's ratio, without avoidance", None))
+        return checks
     (low, high), (core_low, core_high) = declared
     target = f"{low:.2f}-{high:.2f}, CI overlaps {core_low:.2f}-{core_high:.2f}"
     ok = bool(low <= rr <= high and lo <= core_high and hi >= core_low)
@@ -249,8 +253,9 @@ def run_checks(frames: dict[str, pl.DataFrame], config: Config,
     # too short a run is a shortfall that no number of patients makes up for
     short = (f"days ({days}; needs {MIN_DAYS_CHRONIC}: chronic migraine is defined over 3 "
              "months)" if days < MIN_DAYS_CHRONIC else "")
-    checks.append(share_check("chronic share", int(chronic_real.sum()), n,
-                               config.population.chronic_ratio, 0.03, "± 3 pp", short))
+    chronic_row = share_check("chronic share", int(chronic_real.sum()), n,
+                              config.population.chronic_ratio, 0.03, "± 3 pp", short)
+    checks.append(unless_intervened(chronic_row, config))
     agreeing = int((chronic_real == realized["is_chronic"]).sum())
     few = (f"patients ({n}; needs {MIN_PATIENTS_AGREEMENT})"
            if n < MIN_PATIENTS_AGREEMENT else "")

@@ -20,7 +20,13 @@ import polars as pl
 
 from abm.engine.model import Model
 from abm.validation.frames import next_day_table, patient_day_matrix
-from abm.validation.rows import Check, judge, min_patients_for_share, share_check
+from abm.validation.rows import (
+    Check,
+    judge,
+    min_patients_for_share,
+    share_check,
+    unless_intervened,
+)
 from abm.validation.stats import mantel_haenszel_or
 
 #: AMPP's bins of monthly migraine days (Buse 2020): (low, high) days and share of patients
@@ -65,8 +71,9 @@ def literature_checks(daily: pl.DataFrame, patients: pl.DataFrame, attacks: pl.D
     for (low, high), share in AMPP_BINS:
         count = int(((monthly >= low) & (monthly < high)).sum())
         label = f"{low}-{high - 1} days" if math.isfinite(high) else f">= {low} days"
-        checks.append(share_check(f"literature: AMPP {label}/month", count, n, share,
-                                  AMPP_TOLERANCE, "± 5 pp (Buse 2020)"))
+        checks.append(unless_intervened(share_check(
+            f"literature: AMPP {label}/month", count, n, share, AMPP_TOLERANCE,
+            "± 5 pp (Buse 2020)"), config))
     women = int((patients["sex"] == "F").sum())
     need = min_patients_for_share(0.80, 0.05)
     checks.append(judge("literature: women", f"{women / n:.1%}", "75-85% (Buse 2020: 80%)",

@@ -109,12 +109,10 @@ def loop_metrics(daily: pl.DataFrame, attacks: pl.DataFrame, n: int, days: int) 
     caused = int(attacks["caused_by_feedback"].sum()) if attacks.height else 0
     treated = float(attacks["treated"].mean()) if "treated" in attacks.columns and \
         attacks.height else math.nan
-    med = (float(daily["medication_days_30d"].mean()) if "medication_days_30d" in daily.columns
-           else math.nan)
-    # the mean of the trailing 30 days is a month's medication days (the first 29 days of the
-    # run see less than 30): measured from the daily medication days instead
-    if "acute_medication" in daily.columns:
-        med = float((daily["acute_medication"].cast(pl.String) != "none").mean()) * 30
+    # a month's medication days from the daily medication (the trailing count of the first 29
+    # days of a run would see less than 30 days)
+    med = (float((daily["acute_medication"].cast(pl.String) != "none").mean()) * 30
+           if "acute_medication" in daily.columns else math.nan)
     over_patients = over_days = math.nan
     if "medication_overuse" in daily.columns:
         overuse = patient_day_matrix(daily, "medication_overuse", n, days)
@@ -148,7 +146,7 @@ def loop_checks(daily: pl.DataFrame, attacks: pl.DataFrame, config: Any, n: int,
     fb = config.feedback
     checks: list[Check] = []
     on = {"stress loop": fb.stress.enabled,
-          "medication overuse": fb.overuse.enabled,
+          "medication overuse": fb.overuse.enabled and config.medication.enabled,
           "chronification": fb.chronification.enabled}
     for loop, enabled in on.items():
         if not enabled:

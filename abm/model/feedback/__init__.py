@@ -9,8 +9,14 @@ depends on the edited column and logs the edit with the rule as its cause. Built
 - :class:`~abm.model.feedback.sleep.SleepAfterAttack` (off): the night of the onset day is
   7.3 min longer (Vgontzas 2020).
 
+The slow loops are components of this package too, run by the patients' state machines
+(``abm.engine.states``) rather than as rules: medication overuse
+(:mod:`~abm.model.feedback.overuse`), chronification (:mod:`~abm.model.feedback.chronification`)
+and the state multiplier of the baseline they write (:mod:`~abm.model.feedback.state`).
+
 An onset is marked ``caused_by_feedback`` when, with the same random draws, it would not have
-happened that day on the unedited series: the feedback edits are its proximate cause.
+happened that day on the series as drawn before the run: the feedback edits or the slow states
+are its proximate cause (``attacks.feedback_chain`` names them: ``abm.output.attribution``).
 """
 
 from typing import Any

@@ -34,11 +34,13 @@ from abm.model.attacks import STATE_COLUMN
 from abm.model.component import Column, Component
 from abm.model.feedback.overuse import periods
 from abm.model.feedback.settings import ChronificationFeedback
+from abm.model.medication import CLASSES
 
 #: the engine's record of each chronic period: ``cohort.state_log[COLUMN]``
 COLUMN = "chronic_state"
 SWITCHED = "switched_target_migraine_days_per_month"
-#: the state changes a patient can make in one run (each has its own pre-drawn threshold)
+#: the state changes a patient can make in one run (each has its own pre-drawn threshold;
+#: assumption: at the default rates, a fifth change in a few years is rare)
 MAX_CHANGES = 4
 DAYS_PER_YEAR = 365.25
 
@@ -85,8 +87,6 @@ def daily_rates(config: Any, target_days: np.ndarray, medication_class: np.ndarr
     for days, ratio in zip(s.frequency_days, s.frequency_odds_ratios, strict=True):
         odds = np.where(target_days >= days, ratio, odds)
     if medication_class is not None:
-        from abm.model.medication import CLASSES
-
         odds = odds * np.where(medication_class == CLASSES.index("opioid"), s.opioid_odds_ratio,
                                1.0)
     to_daily = -np.log1p(-s.low_frequency_annual_rate) / DAYS_PER_YEAR

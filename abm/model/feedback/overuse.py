@@ -52,6 +52,11 @@ class MedicationOveruse(Component):
                       feature=False),)
     source = "ICHD-3 8.2 (thresholds); assumption (size and reversion)"
 
+    def enabled(self, config: Any) -> bool:
+        """On when its section says so and acute medication is modelled (no medication, no
+        overuse)."""
+        return bool(self.settings(config).enabled and config.medication.enabled)
+
     def draw(self, block: Block) -> dict[str, np.ndarray]:
         return {COLUMN: np.zeros((block.count, block.days), dtype=bool)}
 
@@ -66,11 +71,16 @@ def monthly_threshold(config: Any, medication_class: np.ndarray) -> np.ndarray:
         medication_class.astype(np.intp)]
 
 
+def expected_medication_days(patients: dict[str, np.ndarray]) -> np.ndarray:
+    """Each patient's expected medication days a month: target migraine days x treated share."""
+    return patients["target_migraine_days_per_month"] * patients["treatment_share"]
+
+
 def prevalent(config: Any, patients: dict[str, np.ndarray]) -> np.ndarray:
-    """Whether each patient overuses at the start: their expected medication days a month (target
-    migraine days x treated share) reach their class's threshold."""
-    expected = patients["target_migraine_days_per_month"] * patients["treatment_share"]
-    return expected >= monthly_threshold(config, patients["medication_class"])
+    """Whether each patient overuses at the start: their expected medication days a month reach
+    their class's threshold."""
+    return expected_medication_days(patients) >= monthly_threshold(
+        config, patients["medication_class"])
 
 
 def periods(log: list[tuple[int, int, int]], n: int, days: int) -> np.ndarray:

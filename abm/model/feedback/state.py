@@ -59,7 +59,7 @@ class BaselineState(Component):
         iv = config.interventions
         out = np.ones((block.count, block.days), dtype=np.float32)
         if iv.preventive_start_day >= 0:
-            treated = block.uniform(PreventiveStreams, "preventive") < iv.preventive_share
+            treated = block.uniform(InterventionStreams, "preventive") < iv.preventive_share
             out[treated, iv.preventive_start_day:] = iv.preventive_factor
         overusing = np.zeros(block.count, dtype=bool)
         if config.feedback.overuse.enabled and "treatment_share" in block.patients:
@@ -70,4 +70,4 @@ class BaselineState(Component):
 
 
 #: the owner of the interventions' random purposes
-PreventiveStreams = Interventions()
+InterventionStreams = Interventions()
