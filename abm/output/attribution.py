@@ -31,6 +31,7 @@ from abm.engine import derive
 from abm.model.attacks import STATE_COLUMN
 from abm.model.feedback.chronification import COLUMN as CHRONIC
 from abm.model.feedback.overuse import COLUMN as OVERUSE
+from abm.model.feedback.state import PREVALENT
 
 SEPARATOR = " > "
 #: between the causes of one attack (a state, a path through an edit)
@@ -76,6 +77,7 @@ def feedback_chains(cohort: Any, patient: np.ndarray, day: np.ndarray,
     index = {(int(i), int(d)): k for i, d, k in zip(rows, days, todo, strict=True)}
     chronic_at_start = cohort.patients["is_chronic"]
     drawn = getattr(cohort, "state_before", None)
+    prevalent = cohort.patients.get(PREVALENT)
     multiplier = cohort.columns.get(STATE_COLUMN)
     paths_of: dict[int, str] = {}  # each attack's path through an edit (for later heads)
     for j, k in enumerate(todo):  # in frame order: a source comes before the attacks it causes
@@ -84,7 +86,10 @@ def feedback_chains(cohort: Any, patient: np.ndarray, day: np.ndarray,
         # a state is a cause only where it raised the baseline above the series as drawn (a
         # patient who overuses from day 0 has it in the drawn series already)
         raised = drawn is not None and multiplier[i, d] > drawn[i, d]
-        for start, end in periods.get((OVERUSE, i), ()) if raised else ():
+        # overuse raises it only for a patient who did not overuse from day 0 (the drawn series
+        # has that patient's medication-overuse headache; it never goes above it)
+        overuse_raised = raised and not (prevalent is not None and prevalent[i])
+        for start, end in periods.get((OVERUSE, i), ()) if overuse_raised else ():
             if start <= d < end + fade:
                 steps.append(OVERUSE)
                 break
