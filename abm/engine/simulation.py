@@ -59,7 +59,8 @@ from abm.model.attacks import (
 )
 from abm.model.component import Component, FeedbackRule
 from abm.model.feedback.chronification import SWITCHED
-from abm.model.feedback.state import PREVALENT, InterventionStreams
+from abm.model.feedback.state import PREVALENT
+from abm.model.interventions import InterventionStreams
 from abm.model.weather import LocationWeather
 from abm.output.result import Result
 

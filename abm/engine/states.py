@@ -38,7 +38,11 @@ from abm.model.attacks import STATE_COLUMN, span_days
 from abm.model.feedback.chronification import COLUMN as CHRONIC
 from abm.model.feedback.chronification import MAX_CHANGES, daily_rates
 from abm.model.feedback.overuse import COLUMN as OVERUSE
-from abm.model.feedback.overuse import expected_medication_days, monthly_threshold
+from abm.model.feedback.overuse import (
+    expected_medication_days,
+    monthly_threshold,
+    overuse_on,
+)
 from abm.model.feedback.state import PREVALENT
 from abm.model.medication import HOURS_PER_DAY, WINDOW_DAYS
 
@@ -77,7 +81,7 @@ class StatePlan:
         fb, iv = config.feedback, config.interventions
         patients = cohort.patients
         med_class = patients.get("medication_class")
-        overuse = fb.overuse.enabled and med_class is not None
+        overuse = overuse_on(config)
         count = expected = None
         if overuse:
             count = monthly_threshold(config, med_class) * fb.overuse.months

@@ -47,6 +47,13 @@ class InterventionsSettings(Section):
                                      "to avoid the named triggers")
 
 
+def active(config: Any) -> bool:
+    """Whether any intervention is on: a preventive, a medication limit, trigger avoidance."""
+    iv = config.interventions
+    return iv.preventive_start_day >= 0 or iv.medication_limit_days > 0 or bool(
+        iv.avoid_triggers)
+
+
 class Interventions(Component):
     """The interventions' settings and random purposes (who takes the preventive, who avoids
     the triggers); the engine applies them (``abm.model.feedback.state``, the patients' state
@@ -59,6 +66,8 @@ class Interventions(Component):
     source = "assumption (see the settings)"
 
     def enabled(self, config: Any) -> bool:
-        iv = self.settings(config)
-        return (iv.preventive_start_day >= 0 or iv.medication_limit_days > 0
-                or bool(iv.avoid_triggers))
+        return active(config)
+
+
+#: the owner of the interventions' random purposes (who takes the preventive, who avoids)
+InterventionStreams = Interventions()

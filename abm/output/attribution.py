@@ -30,7 +30,9 @@ import numpy as np
 from abm.engine import derive
 from abm.model.attacks import STATE_COLUMN
 from abm.model.feedback.chronification import COLUMN as CHRONIC
+from abm.model.feedback.chronification import Chronification
 from abm.model.feedback.overuse import COLUMN as OVERUSE
+from abm.model.feedback.overuse import MedicationOveruse
 from abm.model.feedback.state import PREVALENT
 
 SEPARATOR = " > "
@@ -91,11 +93,11 @@ def feedback_chains(cohort: Any, patient: np.ndarray, day: np.ndarray,
         overuse_raised = raised and not (prevalent is not None and prevalent[i])
         for start, end in periods.get((OVERUSE, i), ()) if overuse_raised else ():
             if start <= d < end + fade:
-                steps.append(OVERUSE)
+                steps.append(MedicationOveruse.name)
                 break
         for start, end in periods.get((CHRONIC, i), ()) if raised else ():
             if start <= d < end and not chronic_at_start[i]:
-                steps.append("chronification")
+                steps.append(Chronification.name)
                 break
         on = np.flatnonzero(switched[j])
         if on.size:

@@ -29,6 +29,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from abm.model.couplings.sleep_stress import SleepStress
+from abm.model.couplings.stress_sleep import StressSleep
+from abm.model.feedback.chronification import Chronification
+from abm.model.feedback.overuse import MedicationOveruse, overuse_on
+from abm.model.feedback.stress import StressAfterAttack
 from abm.validation.frames import patient_day_matrix
 from abm.validation.literature import LITERATURE_PRESETS
 from abm.validation.rows import Check, judge
@@ -42,12 +47,13 @@ MIN_DAYS_CHRONIFICATION = 730
 MIN_PATIENTS_CHRONIFICATION = 500
 DAYS_PER_YEAR = 365.25
 #: the loops, and how to tell them from an attack's chain
+_CIRCLE = f"{StressSleep.name}|{SleepStress.name}"
 LOOPS = {
-    "stress loop": lambda chain: chain.str.contains("stress_after_attack")
-    & ~chain.str.contains("stress_sleep|sleep_stress"),
-    "sleep-stress circle": lambda chain: chain.str.contains("stress_sleep|sleep_stress"),
-    "medication overuse": lambda chain: chain.str.contains("medication_overuse"),
-    "chronification": lambda chain: chain.str.contains("chronification"),
+    "stress loop": lambda chain: chain.str.contains(StressAfterAttack.name)
+    & ~chain.str.contains(_CIRCLE),
+    "sleep-stress circle": lambda chain: chain.str.contains(_CIRCLE),
+    "medication overuse": lambda chain: chain.str.contains(MedicationOveruse.name),
+    "chronification": lambda chain: chain.str.contains(Chronification.name),
 }
 
 
@@ -146,7 +152,7 @@ def loop_checks(daily: pl.DataFrame, attacks: pl.DataFrame, config: Any, n: int,
     fb = config.feedback
     checks: list[Check] = []
     on = {"stress loop": fb.stress.enabled,
-          "medication overuse": fb.overuse.enabled and config.medication.enabled,
+          "medication overuse": overuse_on(config),
           "chronification": fb.chronification.enabled}
     for loop, enabled in on.items():
         if not enabled:

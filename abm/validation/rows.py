@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from abm.model import interventions
 from abm.validation.stats import Z95, wilson_interval
 
 
@@ -70,18 +71,10 @@ def share_check(name: str, count: int, n: int, target: float, tolerance: float,
 
 
 
-def intervened(config: object) -> bool:
-    """Whether an intervention (a preventive, a medication limit, trigger avoidance) changes
-    the frequency the cohort was drawn with."""
-    iv = config.interventions  # type: ignore[attr-defined]
-    return iv.preventive_start_day >= 0 or iv.medication_limit_days > 0 or bool(
-        iv.avoid_triggers)
-
-
 def unless_intervened(check: Check, config: object) -> Check:
     """``check`` of a frequency target, or ``n/a`` when an intervention lowers the frequency
     the target describes (the configuration changed what it assumes)."""
-    if check.passed is None or not intervened(config):
+    if check.passed is None or not interventions.active(config):
         return check
     return Check(check.name, f"n/a: [interventions] changed the frequency: {check.measured}",
                  check.target, None)

@@ -53,15 +53,19 @@ class MedicationOveruse(Component):
     source = "ICHD-3 8.2 (thresholds); assumption (size and reversion)"
 
     def enabled(self, config: Any) -> bool:
-        """On when its section says so and acute medication is modelled (no medication, no
-        overuse)."""
-        return bool(self.settings(config).enabled and config.medication.enabled)
+        return overuse_on(config)
 
     def draw(self, block: Block) -> dict[str, np.ndarray]:
         return {COLUMN: np.zeros((block.count, block.days), dtype=bool)}
 
     def after_run(self, block: Block, onsets: np.ndarray) -> dict[str, np.ndarray]:
         return {COLUMN: periods(block.states.get(COLUMN, []), block.count, block.days)}
+
+
+def overuse_on(config: Any) -> bool:
+    """Whether medication overuse is modelled: its section says so and acute medication is
+    modelled (no medication, no overuse)."""
+    return bool(config.feedback.overuse.enabled and config.medication.enabled)
 
 
 def monthly_threshold(config: Any, medication_class: np.ndarray) -> np.ndarray:

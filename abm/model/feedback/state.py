@@ -24,8 +24,8 @@ import polars as pl
 from abm.engine.block import Block
 from abm.model.attacks import STATE_COLUMN
 from abm.model.component import Column, Component
-from abm.model.feedback.overuse import prevalent
-from abm.model.interventions import Interventions
+from abm.model.feedback.overuse import overuse_on, prevalent
+from abm.model.interventions import InterventionStreams
 
 #: the engine-only patient array of who overuses from day 0
 PREVALENT = "_prevalent_overuse"
@@ -34,9 +34,9 @@ PREVALENT = "_prevalent_overuse"
 def states_enabled(config: Any) -> bool:
     """Whether any slow state is switched on: medication overuse, chronification, a preventive
     treatment or a medication limit."""
-    fb, iv = config.feedback, config.interventions
-    return (fb.overuse.enabled or fb.chronification.enabled or iv.preventive_start_day >= 0
-            or iv.medication_limit_days > 0)
+    iv = config.interventions
+    return (overuse_on(config) or config.feedback.chronification.enabled
+            or iv.preventive_start_day >= 0 or iv.medication_limit_days > 0)
 
 
 class BaselineState(Component):
@@ -62,12 +62,9 @@ class BaselineState(Component):
             treated = block.uniform(InterventionStreams, "preventive") < iv.preventive_share
             out[treated, iv.preventive_start_day:] = iv.preventive_factor
         overusing = np.zeros(block.count, dtype=bool)
-        if config.feedback.overuse.enabled and "treatment_share" in block.patients:
+        if overuse_on(config):
             overusing = prevalent(config, block.patients)
             out[overusing] *= np.float32(config.feedback.overuse.baseline_factor)
         # engine-only: the patients who overuse from day 0 (``abm.engine.states``)
         return {STATE_COLUMN: out, PREVALENT: overusing}
 
-
-#: the owner of the interventions' random purposes
-InterventionStreams = Interventions()
