@@ -301,7 +301,7 @@ def _periods(flags: np.ndarray) -> list[tuple[int, int]]:
 
 def _trailing(flags: np.ndarray, window: int = 30) -> np.ndarray:
     """How many of the ``window`` days up to and including each day are flagged (one series)."""
-    from abm.model.medication import trailing_count
+    from abm.model.processes import trailing_count
 
     return trailing_count(np.asarray(flags)[None, :], window)[0]
 

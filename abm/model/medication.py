@@ -35,6 +35,7 @@ from abm.config.fields import Section, setting
 from abm.engine.block import Block
 from abm.errors import ConfigError
 from abm.model.component import Column, Component
+from abm.model.processes import marked_days, trailing_count
 
 #: the classes of acute medication, in the order of ``medication.class_shares``
 CLASSES = ("analgesic", "triptan", "opioid")
@@ -180,23 +181,7 @@ def medication_days(onsets: np.ndarray, treated: np.ndarray, treatment_hour: np.
     """``(n, days)`` bool: the days with acute medication, from each treated onset's dose day to
     its last calendar day."""
     n, days = onsets.shape
-    out = np.zeros((n, days), dtype=np.int32)
     i, d = np.nonzero(onsets & treated)
     first = d + np.floor(treatment_hour[i, d] / HOURS_PER_DAY).astype(np.int64)
-    last = d + span_days[i, d].astype(np.int64)  # one past the last day covered
-    first, last = np.minimum(first, days), np.minimum(last, days)
-    keep = first < last
-    i, first, last = i[keep], first[keep], last[keep]
-    # +1 from the first day, -1 after the last: a running sum marks the days between
-    np.add.at(out, (i, first), 1)
-    inside = last < days
-    np.add.at(out, (i[inside], last[inside]), -1)
-    return np.cumsum(out, axis=1) > 0
-
-
-def trailing_count(flags: np.ndarray, window: int) -> np.ndarray:
-    """``(n, days)``: how many of the ``window`` days up to and including each day are flagged."""
-    total = np.cumsum(flags, axis=1, dtype=np.int32)
-    out = total.copy()
-    out[:, window:] -= total[:, :-window]
-    return out
+    end = d + span_days[i, d].astype(np.int64)  # one past the last day covered
+    return marked_days(i, first, end, n, days)

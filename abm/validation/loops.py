@@ -37,7 +37,7 @@ from abm.model.feedback.stress import StressAfterAttack
 from abm.validation.frames import patient_day_matrix
 from abm.validation.literature import LITERATURE_PRESETS
 from abm.validation.rows import Check, judge
-from abm.validation.stats import Z95
+from abm.validation.stats import poisson_rate_interval
 
 #: chronification a year that the ``population`` preset must show (Bigal 2008: 2.5%)
 CHRONIFICATION_RANGE = (0.015, 0.04)
@@ -92,18 +92,6 @@ class LoopMetrics:
         """Extra attacks per attack: the share of attacks the loop (all loops) caused."""
         count = self.caused if loop is None else self.by_loop[loop]
         return count / self.attacks if self.attacks else math.nan
-
-
-def poisson_rate_interval(count: int, exposure: float) -> tuple[float, float]:
-    """95% interval of ``count / exposure`` (the square-root approximation, good from a few
-    events; 0 events: the upper bound 3 / exposure)."""
-    if exposure <= 0:
-        return math.nan, math.nan
-    if count == 0:
-        return 0.0, 3.0 / exposure
-    half = Z95 / 2  # the square root of a Poisson count has SD about 1/2
-    return (max(0.0, math.sqrt(count) - half) ** 2 / exposure,
-            (math.sqrt(count) + half) ** 2 / exposure)
 
 
 def loop_metrics(daily: pl.DataFrame, attacks: pl.DataFrame, n: int, days: int) -> LoopMetrics:

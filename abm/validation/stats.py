@@ -191,3 +191,15 @@ def mantel_haenszel_or(a: np.ndarray, n1: np.ndarray, c: np.ndarray, n0: np.ndar
     r = (a * (n0 - c) / total).sum()
     s = (c * (n1 - a) / total).sum()
     return float(r / s) if r > 0 and s > 0 else math.nan
+
+
+def poisson_rate_interval(count: int, exposure: float) -> tuple[float, float]:
+    """95% interval of ``count / exposure`` (the square-root approximation, good from a few
+    events; 0 events: the upper bound 3 / exposure)."""
+    if exposure <= 0:
+        return math.nan, math.nan
+    if count == 0:
+        return 0.0, 3.0 / exposure
+    half = Z95 / 2  # the square root of a Poisson count has SD about 1/2
+    return (max(0.0, math.sqrt(count) - half) ** 2 / exposure,
+            (math.sqrt(count) + half) ** 2 / exposure)

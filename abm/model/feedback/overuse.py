@@ -34,6 +34,7 @@ from abm.engine.block import Block
 from abm.model.attacks import STATE_COLUMN
 from abm.model.component import Column, Component
 from abm.model.feedback.settings import OveruseFeedback
+from abm.model.processes import marked_days
 
 #: the engine's record of each overuse period: ``cohort.state_log[COLUMN]``
 COLUMN = "medication_overuse"
@@ -89,10 +90,5 @@ def prevalent(config: Any, patients: dict[str, np.ndarray]) -> np.ndarray:
 
 def periods(log: list[tuple[int, int, int]], n: int, days: int) -> np.ndarray:
     """``(n, days)`` bool: True on days ``start <= d < end`` of each ``(patient, start, end)``."""
-    out = np.zeros((n, days + 1), dtype=np.int32)
-    if log:
-        rows = np.array(log, dtype=np.int64)
-        i, start, end = rows[:, 0], np.clip(rows[:, 1], 0, days), np.clip(rows[:, 2], 0, days)
-        np.add.at(out, (i, start), 1)
-        np.add.at(out, (i, end), -1)
-    return np.cumsum(out, axis=1)[:, :days] > 0
+    rows = np.array(log, dtype=np.int64).reshape(-1, 3)
+    return marked_days(rows[:, 0], rows[:, 1], rows[:, 2], n, days)
