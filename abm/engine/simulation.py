@@ -107,6 +107,32 @@ def avoid_triggers(model: Model, block: Block) -> bool:
     return True
 
 
+def _calibrate(model: Model, block: Block, latent: dict[str, np.ndarray], codes: np.ndarray,
+               attacks: AttackDraws, planned: dict[str, list[tuple[str, int, Any]]],
+               tables: list[np.ndarray], drift: np.ndarray, targets: dict[str, np.ndarray]
+               ) -> dict[str, np.ndarray]:
+    """The baseline of each patient that gives each of ``targets`` (migraine days a month) in
+    expectation, rules and drift included (``abm.engine.hazard.calibrate_baselines``); the
+    factors of the days and of the first free days after an attack are computed once for all
+    targets."""
+    days = block.days
+    all_edits = [edit for edits in planned.values() for edit in edits]
+    t = np.arange(days)
+    firsts = []
+    for j, (first_codes, valid) in enumerate(
+            first_free_codes(model, block.columns, latent, codes, attacks.span_days,
+                             all_edits), start=1):
+        # the drift of the j-th free day after an attack on each day t
+        free = np.minimum(t[None, :] + attacks.span_days + (j - 1), days - 1)
+        firsts.append((factors(tables, first_codes)
+                       * np.take_along_axis(drift, free, axis=1), valid))
+    f_all = factors(tables, previous_codes(codes)) * drift
+    cap = model.config.attacks.max_onset_probability
+    return {name: calibrate_baselines(target / DAYS_PER_MONTH, f_all, firsts,
+                                      attacks.span_days, cap)
+            for name, target in targets.items()}
+
+
 def _draw_block(model: Model, calendar: Calendar, shared: dict[str, Any], first: int,
                 count: int, baselines: np.ndarray | None = None
                 ) -> tuple[dict[str, np.ndarray], dict[str, list[tuple[str, int, Any]]]]:
@@ -137,25 +163,11 @@ def _draw_block(model: Model, calendar: Calendar, shared: dict[str, Any], first:
     cap = config.attacks.max_onset_probability
     drift = block.columns[DRIFT_COLUMN].astype(np.float64)
     switched_target = block.patients.get(SWITCHED)
-    calibrated: dict[str, np.ndarray] = {}
-    if baselines is None or switched_target is not None:
-        all_edits = [edit for edits in planned.values() for edit in edits]
-        t = np.arange(calendar.days)
-        firsts = []
-        for j, (first_codes, valid) in enumerate(
-                first_free_codes(model, block.columns, latent, codes, attacks.span_days,
-                                 all_edits), start=1):
-            # the drift of the j-th free day after an attack on each day t
-            free = np.minimum(t[None, :] + attacks.span_days + (j - 1), calendar.days - 1)
-            firsts.append((factors(tables, first_codes)
-                           * np.take_along_axis(drift, free, axis=1), valid))
-        f_all = factors(tables, prev) * drift
-        targets = {"baseline": block.patients["target_migraine_days_per_month"],
-                   "switched": switched_target}
-        for name, target in targets.items():
-            if target is not None:
-                calibrated[name] = calibrate_baselines(target / DAYS_PER_MONTH, f_all, firsts,
-                                                       attacks.span_days, cap)
+    targets = {"baseline": block.patients["target_migraine_days_per_month"],
+               "switched": switched_target}
+    calibrated = (_calibrate(model, block, latent, codes, attacks, planned, tables, drift,
+                             {k: v for k, v in targets.items() if v is not None})
+                  if baselines is None or switched_target is not None else {})
     # a patient who overuses from day 0 reaches the target with the medication-overuse
     # headache: the baseline without it is that much lower
     overusing = block.patients.get(PREVALENT)
