@@ -19,8 +19,7 @@ refreshes its onset flags from there. Every period is logged in ``cohort.state_l
 ``(patient, first day, day after the last)``: under ``medication_overuse`` the overuse periods,
 under ``chronic_state`` the periods a patient spends in the other state than the one they started
 in (chronic for an episodic patient, episodic for a chronic one), from which the post-run steps
-write the ``medication_overuse`` and ``chronic_state`` columns; under ``changes``, each change as
-``(patient, day, chronic after it)``.
+write the ``medication_overuse`` and ``chronic_state`` columns.
 """
 
 from __future__ import annotations
@@ -195,13 +194,14 @@ class PatientStates:
         """The patient wakes on ``day``: end overuse, change state. Returns the first day whose
         multiplier changed."""
         changed = NEVER
-        if self.crossing <= day and not (self.overusing and self.overuse_end < self.crossing):
-            changed = self._change_state(self.crossing)
-        if self.overusing and self.overuse_end <= day:
-            changed = min(changed, self._end_overuse(self.overuse_end))
-        if self.crossing <= day:
-            changed = min(changed, self._change_state(self.crossing))
-        return changed
+        while True:  # the events due by ``day``, in the order of their days (a change first)
+            end = self.overuse_end if self.overusing else NEVER
+            if min(end, self.crossing) > day:
+                return changed
+            if self.crossing <= end:
+                changed = min(changed, self._change_state(self.crossing))
+            else:
+                changed = min(changed, self._end_overuse(end))
 
     # --- the states ----------------------------------------------------------------------------
 
@@ -268,8 +268,6 @@ class PatientStates:
         else:  # back to the first state: this patient's open period ends here
             i, start, _ = periods[self._open]
             periods[self._open] = (i, start, day)
-        self.log.setdefault("changes", []).append((self.row, day, self.chronic))
-        self._parts()
         # a fresh threshold: nothing accrued towards it yet
         self.hazard, self.since, self.crossing = 0.0, day, NEVER
         self._set_rate(day)
